@@ -1,0 +1,1 @@
+"""Connectors to external systems: registries, bank, treasury, SMS; the simulator; synthetic data (issue 3)."""

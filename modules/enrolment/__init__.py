@@ -1,0 +1,1 @@
+"""Programme membership, payee lists, bank accounts, low-income certificates (issue 5)."""

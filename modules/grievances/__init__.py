@@ -1,0 +1,1 @@
+"""Case management: enquiries, updates, alerts, grievances, appeals."""

@@ -1,0 +1,1 @@
+"""Data collection per application, assessment, decisions, notices, recertification, simulation (issue 4)."""

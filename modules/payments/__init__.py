@@ -1,0 +1,1 @@
+"""Payrolls, checks, approvals, bank files, reconciliation, fund requests (issue 5)."""

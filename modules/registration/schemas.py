@@ -1,0 +1,141 @@
+"""Marshmallow schemas at the edges: `*Args` validate what comes in, `*Schema` shape what goes out."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+from modules.registration.models import ApplicationStatus, Channel, Relation
+
+_REQUIRED = {"required": _l("This field is required."), "null": _l("This field is required.")}
+_PHONE_UZ = re.compile(r"^\+998\d{9}$")
+
+
+def normalize_phone(raw: str) -> str:
+    """'90 123-45-67', '998901234567' and '+998 90 123 45 67' all become '+998901234567'."""
+    digits = re.sub(r"\D", "", raw or "")
+    if len(digits) == 9:
+        digits = "998" + digits
+    return "+" + digits
+
+
+def _check_phone(value: str) -> None:
+    if not _PHONE_UZ.match(value):
+        raise ValidationError(_l("Enter a mobile number as +998 XX XXX XX XX."))
+
+
+def _check_pin_shape(value: str) -> None:
+    if not (len(value) == 14 and value.isdigit()):
+        raise ValidationError(_l("A PIN has exactly 14 digits."))
+
+
+def _strings(**kwargs):
+    return fields.String(error_messages=_REQUIRED, **kwargs)
+
+
+class MemberArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    pin = _strings(required=True, validate=_check_pin_shape)
+    relation = _strings(required=True, validate=validate.OneOf(
+        [r.value for r in Relation if r is not Relation.head], error=_l("Choose spouse, child, parent or other.")))
+
+    @pre_load
+    def strip(self, data, **_kwargs):
+        return {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
+
+
+class ApplicationArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    applicant_pin = _strings(required=True, validate=_check_pin_shape)
+    phone = _strings(required=True, validate=_check_phone)
+    members = fields.List(fields.Nested(MemberArgs), load_default=list)
+    programmes = fields.List(fields.String(), required=True, error_messages=_REQUIRED,
+                             validate=validate.Length(min=1, error=_l("Choose at least one programme.")))
+    channel = _strings(required=True, validate=validate.OneOf([c.value for c in Channel],
+                                                                  error=_l("Choose a channel.")))
+    submit = fields.Boolean(load_default=True)
+
+    @pre_load
+    def normalize(self, data, **_kwargs):
+        data = dict(data)
+        if isinstance(data.get("applicant_pin"), str):
+            data["applicant_pin"] = data["applicant_pin"].strip()
+        if isinstance(data.get("phone"), str) and data["phone"].strip():
+            data["phone"] = normalize_phone(data["phone"])
+        return data
+
+
+class ApplicationFilterArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf([s.value for s in ApplicationStatus]), load_default=None)
+    area = fields.Integer(load_default=None)
+    programme = fields.String(load_default=None)
+    date_from = fields.Date(load_default=None)
+    date_to = fields.Date(load_default=None)
+    overdue = fields.Boolean(load_default=False)
+    q = fields.String(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+
+    @pre_load
+    def drop_blanks(self, data, **_kwargs):
+        return {key: value for key, value in dict(data).items() if value not in ("", None)}
+
+
+class PersonSchema(Schema):
+    pin = fields.String()
+    full_name = fields.String()
+    birth_date = fields.Date()
+    sex = fields.Function(lambda person: person.sex.value)
+
+
+class ApplicationMemberSchema(Schema):
+    person = fields.Nested(PersonSchema)
+    relation = fields.Function(lambda member: member.relation.value)
+
+
+class ApplicationEventSchema(Schema):
+    at = fields.DateTime()
+    from_status = fields.String()
+    to_status = fields.String()
+    note = fields.String()
+    actor = fields.Function(lambda event: event.actor.username if event.actor else "system")
+
+
+class ApplicationSchema(Schema):
+    id = fields.Integer()
+    reference = fields.String()
+    status = fields.Function(lambda app: app.status.value)
+    channel = fields.Function(lambda app: app.channel.value)
+    household_id = fields.Integer()
+    area = fields.Function(lambda app: {"id": app.area.id, "code": app.area.code, "name": app.area.name_uz})
+    applicant = fields.Nested(PersonSchema)
+    phone = fields.String()
+    programmes = fields.Function(lambda app: [programme.code for programme in app.programmes])
+    members = fields.List(fields.Nested(ApplicationMemberSchema))
+    created_at = fields.DateTime()
+    submitted_at = fields.DateTime()
+    due_at = fields.Date()
+    timeline = fields.List(fields.Nested(ApplicationEventSchema), attribute="events")
+
+
+def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested errors as {"members.0.pin": ["…"]}, with lazy strings made plain."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(messages, list) and all(not isinstance(item, dict | list) for item in messages):
+        flat[prefix or "_schema"] = [str(item) for item in messages]
+    else:
+        for item in messages:
+            flat.update(flatten_errors(item, prefix))
+    return flat

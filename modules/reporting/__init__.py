@@ -1,0 +1,1 @@
+"""Monthly reports, dashboards, exports."""

@@ -1,0 +1,133 @@
+"""SRSP web application: the app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_login import current_user
+from sqlalchemy import event
+
+from webapp.config import ConfigError, load_config
+from webapp.extensions import babel, csrf, db, login_manager, migrate
+
+__all__ = ["create_app", "ConfigError"]
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def create_app(config_overrides: dict | None = None) -> Flask:
+    """Build the application; raises ConfigError naming the variable when the configuration cannot work."""
+    app = Flask(__name__)
+    app.config.update(load_config(config_overrides))
+    Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+    app.instance_path = app.config["INSTANCE_DIR"]
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    _init_login(app)
+    with app.app_context():
+        _tune_sqlite(db.engine)
+
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    from webapp.errors import register_error_handlers
+
+    register_error_handlers(app)
+    from webapp.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _import_models() -> None:
+    # Every model must be imported before migrations compare metadata or relationships resolve.
+    import modules.registration.models  # noqa: F401
+    import webapp.jobs  # noqa: F401  (installs the after-commit job dispatch)
+    import webapp.models  # noqa: F401
+
+
+def _tune_sqlite(engine) -> None:
+    """SQLite: enforce foreign keys, wait on locks, and let SQLAlchemy (not pysqlite) run transactions,
+    so SAVEPOINTs and transactional DDL behave as on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def _select_locale() -> str:
+    languages = app_languages()
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(list(languages)) or "uz"
+
+
+def app_languages() -> dict:
+    from flask import current_app
+
+    return current_app.config["LANGUAGES"]
+
+
+def _init_login(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from webapp.auth.operations import user_for_token
+    from webapp.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(User, int(user_id))
+        return user if user and user.active else None
+
+    @login_manager.request_loader
+    def load_user_from_token(req):
+        header = req.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return user_for_token(header[len("Bearer "):].strip())
+        return None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from modules.registration.blueprint import api_bp as registration_api
+    from modules.registration.blueprint import bp as registration
+    from webapp.auth.blueprint import bp as auth
+    from webapp.core import bp as core
+
+    app.register_blueprint(auth)
+    app.register_blueprint(core)
+    app.register_blueprint(registration)
+    app.register_blueprint(registration_api)
+    csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from webapp.auth.permissions import has_permission
+
+    @app.context_processor
+    def inject_helpers():
+        return {"can": lambda permission: has_permission(current_user, permission),
+                "languages": app.config["LANGUAGES"], "get_locale": get_locale}

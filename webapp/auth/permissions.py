@@ -1,0 +1,46 @@
+"""Roles → permissions (DESIGN §8), in one table; every check in the code names a permission, never a role."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+from webapp.models import Role
+
+R = Role
+_CASEWORK = {R.registrar, R.mahalla_worker, R.social_worker}
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "application.view": frozenset(_CASEWORK | {R.admin, R.auditor}),
+    "application.create": frozenset({R.registrar, R.mahalla_worker}),
+    "application.change": frozenset({R.registrar, R.mahalla_worker}),
+    "application.export": frozenset(_CASEWORK | {R.admin, R.auditor}),
+    "job.view_all": frozenset({R.admin}),
+    "audit.view": frozenset({R.admin, R.auditor}),
+    "user.manage": frozenset({R.admin}),
+}
+
+
+def has_permission(user, permission: str) -> bool:
+    return bool(user and user.is_authenticated and user.role in PERMISSIONS[permission])
+
+
+def require(permission: str):
+    """View decorator: 403 unless the signed-in user's role grants `permission`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                from webapp.extensions import login_manager
+
+                return login_manager.unauthorized()
+            if not has_permission(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

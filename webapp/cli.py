@@ -1,0 +1,194 @@
+"""The `srsp` command: the Flask CLI group of the app plus SRSP's own commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import Role
+
+
+def main() -> None:
+    from webapp import ConfigError, create_app
+
+    try:
+        app = create_app()
+    except ConfigError as error:
+        click.echo(f"Configuration error: {error}", err=True)
+        sys.exit(2)
+    FlaskGroup(create_app=lambda: app, add_default_commands=True, help="SRSP: Single Registry for Social "
+               "Protection.")(prog_name="srsp")
+
+
+def register_commands(app) -> None:
+    for command in (areas, programmes, audit, worker, users, demo):
+        app.cli.add_command(command)
+
+
+@click.group(help="Administrative areas.")
+def areas():
+    pass
+
+
+@areas.command("load", help="Load the regions and districts of Uzbekistan and synthetic mahallas (idempotent).")
+@click.option("--mahallas", default=3, show_default=True, help="Synthetic mahallas per district.")
+@with_appcontext
+def areas_load(mahallas):
+    from webapp.areas import load_areas
+
+    added = load_areas(mahallas)
+    db.session.commit()
+    click.echo("Areas loaded: " + ", ".join(f"{count} {level}s added" for level, count in added.items()))
+
+
+@click.group(help="Programmes.")
+def programmes():
+    pass
+
+
+@programmes.command("load", help="Load the programmes of the uz rule pack (idempotent).")
+@with_appcontext
+def programmes_load():
+    from webapp.programmes import load_programmes
+
+    click.echo(f"Programmes loaded: {load_programmes()} added")
+    db.session.commit()
+
+
+@click.group(help="The audit trail.")
+def audit():
+    pass
+
+
+@audit.command("verify", help="Check the hash chain; exit status 1 names the first altered or removed row.")
+@with_appcontext
+def audit_verify():
+    from webapp.audit import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"OK: {report.rows} audit events, chain intact")
+        return
+    click.echo(f"BROKEN: {report.problem} (after {report.rows} intact rows)", err=True)
+    sys.exit(1)
+
+
+@click.command(help="Run an rq worker on the SRSP queues (needs REDIS_URL).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.argument("queues", nargs=-1)
+@with_appcontext
+def worker(burst, queues):
+    from redis import Redis
+    from rq import Queue, Worker
+
+    from webapp.jobs import QUEUES
+
+    url = current_app.config["REDIS_URL"]
+    if not url:
+        raise click.UsageError("REDIS_URL is not set: without Redis, jobs run inline and no worker is needed.")
+    connection = Redis.from_url(url)
+    names = queues or QUEUES
+    unknown = set(names) - set(QUEUES)
+    if unknown:
+        raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
+    Worker([Queue(name, connection=connection) for name in names], connection=connection).work(burst=burst)
+
+
+@click.group(help="Staff accounts.")
+def users():
+    pass
+
+
+@users.command("create", help="Create a staff account.")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--name", "full_name", required=True)
+@click.option("--area", "areas_", multiple=True, help="Area code in scope (repeatable), e.g. UZ-TK.")
+@click.option("--national", is_flag=True, help="National scope: every area.")
+@click.password_option()
+@with_appcontext
+def users_create(username, role, full_name, areas_, national, password):
+    from webapp.auth.operations import create_user
+
+    try:
+        create_user(username, password, role, full_name, areas_, national_scope=national)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    db.session.commit()
+    click.echo(f"Created {username} ({role}).")
+
+
+@users.command("token", help="Issue an API token for a user (machine client); printed once.")
+@click.argument("username")
+@click.option("--name", default="api", show_default=True)
+@with_appcontext
+def users_token(username, name):
+    from webapp.auth.operations import issue_token
+    from webapp.models import User
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.UsageError(f"no user {username!r}")
+    token = issue_token(user, name)
+    db.session.commit()
+    click.echo(token)
+
+
+@click.group(help="The demo: `make run` uses it.")
+def demo():
+    pass
+
+
+def _setup_demo() -> dict:
+    from flask_migrate import upgrade
+
+    from webapp.areas import load_areas
+    from webapp.demo import create_demo_population, create_demo_users, sample_families
+    from webapp.programmes import load_programmes
+
+    upgrade()
+    load_areas()
+    load_programmes()
+    db.session.commit()
+    users_ = create_demo_users()
+    persons = create_demo_population()
+    db.session.commit()
+    return {"users": users_, "persons": persons, "families": sample_families("UZ-TK")}
+
+
+@demo.command("setup", help="Migrate, load areas and programmes, create demo users and population.")
+@with_appcontext
+def demo_setup():
+    _print_banner(_setup_demo(), None)
+
+
+@demo.command("run", help="Set up the demo and serve it.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def demo_run(host, port):
+    started = time.monotonic()
+    info = _setup_demo()
+    _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
+    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> None:
+    lines = ["", "SRSP demo is ready" + (f" ({seconds:.1f} s set-up)" if seconds is not None else "")]
+    if url:
+        lines.append(f"  Open {url}")
+    if info["persons"]:
+        lines.append(f"  Demo population: {info['persons']} persons created")
+    lines.append("  Demo sign-ins (username / password / role):")
+    lines += [f"    {username:<16} {password:<28} {role}" for username, password, role in info["users"]]
+    lines.append("  Demo families in Tashkent city (for the 'registrar' user): PIN, relation, name")
+    for family in info["families"]:
+        lines += [f"    {pin}  {relation:<7} {name}" for pin, relation, name in family]
+        lines.append("")
+    click.echo("\n".join(lines))

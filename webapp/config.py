@@ -1,0 +1,104 @@
+"""Configuration from the environment, with safe defaults for the embedded (SQLite, inline jobs) set-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+INSTANCE_DIR = Path(os.environ.get("SRSP_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+
+LANGUAGES = {"uz": "O‘zbekcha", "ru": "Русский", "en": "English"}
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """Take SECRET_KEY from the environment or a file in instance/, generating it on first run."""
+    if value := os.environ.get("SECRET_KEY"):
+        return value
+    key_file = instance_dir / "secret_key"
+    if not key_file.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _parse_holidays(raw: str) -> list[date]:
+    try:
+        return [date.fromisoformat(part.strip()) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"SRSP_PUBLIC_HOLIDAYS: expected comma-separated YYYY-MM-DD dates ({exc})") from exc
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name}: must be greater than zero, got {value}")
+    return value
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask configuration: environment first, then explicit overrides (tests)."""
+    overrides = dict(overrides or {})
+    instance_dir = Path(overrides.pop("INSTANCE_DIR", INSTANCE_DIR))
+    env = os.environ
+    config = {
+        "INSTANCE_DIR": str(instance_dir),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'srsp.db'}",
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "SECRET_KEY": None,
+        "COUNTRY": env.get("SRSP_COUNTRY", "uz"),
+        "PUBLIC_HOLIDAYS": _parse_holidays(env.get("SRSP_PUBLIC_HOLIDAYS", "")),
+        "LOGIN_MAX_FAILURES": _positive_int("SRSP_LOGIN_MAX_FAILURES", env.get("SRSP_LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCKOUT_MINUTES": _positive_int(
+            "SRSP_LOGIN_LOCKOUT_MINUTES", env.get("SRSP_LOGIN_LOCKOUT_MINUTES", "15")
+        ),
+        "PAGE_SIZE": 25,
+        "BABEL_DEFAULT_LOCALE": "uz",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+        "LANGUAGES": LANGUAGES,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "JOBS_INLINE": None,
+    }
+    config.update(overrides)
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _secret_key(instance_dir)
+    validate(config)
+    config["SQLALCHEMY_DATABASE_URI"] = _with_driver(config["SQLALCHEMY_DATABASE_URI"])
+    if config["JOBS_INLINE"] is None:
+        config["JOBS_INLINE"] = not config["REDIS_URL"]
+    return config
+
+
+def _with_driver(db_url: str) -> str:
+    """PostgreSQL URLs without a driver go through psycopg 3, the driver we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if db_url.startswith(prefix):
+            return "postgresql+psycopg://" + db_url[len(prefix):]
+    return db_url
+
+
+def validate(config: dict) -> None:
+    """Stop start-up on a configuration that cannot work, naming the variable."""
+    db_url = config["SQLALCHEMY_DATABASE_URI"]
+    scheme = urlparse(db_url).scheme.split("+")[0]
+    if scheme not in {"sqlite", "postgresql", "postgres"}:
+        raise ConfigError(f"DATABASE_URL: unsupported database {scheme or db_url!r}; use sqlite:/// or postgresql://")
+    redis_url = config["REDIS_URL"]
+    if redis_url and urlparse(redis_url).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(f"REDIS_URL: expected redis://host:port/db, got {redis_url!r}")
+    if len(config["SECRET_KEY"]) < 16:
+        raise ConfigError("SECRET_KEY: must be at least 16 characters")
+    if config["COUNTRY"] not in {"uz", "kg"}:
+        raise ConfigError(f"SRSP_COUNTRY: unknown country profile {config['COUNTRY']!r}; use uz or kg")

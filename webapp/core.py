@@ -1,0 +1,74 @@
+"""Pages that belong to no module: the home redirect, the jobs page, health."""
+
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select, text
+
+from webapp.auth.permissions import has_permission
+from webapp.extensions import db
+from webapp.models import Job
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+def index():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("registration.application_list"))
+
+
+@bp.route("/healthz")
+def health():
+    db.session.execute(text("SELECT 1"))
+    return jsonify({"status": "ok"})
+
+
+def _visible_jobs():
+    query = select(Job).order_by(Job.created_at.desc())
+    if not has_permission(current_user, "job.view_all"):
+        query = query.where(Job.created_by_id == current_user.id)
+    return query
+
+
+def _job_or_404(job_id: str) -> Job:
+    job = db.session.scalar(_visible_jobs().where(Job.id == job_id))
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.route("/jobs")
+@login_required
+def job_list():
+    jobs = db.session.scalars(_visible_jobs().limit(100)).all()
+    return render_template("core/jobs.html", jobs=jobs)
+
+
+@bp.route("/jobs/<job_id>")
+@login_required
+def job_detail(job_id):
+    return render_template("core/job.html", job=_job_or_404(job_id))
+
+
+@bp.route("/jobs/<job_id>.json")
+@login_required
+def job_status(job_id):
+    job = _job_or_404(job_id)
+    return jsonify({"id": job.id, "status": job.status.value, "progress": job.progress, "message": job.message,
+                    "done": job.done, "has_file": bool(job.result and job.result.get("file"))})
+
+
+@bp.route("/jobs/<job_id>/file")
+@login_required
+def job_file(job_id):
+    job = _job_or_404(job_id)
+    name = (job.result or {}).get("file")
+    if not name:
+        abort(404)
+    path = Path(current_app.config["INSTANCE_DIR"]) / "exports" / Path(name).name
+    if not path.exists():
+        abort(404)
+    return send_file(path, as_attachment=True, download_name=Path(name).name)

@@ -1,0 +1,24 @@
+"""Social assistance programmes a household can apply for."""
+
+from sqlalchemy import Boolean, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+
+
+class Programme(db.Model):
+    __tablename__ = "programme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    rule_pack: Mapped[str] = mapped_column(String(40))
+    name_uz: Mapped[str] = mapped_column(String(200))
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def name(self) -> str:
+        from flask_babel import get_locale
+
+        return getattr(self, f"name_{get_locale() or 'uz'}", None) or self.name_uz

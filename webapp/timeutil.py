@@ -1,0 +1,23 @@
+"""Time helpers: timestamps are stored in UTC, dates are the country's calendar dates."""
+
+from datetime import UTC, date, datetime, timedelta
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def add_working_days(start: date, days: int, holidays: frozenset[date] | set[date] = frozenset()) -> date:
+    """The date `days` working days after `start`, skipping Saturdays, Sundays and public holidays."""
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5 and current not in holidays:
+            remaining -= 1
+    return current
+
+
+def age_on(birth_date: date, on: date) -> int:
+    """Completed years on a date (a person born on 29 February turns a year older on 1 March)."""
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
