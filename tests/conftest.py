@@ -1,0 +1,126 @@
+"""Test set-up: one migrated database per run (PostgreSQL from TEST_DATABASE_URL, else an SQLite file), and a
+transaction per test that is rolled back, so tests never see each other's data.
+
+Tests marked `committed` run without that transaction (a real rq worker or a subprocess must see their data);
+they clean up after themselves through the `committed_db` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import orm, text
+
+from tests import factories
+from webapp import create_app
+from webapp.areas import load_areas
+from webapp.extensions import db
+from webapp.programmes import load_programmes
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "committed: runs on committed data, without the per-test rollback")
+
+
+def base_config(instance_dir, database_url) -> dict:
+    return {
+        "TESTING": True,
+        "INSTANCE_DIR": str(instance_dir),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key-0123456789abcdef",
+        "REDIS_URL": None,
+        "JOBS_INLINE": True,
+        "PUBLIC_HOLIDAYS": [],
+    }
+
+
+def _reset_database(app) -> None:
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        load_areas(mahallas_per_district=2)
+        load_programmes()
+        db.session.commit()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return TEST_DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, database_url):
+    app = create_app(base_config(tmp_path_factory.mktemp("instance"), database_url))
+    _reset_database(app)
+    return app
+
+
+class _BoundSession(orm.Session):
+    """A plain Session bound to the test's connection (Flask-SQLAlchemy's own would pick the engine)."""
+
+    def __init__(self, db=None, **kwargs):  # noqa: ARG002 - Flask-SQLAlchemy passes its db object
+        super().__init__(**kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _transaction(request, app):
+    """Every test in one outer transaction; the app's commits become savepoints; all rolled back at the end."""
+    if request.node.get_closest_marker("committed"):
+        with app.app_context():
+            yield
+        return
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"class_": _BoundSession, "bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client, user, password: str = factories.PASSWORD):
+    token = csrf_token(client)
+    response = client.post("/login", data={"username": user.username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    client.csrf = token
+    return client
+
+
+@pytest.fixture
+def registrar(app):
+    return factories.make_user("registrar", areas=["UZ-TK"])
+
+
+@pytest.fixture
+def registrar_client(client, registrar):
+    return sign_in(client, registrar)
