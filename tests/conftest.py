@@ -95,7 +95,10 @@ def _transaction(request, app):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A browser that prefers English, so assertions read the English messages (other languages: test_i18n)."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
 
 
 _CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')

@@ -29,9 +29,11 @@ def mahalla_in(code: str) -> Area:
                              .order_by(Area.code))
 
 
-def make_user(role: str, areas=(), national: bool = False, username: str | None = None, password: str = PASSWORD):
+def make_user(role: str, areas=(), national: bool = False, username: str | None = None, password: str = PASSWORD,
+              language: str = "en"):
     username = username or f"{role}-{next(_names)}"
-    user = create_user(username, password, Role(role), f"Test {role}", list(areas), national_scope=national)
+    user = create_user(username, password, Role(role), f"Test {role}", list(areas), national_scope=national,
+                       language=language)
     db.session.flush()
     return user
 

@@ -38,6 +38,7 @@ def enqueue(task: str, *, queue: str = "default", title: str | None = None, user
         db.session.add(Job(id=job_id, kind=task, queue=queue, title=title, params=params, progress=0,
                            status=JobStatus.queued, created_by_id=getattr(user, "id", None)))
         db.session.flush()
+    db.session.connection()  # make sure a transaction exists, so a rollback also discards the job
     db.session.info.setdefault(_PENDING, []).append((task, queue, job_id, params))
     return job_id
 
@@ -71,34 +72,39 @@ def rq_queue(name: str):
 
 
 _worker_app = None
-_worker_pid = None
+_pool_pid = os.getpid()
 
 
 def _app_for_worker():
-    """In an rq worker process there is no app context: build the app once per process."""
-    global _worker_app, _worker_pid
+    """In a bare rq worker process there is no app context: build the app once per process."""
+    global _worker_app
     if _worker_app is None:
         from webapp import create_app
 
         _worker_app = create_app()
-    if _worker_pid != os.getpid():
-        # After a fork, pooled connections belong to the parent; never share a socket across processes.
-        with _worker_app.app_context():
-            db.engine.dispose(close=False)
-        _worker_pid = os.getpid()
     return _worker_app
 
 
+def _forget_inherited_connections() -> None:
+    """rq forks a work horse per job: pooled connections belong to the parent; never share a socket."""
+    global _pool_pid
+    if _pool_pid != os.getpid():
+        db.engine.dispose(close=False)
+        _pool_pid = os.getpid()
+
+
 def run_task(task: str, job_id: str, params: dict) -> None:
-    """Entry point for both inline and rq runs: tracks the Job row and commits the job's work once."""
-    if has_app_context():
-        _run(task, job_id, params)
-    else:
+    """Entry point of every job, inline or on rq: tracks the Job row and commits the job's work once."""
+    if not has_app_context():
         with _app_for_worker().app_context():
-            _run(task, job_id, params)
+            return run_task(task, job_id, params)
+    inline = current_app.config["JOBS_INLINE"]
+    if not inline:
+        _forget_inherited_connections()
+    _run(task, job_id, params, reraise=not inline)
 
 
-def _run(task: str, job_id: str, params: dict) -> None:
+def _run(task: str, job_id: str, params: dict, reraise: bool) -> None:
     module_name, func_name = task.split(":")
     func = getattr(importlib.import_module(module_name), func_name)
     _mark(job_id, status=JobStatus.running, started_at=utcnow())
@@ -112,7 +118,8 @@ def _run(task: str, job_id: str, params: dict) -> None:
         log.exception("job %s (%s) failed", job_id, task)
         _mark(job_id, status=JobStatus.failed, finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}",
               message=traceback.format_exception_only(exc)[-1].strip()[:500])
-        raise
+        if reraise:
+            raise  # rq records the failure and applies its retry policy; inline, the request must not fail
 
 
 def report_progress(job_id: str, progress: int, message: str | None = None) -> None:

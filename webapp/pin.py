@@ -81,6 +81,10 @@ def make_uz(birth_date: date, sex: str, district: int, serial: int) -> str:
     return body + str(icao_check_digit(body))
 
 
+def _sex_word(sex: str) -> str:
+    return _("male") if sex == "M" else _("female")
+
+
 def check_matches(pin: str, birth_date: date, sex: str, country: str = "uz") -> None:
     """Raise PinError unless the PIN is well-formed and agrees with the person's birth date and sex."""
     info = parse(pin, country)
@@ -89,4 +93,4 @@ def check_matches(pin: str, birth_date: date, sex: str, country: str = "uz") -> 
                           pin_date=f"{info.birth_date:%d.%m.%Y}", register_date=f"{birth_date:%d.%m.%Y}"))
     if info.sex != sex:
         raise PinError(_("the PIN encodes sex %(pin_sex)s, the register has %(register_sex)s",
-                          pin_sex=info.sex, register_sex=sex))
+                          pin_sex=_sex_word(info.sex), register_sex=_sex_word(sex)))
