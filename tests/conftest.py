@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import re
 
+import flask_babel
 import pytest
+from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import orm, text
 
@@ -60,6 +62,15 @@ def database_url(tmp_path_factory) -> str:
 def app(tmp_path_factory, database_url):
     app = create_app(base_config(tmp_path_factory.mktemp("instance"), database_url))
     _reset_database(app)
+
+    @app.before_request
+    def _fresh_request_state():
+        # Test requests run inside the test's app context, so `g` (signed-in user, CSRF token) and the cached
+        # locale would leak from one request, or one client, to the next; in production each request is fresh.
+        for key in list(g):
+            g.pop(key)
+        flask_babel.refresh()
+
     return app
 
 

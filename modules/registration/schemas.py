@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
@@ -23,19 +24,29 @@ def normalize_phone(raw: str) -> str:
 
 def _check_phone(value: str) -> None:
     if not _PHONE_UZ.match(value):
-        raise ValidationError(_l("Enter a mobile number as +998 XX XXX XX XX."))
+        raise ValidationError(_("Enter a mobile number as +998 XX XXX XX XX."))
 
 
 def _check_pin_shape(value: str) -> None:
     if not (len(value) == 14 and value.isdigit()):
-        raise ValidationError(_l("A PIN has exactly 14 digits."))
+        raise ValidationError(_("A PIN has exactly 14 digits."))
+
+
+class LocalizedSchema(Schema):
+    """Resolves translated (lazy) error messages when the schema is built, in the request's language:
+    marshmallow keeps a message that is not a str as a sequence and would split it into characters."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for schema_field in self.fields.values():
+            schema_field.error_messages = {key: str(msg) for key, msg in schema_field.error_messages.items()}
 
 
 def _strings(**kwargs):
     return fields.String(error_messages=_REQUIRED, **kwargs)
 
 
-class MemberArgs(Schema):
+class MemberArgs(LocalizedSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -48,7 +59,7 @@ class MemberArgs(Schema):
         return {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
 
 
-class ApplicationArgs(Schema):
+class ApplicationArgs(LocalizedSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -71,7 +82,7 @@ class ApplicationArgs(Schema):
         return data
 
 
-class ApplicationFilterArgs(Schema):
+class ApplicationFilterArgs(LocalizedSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -135,7 +146,9 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
             flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
     elif isinstance(messages, list) and all(not isinstance(item, dict | list) for item in messages):
         flat[prefix or "_schema"] = [str(item) for item in messages]
-    else:
+    elif isinstance(messages, list):
         for item in messages:
             flat.update(flatten_errors(item, prefix))
+    else:  # a lone lazy string: marshmallow keeps a non-str message as it is, not wrapped in a list
+        flat[prefix or "_schema"] = [str(messages)]
     return flat
