@@ -52,7 +52,9 @@ def _import_models() -> None:
 
 def _tune_sqlite(engine) -> None:
     """SQLite: enforce foreign keys, wait on locks, and let SQLAlchemy (not pysqlite) run transactions,
-    so SAVEPOINTs and transactional DDL behave as on PostgreSQL."""
+    so SAVEPOINTs and transactional DDL behave as on PostgreSQL. Transactions begin IMMEDIATE: a request that
+    read first and writes later would otherwise fail at once ("database is locked") when another request wrote
+    in between; taking the write lock up front makes concurrent requests wait their turn instead."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -67,7 +69,7 @@ def _tune_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _select_locale() -> str:

@@ -100,6 +100,7 @@ def test_job_runs_on_redis_with_a_real_rq_worker_in_burst_mode(tmp_path, databas
         db.session.commit()
         assert jobs.rq_queue("reports").count == 1, "the job waits on Redis, it did not run inline"
         assert db.session.get(Job, job_id).status is JobStatus.queued
+        db.session.rollback()  # hold no transaction (SQLite: no lock) while the worker writes
 
         env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
                             "SECRET_KEY": config["SECRET_KEY"], "SRSP_INSTANCE_DIR": str(tmp_path)}

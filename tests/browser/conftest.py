@@ -1,0 +1,63 @@
+"""A live server on a free port and a real Chromium (Debian's, driven by Playwright) for the pages that matter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from sqlalchemy import delete, select
+from werkzeug.serving import make_server
+
+from modules.registration.models import Application, Household, HouseholdMember, Person
+from tests.conftest import base_config
+from webapp import create_app
+from webapp.extensions import db
+
+CHROMIUM = os.environ.get("SRSP_BROWSER") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def live_app(tmp_path, database_url):
+    app = create_app(base_config(tmp_path, database_url))
+    with app.app_context():
+        yield app
+        _remove_committed_families()
+
+
+def _remove_committed_families() -> None:
+    """Browser tests commit for real; take their families back out so other tests start clean."""
+    db.session.rollback()
+    persons = select(Person.id).where(Person.last_name.like("Brauzerov%"))
+    households = select(HouseholdMember.household_id).where(HouseholdMember.person_id.in_(persons))
+    db.session.execute(delete(Application).where(Application.household_id.in_(households)))
+    household_ids = db.session.scalars(households).all()
+    db.session.execute(delete(HouseholdMember).where(HouseholdMember.household_id.in_(household_ids)))
+    db.session.execute(delete(Household).where(Household.id.in_(household_ids)))
+    db.session.execute(delete(Person).where(Person.last_name.like("Brauzerov%")))
+    db.session.commit()
+
+
+@pytest.fixture
+def live_server(live_app):
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM:
+        pytest.skip("Chromium is not installed (CI installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
