@@ -58,7 +58,8 @@ def make_family(area_code: str = "UZ-TK", children: int = 2, household: bool = T
         home = Household(area_id=head.area_id, address="Test street 1")
         db.session.add(home)
         db.session.flush()
-        for person, relation in [(head, Relation.head), (spouse, Relation.spouse)] + [(k, Relation.child) for k in kids]:
+        relations = [(head, Relation.head), (spouse, Relation.spouse)] + [(kid, Relation.child) for kid in kids]
+        for person, relation in relations:
             db.session.add(HouseholdMember(household_id=home.id, person_id=person.id, relation=relation))
         db.session.flush()
         family["household"] = home

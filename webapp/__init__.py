@@ -128,6 +128,13 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from webapp.auth.permissions import has_permission
+    from webapp.timeutil import local_time
+
+    @app.template_filter("when")
+    def format_when(moment) -> str:
+        """Timestamps in the country's time zone, as people there read them."""
+        local = local_time(moment)
+        return local.strftime("%d.%m.%Y %H:%M") if local else "—"
 
     @app.context_processor
     def inject_helpers():

@@ -7,6 +7,7 @@ import secrets
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 INSTANCE_DIR = Path(os.environ.get("SRSP_INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
 
@@ -57,6 +58,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "REDIS_URL": env.get("REDIS_URL") or None,
         "SECRET_KEY": None,
         "COUNTRY": env.get("SRSP_COUNTRY", "uz"),
+        "TIMEZONE": env.get("SRSP_TIMEZONE", "Asia/Tashkent"),
         "PUBLIC_HOLIDAYS": _parse_holidays(env.get("SRSP_PUBLIC_HOLIDAYS", "")),
         "LOGIN_MAX_FAILURES": _positive_int("SRSP_LOGIN_MAX_FAILURES", env.get("SRSP_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCKOUT_MINUTES": _positive_int(
@@ -100,5 +102,9 @@ def validate(config: dict) -> None:
         raise ConfigError(f"REDIS_URL: expected redis://host:port/db, got {redis_url!r}")
     if len(config["SECRET_KEY"]) < 16:
         raise ConfigError("SECRET_KEY: must be at least 16 characters")
+    try:
+        ZoneInfo(config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"SRSP_TIMEZONE: unknown time zone {config['TIMEZONE']!r}, e.g. Asia/Tashkent") from None
     if config["COUNTRY"] not in {"uz", "kg"}:
         raise ConfigError(f"SRSP_COUNTRY: unknown country profile {config['COUNTRY']!r}; use uz or kg")

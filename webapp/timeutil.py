@@ -1,6 +1,29 @@
 """Time helpers: timestamps are stored in UTC, dates are the country's calendar dates."""
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+DEFAULT_TIMEZONE = "Asia/Tashkent"
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"] if has_app_context() else DEFAULT_TIMEZONE)
+
+
+def local_today() -> date:
+    """Today's date in the country (the server may run on UTC): due dates and months are counted in it."""
+    return datetime.now(_zone()).date()
+
+
+def local_time(moment: datetime | None) -> datetime | None:
+    """A stored timestamp (UTC; SQLite returns it naive) in the country's time zone, for display."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_zone())
 
 
 def utcnow() -> datetime:

@@ -27,7 +27,7 @@ from webapp.auth.scope import area_clause, user_covers_area
 from webapp.extensions import db
 from webapp.models import Area, Programme
 from webapp.pin import PinError, check_matches
-from webapp.timeutil import add_working_days, age_on, utcnow
+from webapp.timeutil import add_working_days, age_on, local_today, utcnow
 
 ADULT_AGE = 18
 DUE_WORKING_DAYS = 3
@@ -54,7 +54,7 @@ class _Errors:
 
 
 def today() -> date:
-    return current_app.config.get("TODAY_OVERRIDE") or date.today()
+    return current_app.config.get("TODAY_OVERRIDE") or local_today()
 
 
 def due_date(submitted_on: date) -> date:
