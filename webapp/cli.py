@@ -8,6 +8,7 @@ import time
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from werkzeug.serving import run_simple
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -159,7 +160,10 @@ def _setup_demo() -> dict:
     users_ = create_demo_users()
     persons = create_demo_population()
     db.session.commit()
-    return {"users": users_, "persons": persons, "families": sample_families("UZ-TK")}
+    info = {"users": users_, "persons": persons, "families": sample_families("UZ-TK")}
+    # End the CLI's transaction: on SQLite an open one would hold the write lock the server's requests need.
+    db.session.remove()
+    return info
 
 
 @demo.command("setup", help="Migrate, load areas and programmes, create demo users and population.")
@@ -176,7 +180,8 @@ def demo_run(host, port):
     started = time.monotonic()
     info = _setup_demo()
     _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # Werkzeug directly: Flask refuses app.run() inside a CLI command.
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
 def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> None:
