@@ -8,8 +8,8 @@ import time
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from werkzeug.serving import run_simple
 from sqlalchemy import select
+from werkzeug.serving import run_simple
 
 from webapp.extensions import db
 from webapp.models import Role
