@@ -27,6 +27,7 @@ from webapp.auth.scope import area_clause, user_covers_area
 from webapp.extensions import db
 from webapp.models import Area, Programme
 from webapp.pin import PinError, check_matches
+from webapp.pin import parse as parse_pin
 from webapp.timeutil import add_working_days, age_on, local_today, utcnow
 
 ADULT_AGE = 18
@@ -100,6 +101,11 @@ def _load_persons(entries, errors: _Errors, on: date) -> dict[str, Person]:
             errors.add(key, _("This PIN is entered twice."))
             continue
         seen.add(pin)
+        try:
+            parse_pin(pin, country)  # a typo is named as such, before the register is asked
+        except PinError as problem:
+            errors.add(key, _("Invalid PIN: %(problem)s.", problem=str(problem)))
+            continue
         person = found.get(pin)
         if person is None:
             errors.add(key, _("No person with PIN %(pin)s in the population register.", pin=pin))
@@ -167,6 +173,21 @@ def _check_open_applications(household: Household, entries, persons, errors: _Er
 
 
 def _create(args, actor, household, applicant, entries, persons, programmes, on) -> Application:
+    # In a savepoint: when the unique indexes refuse (two registrars racing), only this insert is undone and
+    # the caller's transaction stays usable.
+    try:
+        with db.session.begin_nested():
+            application = _insert(args, actor, household, applicant, entries, persons, programmes, on)
+    except IntegrityError as exc:
+        raise RegistrationError({"applicant_pin": [
+            _("Someone registered an application for this family at the same moment; reload and check.")]}) from exc
+    audit.record("application.created", "application", application.id,
+                 {"household_id": application.household_id, "members": len(entries),
+                  "channel": application.channel.value}, actor=actor)
+    return application
+
+
+def _insert(args, actor, household, applicant, entries, persons, programmes, on) -> Application:
     current = {m.person_id for m in household.members} if household.id is not None else set()
     if household.id is None:
         db.session.add(household)
@@ -182,21 +203,8 @@ def _create(args, actor, household, applicant, entries, persons, programmes, on)
                            for key, _pin, relation in entries]
     status_machine.start(application, ApplicationStatus.draft, actor)
     db.session.add(application)
-    _flush_or_explain()
-    audit.record("application.created", "application", application.id,
-                 {"household_id": household.id, "members": len(entries), "channel": application.channel.value},
-                 actor=actor)
+    db.session.flush()
     return application
-
-
-def _flush_or_explain() -> None:
-    """The unique indexes are the last word when two registrars race; turn their refusal into a message."""
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError as exc:
-        raise RegistrationError({"applicant_pin": [
-            _("Someone registered an application for this family at the same moment; reload and check.")]}) from exc
 
 
 def submit(application: Application, actor) -> None:
@@ -256,7 +264,8 @@ def _search_clause(term: str):
                               ApplicationMember.person_id == Person.id, Person.pin == term)
     words = [word.lower() for word in term.split() if word]
     name = func.lower(Person.last_name + " " + Person.first_name + " " + func.coalesce(Person.patronymic, ""))
-    return exists().where(Person.id == Application.applicant_id, *(name.contains(word) for word in words))
+    return exists().where(Person.id == Application.applicant_id,
+                          *(name.contains(word, autoescape=True) for word in words))
 
 
 def record_view(application: Application, actor) -> None:

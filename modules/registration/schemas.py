@@ -56,6 +56,8 @@ class MemberArgs(LocalizedSchema):
 
     @pre_load
     def strip(self, data, **_kwargs):
+        if not isinstance(data, dict):
+            return data  # marshmallow answers "Invalid input type" for it
         return {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
 
 
@@ -74,6 +76,8 @@ class ApplicationArgs(LocalizedSchema):
 
     @pre_load
     def normalize(self, data, **_kwargs):
+        if not isinstance(data, dict):
+            return data
         data = dict(data)
         if isinstance(data.get("applicant_pin"), str):
             data["applicant_pin"] = data["applicant_pin"].strip()
@@ -98,6 +102,8 @@ class ApplicationFilterArgs(LocalizedSchema):
 
     @pre_load
     def drop_blanks(self, data, **_kwargs):
+        if not hasattr(data, "items"):
+            return data
         return {key: value for key, value in dict(data).items() if value not in ("", None)}
 
 

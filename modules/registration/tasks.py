@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import current_app
 from marshmallow import ValidationError
+from sqlalchemy import func, select
 
 from modules.registration import operations
 from modules.registration.schemas import ApplicationFilterArgs
@@ -27,7 +28,7 @@ def export_applications(job_id: str, user_id: int, filters: dict) -> dict:
     except ValidationError:
         args = ApplicationFilterArgs().load({})
     query = operations.filtered_applications(user, args)
-    total = db.session.scalar(query.with_only_columns(db.func.count()).order_by(None)) or 0
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     folder = Path(current_app.config["INSTANCE_DIR"]) / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     name = f"applications-{job_id}.csv"
