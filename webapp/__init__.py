@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import event
 
@@ -61,6 +61,8 @@ def _tune_sqlite(engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
+        # SQLite's own lower() folds ASCII only; names here are Latin with ʻ, and Cyrillic.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 10000")
@@ -72,7 +74,13 @@ def _tune_sqlite(engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _unicode_lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def _select_locale() -> str:
+    if not has_request_context():  # jobs and CLI commands: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = app_languages()
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
@@ -114,6 +122,7 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
+    from webapp.admin.blueprint import bp as admin
     from webapp.auth.blueprint import bp as auth
     from webapp.core import bp as core
 
@@ -121,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core)
     app.register_blueprint(registration)
     app.register_blueprint(registration_api)
+    app.register_blueprint(admin)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
 
 

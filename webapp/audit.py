@@ -88,6 +88,7 @@ class ChainReport:
     rows: int
     problem: str | None = None
     row_id: int | None = None
+    kind: str | None = None  # "removed", "unlinked" or "altered": lets a page say the problem in the reader's language
 
 
 def verify_chain(batch_size: int = 5000) -> ChainReport:
@@ -104,11 +105,12 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
             return ChainReport(ok=True, rows=rows)
         for event in batch:
             if event.id != expected_id:
-                return ChainReport(False, rows, f"row {expected_id} was removed (next row is {event.id})", expected_id)
+                return ChainReport(False, rows, f"row {expected_id} was removed (next row is {event.id})", expected_id,
+                                   "removed")
             if event.prev_hash != expected_prev:
-                return ChainReport(False, rows, f"row {event.id}: previous-hash link broken", event.id)
+                return ChainReport(False, rows, f"row {event.id}: previous-hash link broken", event.id, "unlinked")
             if content_hash(event) != event.hash:
                 return ChainReport(False, rows, f"row {event.id} was altered (its content no longer matches its hash)",
-                                   event.id)
+                                   event.id, "altered")
             expected_prev, expected_id, rows = event.hash, event.id + 1, rows + 1
         last_id = batch[-1].id

@@ -1,6 +1,6 @@
 """Time helpers: timestamps are stored in UTC, dates are the country's calendar dates."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
@@ -24,6 +24,11 @@ def local_time(moment: datetime | None) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(_zone())
+
+
+def local_day_start(day: date) -> datetime:
+    """The UTC instant at which a calendar date begins in the country (for filtering stored timestamps by date)."""
+    return datetime.combine(day, time.min, tzinfo=_zone()).astimezone(UTC)
 
 
 def utcnow() -> datetime:

@@ -124,7 +124,9 @@ def test_national_auditor_sees_everything(client, apps):
 
 
 def test_user_without_areas_sees_nothing(client, apps):
-    nobody = factories.make_user("registrar")
+    nobody = factories.make_user("registrar", areas=["UZ-TK"])
+    nobody.scopes = []  # every area taken away (an account cannot be created without one)
+    db.session.flush()
     sign_in(client, nobody)
     assert listed(client) == set()
     assert client.get(f"/applications/{apps['tk01'].id}").status_code == 404

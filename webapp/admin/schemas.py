@@ -1,0 +1,31 @@
+"""Marshmallow `*Args` for the query strings of the administration pages."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+
+
+class _QueryArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+    @pre_load
+    def drop_blanks(self, data, **_kwargs):
+        stripped = {key: value.strip() if isinstance(value, str) else value for key, value in dict(data).items()}
+        return {key: value for key, value in stripped.items() if value not in ("", None)}
+
+
+class UserFilterArgs(_QueryArgs):
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class AuditFilterArgs(_QueryArgs):
+    action = fields.String(load_default=None, validate=validate.Length(max=80))
+    actor = fields.String(load_default=None, validate=validate.Length(max=80))
+    object_type = fields.String(load_default=None, validate=validate.Length(max=40))
+    object_id = fields.String(load_default=None, validate=validate.Length(max=40))
+    date_from = fields.Date(load_default=None)
+    date_to = fields.Date(load_default=None)
