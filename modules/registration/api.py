@@ -31,6 +31,8 @@ def list_applications():
         return _unprocessable(flatten_errors(error.messages))
     page = db.paginate(operations.filtered_applications(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
+    operations.record_list_view(page.items, current_user, searched=bool(filters["q"]))
+    db.session.commit()
     return jsonify({"items": ApplicationSchema(many=True, exclude=("timeline",)).dump(page.items),
                     "page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages})
 

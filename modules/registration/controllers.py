@@ -39,6 +39,8 @@ def application_list():
     filters = _filters()
     page = db.paginate(operations.filtered_applications(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
+    operations.record_list_view(page.items, current_user, searched=bool(filters["q"]))
+    db.session.commit()
     areas = areas_in_scope(current_user, AreaLevel.region) + areas_in_scope(current_user, AreaLevel.district)
     return render_template("registration/list.html", page=page, filters=filters, statuses=list(ApplicationStatus),
                            programmes=_programmes(), areas=sorted(areas, key=lambda a: a.code),

@@ -272,3 +272,10 @@ def record_view(application: Application, actor) -> None:
     """Staff looked at a household's record: that is an audit event (DESIGN §8)."""
     audit.record("household.viewed", "application", application.id, {"household_id": application.household_id},
                  actor=actor)
+
+
+def record_list_view(applications, actor, searched: bool) -> None:
+    """A list page shows applicants' names and PINs: record which applications this person saw (DESIGN §8)."""
+    if applications:
+        audit.record("applications.listed", "application", applications[0].id,
+                     {"ids": [application.id for application in applications], "searched": searched}, actor=actor)

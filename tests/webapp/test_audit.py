@@ -88,3 +88,17 @@ def test_viewing_an_application_is_audited(client, app):
     views = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "household.viewed")).all()
     assert views and views[-1].actor_id == user.id
     assert audit.verify_chain().ok
+
+
+def test_list_pages_record_which_applications_were_seen(client, app):
+    from tests import factories
+    from tests.conftest import sign_in
+
+    user = factories.make_user("registrar", areas=["UZ-TK"])
+    sign_in(client, user)
+    family = factories.make_family("UZ-TK")
+    client.post("/applications/new", data=factories.form_data(factories.application_payload(family), client.csrf))
+    client.get(f"/applications?q={family['head'].pin}")
+    seen = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "applications.listed")
+                              .order_by(AuditEvent.id.desc())).first()
+    assert seen.actor_id == user.id and seen.details["searched"] is True and len(seen.details["ids"]) == 1
