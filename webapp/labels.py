@@ -4,7 +4,8 @@ from flask_babel import lazy_gettext as _l
 
 ENUM_LABELS = [
     # application statuses
-    _l("draft"), _l("submitted"), _l("collecting"), _l("assessed"), _l("decided"), _l("withdrawn"),
+    _l("draft"), _l("submitted"), _l("collecting"), _l("collected"), _l("manual_verification"), _l("assessed"),
+    _l("decided"), _l("withdrawn"),
     # relations
     _l("head"), _l("spouse"), _l("child"), _l("parent"), _l("other"),
     # channels

@@ -49,13 +49,15 @@ class ApplicationStatus(enum.StrEnum):
     draft = "draft"
     submitted = "submitted"
     collecting = "collecting"
+    collected = "collected"
+    manual_verification = "manual_verification"
     assessed = "assessed"
     decided = "decided"
     withdrawn = "withdrawn"
 
 
-def _enum(cls, name):
-    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True)
+def _enum(cls, name, length: int = 16):
+    return Enum(cls, name=name, native_enum=False, length=length, validate_strings=True)
 
 
 class Person(db.Model):
@@ -142,7 +144,7 @@ class Application(db.Model):
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
-    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus, "application_status"))
+    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus, "application_status", 24))
     # Kept in step with `status` by the status machine; exists so the database can index "open".
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     period: Mapped[str] = mapped_column(String(7))  # calendar month of the application, "YYYY-MM"
@@ -199,8 +201,8 @@ class ApplicationEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     note: Mapped[str | None] = mapped_column(Text)
 

@@ -7,10 +7,14 @@ from webapp import audit, signals
 
 S = ApplicationStatus
 
+# Collection ends in `collected` (every source answered) or `manual_verification` (a source still failed after
+# the retry budget); a registrar's retry sends it back to `collecting`. Only a collected application is assessed.
 TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
     S.draft: frozenset({S.submitted, S.withdrawn}),
     S.submitted: frozenset({S.collecting, S.withdrawn}),
-    S.collecting: frozenset({S.assessed, S.withdrawn}),
+    S.collecting: frozenset({S.collected, S.manual_verification, S.withdrawn}),
+    S.manual_verification: frozenset({S.collecting, S.withdrawn}),
+    S.collected: frozenset({S.assessed, S.collecting, S.withdrawn}),
     S.assessed: frozenset({S.decided, S.withdrawn}),
     S.decided: frozenset(),
     S.withdrawn: frozenset(),

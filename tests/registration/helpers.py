@@ -41,8 +41,10 @@ PATH_FROM_DRAFT = {
     S.draft: [],
     S.submitted: [S.submitted],
     S.collecting: [S.submitted, S.collecting],
-    S.assessed: [S.submitted, S.collecting, S.assessed],
-    S.decided: [S.submitted, S.collecting, S.assessed, S.decided],
+    S.collected: [S.submitted, S.collecting, S.collected],
+    S.manual_verification: [S.submitted, S.collecting, S.manual_verification],
+    S.assessed: [S.submitted, S.collecting, S.collected, S.assessed],
+    S.decided: [S.submitted, S.collecting, S.collected, S.assessed, S.decided],
     S.withdrawn: [S.withdrawn],
 }
 

@@ -22,7 +22,9 @@ from webapp.models import AuditEvent
 LEGAL = {
     (S.draft, S.submitted), (S.draft, S.withdrawn),
     (S.submitted, S.collecting), (S.submitted, S.withdrawn),
-    (S.collecting, S.assessed), (S.collecting, S.withdrawn),
+    (S.collecting, S.collected), (S.collecting, S.manual_verification), (S.collecting, S.withdrawn),
+    (S.manual_verification, S.collecting), (S.manual_verification, S.withdrawn),
+    (S.collected, S.assessed), (S.collected, S.collecting), (S.collected, S.withdrawn),
     (S.assessed, S.decided), (S.assessed, S.withdrawn),
 }
 ALL_PAIRS = list(itertools.product(list(S), repeat=2))
@@ -114,14 +116,14 @@ def test_timeline_records_every_step_in_order(tk_registrar):
     events = db.session.scalars(select(ApplicationEvent).where(ApplicationEvent.application_id == application.id)
                                 .order_by(ApplicationEvent.id)).all()
     assert [(e.from_status, e.to_status) for e in events] == [
-        (None, "draft"), ("draft", "submitted"), ("submitted", "collecting"), ("collecting", "assessed"),
-        ("assessed", "decided")]
+        (None, "draft"), ("draft", "submitted"), ("submitted", "collecting"), ("collecting", "collected"),
+        ("collected", "assessed"), ("assessed", "decided")]
     assert {e.actor_id for e in events} == {tk_registrar.id}
     actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "application",
                                                                  AuditEvent.object_id == str(application.id),
                                                                  AuditEvent.id > before)
                                  .order_by(AuditEvent.id)).all()
-    assert actions == ["application.created"] + ["application.status_changed"] * 4
+    assert actions == ["application.created"] + ["application.status_changed"] * 5
 
 
 def test_submit_sets_submission_time_and_due_date(tk_registrar, set_today):

@@ -1,10 +1,20 @@
 """The schema comes only from migrations: models and migrations must agree."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from flask_migrate import upgrade
+from sqlalchemy import func, inspect, select
 
+from modules.registration import operations
+from modules.registration.models import ApplicationMember
+from modules.registration.schemas import ApplicationArgs
+from tests import factories
+from tests.conftest import base_config
+from webapp import create_app
+from webapp.areas import load_areas
 from webapp.extensions import db
+from webapp.programmes import load_programmes
 
 
 def test_models_and_migrations_agree(app):
@@ -19,3 +29,24 @@ def test_schema_has_the_invariant_indexes(app):
              for index in inspector.get_indexes(table)}
     assert {"uq_application_open_household", "uq_application_household_month", "uq_application_member_open_person",
             "uq_household_member_current_person"} <= names
+
+
+@pytest.mark.committed
+def test_sqlite_upgrades_keep_the_rows_that_point_at_a_rebuilt_table(tmp_path):
+    """SQLite rebuilds a table to alter it; with foreign keys on, dropping the old copy would cascade-delete the
+    rows pointing at it (0003 rebuilds `application`, which application_member points at)."""
+    app = create_app(base_config(tmp_path, f"sqlite:///{tmp_path / 'upgrade.db'}"))
+    with app.test_request_context():
+        upgrade(revision="0002")
+        load_areas(mahallas_per_district=1)
+        load_programmes()
+        user = factories.make_user("registrar", areas=["UZ-TK"])
+        family = factories.make_family("UZ-TK")
+        operations.register_application(ApplicationArgs().load(factories.application_payload(family)), user)
+        db.session.commit()
+        members_before = db.session.scalar(select(func.count()).select_from(ApplicationMember))
+        db.session.remove()
+        upgrade()
+        assert db.session.scalar(select(func.count()).select_from(ApplicationMember)) == members_before == 4
+        db.session.remove()
+        db.engine.dispose()
