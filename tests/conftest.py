@@ -38,6 +38,7 @@ def base_config(instance_dir, database_url) -> dict:
         "REDIS_URL": None,
         "JOBS_INLINE": True,
         "PUBLIC_HOLIDAYS": [],
+        "COLLECT_ON_SUBMIT": False,  # registration tests stop at `submitted`; collection tests switch it on
     }
 
 

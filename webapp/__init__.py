@@ -121,6 +121,7 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from modules.means_test.blueprint import bp as means_test
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
     from webapp.admin.blueprint import bp as admin
@@ -131,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core)
     app.register_blueprint(registration)
     app.register_blueprint(registration_api)
+    app.register_blueprint(means_test)
     app.register_blueprint(admin)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
 
@@ -146,6 +148,10 @@ def _register_template_helpers(app: Flask) -> None:
         """Timestamps in the country's time zone, as people there read them."""
         local = local_time(moment)
         return local.strftime("%d.%m.%Y %H:%M") if local else "—"
+
+    from modules.means_test.display import record_text
+
+    app.add_template_global(record_text)
 
     @app.context_processor
     def inject_helpers():

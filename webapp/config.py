@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import date
@@ -47,6 +48,18 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _json_object(name: str, raw: str) -> dict:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name}: expected a JSON object of per-source sections")
+    return value
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask configuration: environment first, then explicit overrides (tests)."""
     overrides = dict(overrides or {})
@@ -72,6 +85,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "JOBS_INLINE": None,
+        "SOURCES": _json_object("SRSP_SOURCES", env.get("SRSP_SOURCES", "")),
+        "SOURCES_URL": env.get("SRSP_SOURCES_URL", "http://127.0.0.1:5001"),
+        "COLLECT_ON_SUBMIT": True,
+        "COLLECTION_ROUNDS": _positive_int("SRSP_COLLECTION_ROUNDS", env.get("SRSP_COLLECTION_ROUNDS", "2")),
     }
     config.update(overrides)
     if not config["SECRET_KEY"]:

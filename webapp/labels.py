@@ -18,4 +18,20 @@ ENUM_LABELS = [
     # error page titles
     _l("Bad request"), _l("Sign-in required"), _l("Not allowed"), _l("Not found"), _l("Method not allowed"),
     _l("Conflict"), _l("Error"),
+    # data collection: states of a source, statuses of a pull, record words
+    _l("answered"), _l("failed"), _l("pending"), _l("waiting"), _l("ok"), _l("not_found"), _l("error"),
+    _l("timeout"), _l("salary"), _l("entrepreneurial"), _l("pension"), _l("benefit"), _l("unemployment_benefit"),
+    _l("public_works"), _l("alimony_received"), _l("alimony_paid"), _l("property"), _l("securities"),
+    _l("passenger"), _l("truck"), _l("motorcycle"), _l("residential"), _l("non_residential"), _l("student"),
+    _l("military_service"), _l("detention"), _l("iron_notebook"), _l("employment_registered"),
+    _l("registered_unemployed"), _l("disability"), _l("birth"), _l("death"), _l("marriage"), _l("divorce"),
+    # the thirteen sources (connectors/catalog.py)
+    _l("Ministry of Internal Affairs — population register"), _l("Ministry of Justice — civil registry (ZAGS)"),
+    _l("State Tax Committee — salaries and entrepreneurial income"), _l("Pension Fund — pensions and benefits"),
+    _l("Cadastre Agency — real estate"), _l("Ministry of Internal Affairs — vehicle register"),
+    _l("Ministry of Internal Affairs — penitentiary system"),
+    _l("Ministry of Employment — unemployment, public works, employment registration"),
+    _l("Ministry of Higher Education — students"), _l("Supreme Court — alimony paid and received"),
+    _l("Ministry of Health — disability register"), _l("Central Securities Depository — holdings"),
+    _l("Mahalla and Family Ministry — local registers (Iron Notebook)"),
 ]

@@ -91,8 +91,13 @@ def application_detail(application_id: int):
     application = _load_or_404(application_id)
     operations.record_view(application, current_user)
     db.session.commit()
+    from modules.means_test.operations import can_restart, source_table
+
+    sources = source_table(application) if application.status not in (ApplicationStatus.draft,
+                                                                       ApplicationStatus.submitted) else None
     return render_template("registration/detail.html", app=application, today=operations.today(),
-                           targets=allowed_targets(application.status))
+                           targets=allowed_targets(application.status), sources=sources,
+                           can_restart=can_restart(application))
 
 
 @require("application.change")

@@ -1,0 +1,105 @@
+"""What every registry connector is: a catalog entry, a client, and `normalize()` into canonical records.
+
+`fetch()` asks for a whole family in one batch call (wire.py) and answers per PIN with a `PullOutcome` —
+what the collection job records as one `data_pull` row. A failed call fails every PIN of the batch alike;
+a malformed answer for one person is that person's error, not the family's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, ClassVar
+
+from connectors import wire
+from connectors.catalog import BY_NAME, Source
+from connectors.records import InvalidRecord, Record, validate
+from connectors.transport.errors import SourceError, SourceMalformed
+
+
+@dataclass
+class PullOutcome:
+    pin: str
+    status: str                      # ok | not_found | error | timeout (data_pull.status)
+    records: list[Record] = field(default_factory=list)
+    latency_ms: float = 0.0
+    attempts: int = 0
+    request_id: str | None = None
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status in ("ok", "not_found")
+
+
+def income_window(application_day: date, months: int = 12) -> tuple[str, str]:
+    """The `months` full calendar months before the application month, as (from, to) YYYY-MM (inclusive)."""
+    year, month = application_day.year, application_day.month
+    index = year * 12 + month - 1  # months since year 0
+    first, last = index - months, index - 1
+    return f"{first // 12:04d}-{first % 12 + 1:02d}", f"{last // 12:04d}-{last % 12 + 1:02d}"
+
+
+class Connector:
+    """One registry. Subclasses set `source_name` and implement `normalize(pin, data)`."""
+
+    source_name: ClassVar[str]
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    @property
+    def source(self) -> Source:
+        return BY_NAME[self.source_name]
+
+    @property
+    def data_types(self) -> tuple[str, ...]:
+        return self.source.record_kinds
+
+    @property
+    def legal_basis(self) -> str:
+        return self.source.legal_basis
+
+    def normalize(self, pin: str, data: dict[str, Any]) -> list[Record]:
+        raise NotImplementedError
+
+    def fetch(self, pins: Iterable[str], *, window: tuple[str, str], user_id: str | None = None
+              ) -> dict[str, PullOutcome]:
+        pins = list(dict.fromkeys(pins))
+        outcomes: dict[str, PullOutcome] = {}
+        for start in range(0, len(pins), wire.MAX_BATCH):
+            outcomes.update(self._fetch_batch(pins[start:start + wire.MAX_BATCH], window, user_id))
+        return outcomes
+
+    def _fetch_batch(self, pins: list[str], window: tuple[str, str], user_id: str | None) -> dict[str, PullOutcome]:
+        params = [(wire.PIN_PARAM, pin) for pin in pins] + [(wire.FROM_PARAM, window[0]), (wire.TO_PARAM, window[1])]
+        try:
+            result = self.client.get(wire.BATCH_PATH, params=params, user_id=user_id, check=_check_results)
+        except SourceError as error:
+            return {pin: PullOutcome(pin, error.pull_status, error=str(error),
+                                     request_id=getattr(error, "request_id", None)) for pin in pins}
+        answers = {item["pin"]: item for item in result.json["results"]}
+        meta = {"latency_ms": result.latency_ms, "attempts": result.attempts, "request_id": result.request_id}
+        return {pin: self._outcome(pin, answers.get(pin), meta) for pin in pins}
+
+    def _outcome(self, pin: str, answer: dict | None, meta: dict) -> PullOutcome:
+        if answer is None:
+            return PullOutcome(pin, "error", error="the source did not answer for this PIN", **meta)
+        if not answer.get("found"):
+            return PullOutcome(pin, "not_found", **meta)
+        try:
+            return PullOutcome(pin, "ok", validate(self.normalize(pin, answer.get("data") or {})), **meta)
+        except (InvalidRecord, KeyError, TypeError, ValueError) as problem:
+            return PullOutcome(pin, "error", error=f"malformed data: {problem}", **meta)
+
+
+def _check_results(body: Any) -> None:
+    """Inside each attempt: an answer without the batch shape is that attempt's failure (and never cached)."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list) or not all(
+            isinstance(item, dict) and isinstance(item.get("pin"), str) for item in body["results"]):
+        raise SourceMalformed("the answer is not {\"results\": [{\"pin\": …}, …]}")
+
+
+def parse_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None

@@ -1,0 +1,34 @@
+"""Canonical records in plain words for staff pages (the values, not the JSON)."""
+
+from flask_babel import gettext as _
+
+
+def _money(amount) -> str:
+    return f"{amount:,.0f}".replace(",", " ") + " UZS"
+
+
+def record_text(record: dict) -> str:
+    kind = record.get("kind")
+    if kind == "identity":
+        died = f", † {record['death_date']}" if record.get("death_date") else ""
+        return f"{record['last_name']} {record['first_name']}, {record['birth_date']}, {record['sex']}{died}"
+    if kind == "family_link":
+        return _("lives with %(pin)s (%(relation)s)", pin=record["related_pin"], relation=_(record["relation"]))
+    if kind == "address":
+        return f"{record['area_code']} {record.get('address') or ''}".strip()
+    if kind == "income":
+        return f"{record['month']}: {_(record['source'])} {_money(record['amount'])}"
+    if kind == "vehicle":
+        return _("vehicle: %(kind)s, %(year)s", kind=_(record["vehicle_kind"]), year=record["year"])
+    if kind == "real_estate":
+        return _("real estate: %(kind)s", kind=_(record["estate_kind"]))
+    if kind == "securities":
+        value = record["market_value"] if record.get("market_value") is not None else record["nominal_value"]
+        return _("securities worth %(value)s", value=_money(value))
+    if kind == "status":
+        period = f"{record.get('start') or '…'} – {record.get('end') or '…'}"
+        group = f" ({record['group']})" if record.get("group") else ""
+        return f"{_(record['status'])}{group}: {period}"
+    if kind == "vital_event":
+        return f"{_(record['event'])}: {record['date']}"
+    return str(record)
