@@ -28,8 +28,11 @@ def main() -> None:
 
 
 def register_commands(app) -> None:
+    from connectors.simulator.cli import register_commands as register_simulator_commands
+
     for command in (areas, programmes, audit, worker, users, demo):
         app.cli.add_command(command)
+    register_simulator_commands(app)
 
 
 @click.group(help="Administrative areas.")
@@ -146,11 +149,21 @@ def demo():
     pass
 
 
+DEMO_HOUSEHOLDS = 3000
+DEMO_SIMULATOR_PORT = 5001
+
+
 def _setup_demo() -> dict:
+    from datetime import date
+
     from flask_migrate import upgrade
 
+    from connectors.population_copy import copy_population, registry_persons
+    from connectors.simulator import store
+    from connectors.synthetic import existing_persons, synthesize
     from webapp.areas import load_areas
-    from webapp.demo import create_demo_population, create_demo_users, sample_families
+    from webapp.demo import create_demo_users, sample_families
+    from webapp.models import Area, AreaLevel
     from webapp.programmes import load_programmes
 
     upgrade()
@@ -158,9 +171,18 @@ def _setup_demo() -> dict:
     load_programmes()
     db.session.commit()
     users_ = create_demo_users()
-    persons = create_demo_population()
+    sim_engine = store.engine_for()
+    store.create_schema(sim_engine)
+    generated = 0
+    if not existing_persons(sim_engine):
+        mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla)
+                                      .order_by(Area.code)).all()
+        generated = synthesize(sim_engine, DEMO_HOUSEHOLDS, seed=2026, areas=mahallas, as_of=date.today()
+                               ).population.persons
+    copied = copy_population(sim_engine) if not registry_persons() else 0
     db.session.commit()
-    info = {"users": users_, "persons": persons, "families": sample_families("UZ-TK")}
+    info = {"users": users_, "persons": copied, "generated": generated, "families": sample_families("UZ-TK"),
+            "simulator_url": str(sim_engine.url)}
     # End the CLI's transaction: on SQLite an open one would hold the write lock the server's requests need.
     db.session.remove()
     return info
@@ -179,17 +201,35 @@ def demo_setup():
 def demo_run(host, port):
     started = time.monotonic()
     info = _setup_demo()
+    simulator_url = _start_simulator(host, DEMO_SIMULATOR_PORT)
     _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
+    click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
     # Werkzeug directly: Flask refuses app.run() inside a CLI command.
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+def _start_simulator(host: str, port: int) -> str:
+    """The demo's registries: the simulator in a thread of this process, where the sources' URL points."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from connectors.simulator.app import create_simulator_app
+
+    server = make_server(host, port, create_simulator_app(), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True, name="simulator").start()
+    current_app.config["SOURCES_URL"] = f"http://{host}:{port}"
+    return current_app.config["SOURCES_URL"]
 
 
 def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> None:
     lines = ["", "SRSP demo is ready" + (f" ({seconds:.1f} s set-up)" if seconds is not None else "")]
     if url:
         lines.append(f"  Open {url}")
+    if info["generated"]:
+        lines.append(f"  Synthetic population: {info['generated']} persons in the registry simulator")
     if info["persons"]:
-        lines.append(f"  Demo population: {info['persons']} persons created")
+        lines.append(f"  Population register copy: {info['persons']} persons")
     lines.append("  Demo sign-ins (username / password / role):")
     lines += [f"    {username:<16} {password:<28} {role}" for username, password, role in info["users"]]
     lines.append("  Demo families in Tashkent city (for the 'registrar' user): PIN, relation, name")

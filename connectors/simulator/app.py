@@ -1,0 +1,564 @@
+"""The registry simulator: a Flask app serving the 13 sources of `connectors.catalog` from the simulator database.
+
+It is a separate app from the registry (`srsp simulator serve --port 5001`, `create_simulator_app()` in tests), with
+its own database (`connectors.simulator.store`, filled by `srsp synth`). It plays the provider side of the
+country's interoperability platform: the X-Road security server and the registries behind it.
+
+Endpoints
+---------
+X-Road REST (protocol r1, `connectors.transport.xroad`; wire formats in `connectors/wire.py`):
+
+    GET  /r1/{service id}/persons?pin=P1&pin=P2&from=YYYY-MM&to=YYYY-MM     12 sources (all but civil_registry)
+         200 {"results": [{"pin", "found": true, "data": {...}}, {"pin", "found": false}]}, in the order asked
+
+    The `X-Road-Client` header is required (else `X-Road-Error: Client.BadRequest`, 400); the response echoes
+    `X-Road-Id` and adds `X-Road-Client`, `X-Road-Service`, `X-Road-Request-Id`, `X-Road-Request-Hash`. At most
+    `wire.MAX_BATCH` PINs of 14 digits; more, none, malformed PINs or months answer 400 with
+    `X-Road-Error: Server.ServerProxy.InvalidRequest` and a message saying what is wrong. An unknown service id is
+    `Server.ServerProxy.UnknownService`; a wrong path below a known service is a plain-text 404 (not JSON, so a
+    client cannot mistake it for "no such person"). Each request runs one query per table it reads.
+
+DCI over X-Road, civil registry (`connectors.transport.dci`, CRVS spec in `connectors/transport/dci_schemas/`):
+
+    POST /r1/UZ/GOV/MOJ/civil-registry/vitalEvents/registry/sync/search
+         signed on-search: one `search_response` item per query; `reg_records` are the person's vital events
+         `{"event": "birth|death|marriage|divorce", "date", "pin", "related_pin"}` (query
+         type `wire.PIN_ID_TYPE`, a PINFL as value; other types find nothing)
+    POST /r1/UZ/GOV/MOJ/civil-registry/vitalEvents/registry/subscribe
+         stores the subscriber (its `header.sender_uri` is the notify URL, posted to as is) for
+         `spdci-common:RegistryEventType:LiveBirth` / `...:Death`; answers an ack (ERR for other event types).
+         Subscriptions live in memory: a restarted simulator has none.
+    GET  /.well-known/jwks.json   (also below the service path, through X-Road): the simulator's Ed25519 key
+
+    Requests are validated against the CRVS schema (400 `{"errors": [{"code": "err.request.bad", ...}]}`), and,
+    when trusted senders are configured, their signature is verified (401 `err.signature.invalid`). Responses are
+    signed with the simulator's key and validated against the schema before they leave.
+
+Control (for tests, demos and people; not behind X-Road):
+
+    GET  /_control/health                 population (as generated), faults, DCI key and subscriptions, calls and
+                                          injected failures per source; 503 when the store has no population
+    GET  /_control/faults                 {"config": {...as set...}, "effective": {source: merged settings}}
+    PUT  /_control/faults                 replace the fault configuration (body: the dict of faults.py); 400 if bad
+    GET  /_control/dci/trusted-senders    {sender_id: [kids]}
+    PUT  /_control/dci/trusted-senders    replace: {sender_id: JWKS object or JWKS URL}; {} turns verification off
+    GET  /_control/dci/subscriptions      the subscribers
+    POST /_control/vital-events/emit      {"births": N, "deaths": M, "seed": S?}: registers them in the store,
+                                          dated today, and POSTs a signed notify to every subscriber of their type
+                                          (a subscriber's failure is logged and reported, never fatal)
+
+Configuration (arguments of `create_simulator_app`, else the environment):
+
+- `database_url` (`SIMULATOR_DATABASE_URL`): the simulator database (`store.default_url()`).
+- `faults` (`SIMULATOR_FAULTS`, JSON): latency and failures per source (`faults.py`).
+- `keyring` (`SIMULATOR_DCI_PRIVATE_KEY`, `SIMULATOR_DCI_SENDER_ID`): the Ed25519 signing key (base64url seed or
+  PEM; default: a new key at each start, so clients must take it from the JWKS) and the DCI `sender_id` (default
+  `civil-registry`, the connectors' default `dci_receiver_id`), which a client must use as its `receiver_id` and
+  bind the JWKS to.
+- `trusted_senders` (`SIMULATOR_DCI_TRUSTED_SENDERS`, JSON): `{sender_id: JWKS object or JWKS URL}` whose signed
+  requests are accepted; none: requests are not verified. URLs are fetched on first use, and again when a request
+  names an unknown key id (key rotation).
+
+Faults (`faults.py`) apply to every call of a source, X-Road and DCI alike, after the X-Road headers are checked:
+latency (+ jitter), then, for a failing call, 503 `Server.ServerProxy.ServiceFailed` (`5xx`, `down`), a hang of
+`timeout_s` ended early by `SimulatorState.shutdown()` (`timeout`), or a 200 with a broken JSON body (`malformed`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import httpx
+from flask import Flask, Response, request
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors import wire
+from connectors.catalog import BY_NAME, SOURCES, Source
+from connectors.simulator import sources as queries
+from connectors.simulator import store
+from connectors.simulator.faults import FaultConfigError, Faults, interruptible_sleep
+from connectors.transport.dci import (
+    EVENT_BIRTH,
+    EVENT_DEATH,
+    NOTIFY,
+    SUBSCRIBE,
+    SYNC_SEARCH,
+    DCISchemas,
+    Keyring,
+    VitalEvent,
+    build_ack,
+    build_notify,
+    build_search_response,
+    new_id,
+    parse_ack,
+    timestamp,
+)
+from connectors.transport.errors import SignatureInvalid
+from connectors.transport.xroad import (
+    XRoadRequest,
+    XRoadRequestError,
+    parse_xroad_request,
+    xroad_error_response,
+    xroad_response_headers,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DCI_SENDER_ID = "civil-registry"  # connectors/registry.py: the default `dci_receiver_id`
+ENV_SENDER_ID = "SIMULATOR_DCI_SENDER_ID"
+ENV_PRIVATE_KEY = "SIMULATOR_DCI_PRIVATE_KEY"
+ENV_TRUSTED_SENDERS = "SIMULATOR_DCI_TRUSTED_SENDERS"
+DCI_REGISTRY = "crvs"
+JWKS_PATH = "/.well-known/jwks.json"
+EVENT_TYPES = {EVENT_BIRTH: "birth", EVENT_DEATH: "death"}
+NOTIFY_TIMEOUT = 5.0
+INVALID_REQUEST = "Server.ServerProxy.InvalidRequest"
+SERVICE_FAILED = "Server.ServerProxy.ServiceFailed"
+SERVICE_TIMEOUT = "Server.ServerProxy.Timeout"
+_PIN = re.compile(r"^\d{14}$")
+SERVICE_IDS = {source.service_id: source for source in SOURCES}
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
+                        content_type=JSON_TYPE)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _plain(text: str, status: int) -> Response:
+    return Response(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def _dci_error(code: str, message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return _json({"errors": [{"code": code, "message": message[:999]}]}, status, headers)
+
+
+def _keyring_from_env() -> Keyring:
+    sender_id = os.environ.get(ENV_SENDER_ID) or DEFAULT_DCI_SENDER_ID
+    private_key = os.environ.get(ENV_PRIVATE_KEY)
+    return Keyring.from_config(sender_id, private_key) if private_key else Keyring.generate(sender_id)
+
+
+class SimulatorState:
+    """Everything the simulator keeps between requests (`app.extensions["simulator"]`)."""
+
+    def __init__(self, engine, faults: Faults, keyring: Keyring, schemas: DCISchemas) -> None:
+        self.engine = engine
+        self.faults = faults
+        self.keyring = keyring
+        self.schemas = schemas
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._subscriptions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._trusted: dict[str, dict[str, Any]] = {}  # sender_id: {"jwks": ... | "url": ..., "kids": [...]}
+        self._calls: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def shutdown(self) -> None:
+        """End every injected hang and latency at once (the server is going down)."""
+        self.stop.set()
+
+    # -- counters ----------------------------------------------------------------------------------------------
+
+    def count(self, source: str, what: str) -> None:
+        with self._lock:
+            self._calls[source][what] += 1
+
+    def calls(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {source: dict(counts) for source, counts in self._calls.items()}
+
+    # -- trusted DCI senders -----------------------------------------------------------------------------------
+
+    def set_trusted_senders(self, senders: Mapping[str, Any]) -> None:
+        """Replace the senders whose requests are accepted: {sender_id: JWKS object or URL of one}."""
+        if not isinstance(senders, Mapping):
+            raise ValueError("trusted senders must be an object {sender_id: JWKS or JWKS URL}")
+        entries: dict[str, dict[str, Any]] = {}
+        for sender_id, jwks in senders.items():
+            if isinstance(jwks, str) and jwks.startswith(("http://", "https://")):
+                entries[sender_id] = {"url": jwks, "kids": []}
+            elif isinstance(jwks, Mapping) and isinstance(jwks.get("keys"), list):
+                entries[sender_id] = {"jwks": dict(jwks), "kids": []}
+            else:
+                raise ValueError(f"trusted sender {sender_id!r}: expected a JWKS object or an http(s) URL")
+        with self._lock:
+            for entry in self._trusted.values():
+                for kid in entry["kids"]:
+                    self.keyring.distrust(kid)
+            self._trusted = entries
+        for sender_id, entry in entries.items():
+            if "jwks" in entry:
+                entry["kids"] = self.keyring.trust_jwks(entry["jwks"], sender_id=sender_id)
+
+    def trusted_senders(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {sender_id: list(entry["kids"]) for sender_id, entry in self._trusted.items()}
+
+    @property
+    def verifies(self) -> bool:
+        with self._lock:
+            return bool(self._trusted)
+
+    def _fetch_jwks(self, refresh: bool) -> None:
+        with self._lock:
+            pending = [(s, e) for s, e in self._trusted.items() if "url" in e and (refresh or not e["kids"])]
+        for sender_id, entry in pending:
+            try:
+                jwks = httpx.get(entry["url"], timeout=NOTIFY_TIMEOUT).raise_for_status().json()
+                for kid in entry["kids"]:
+                    self.keyring.distrust(kid)
+                entry["kids"] = self.keyring.trust_jwks(jwks, sender_id=sender_id)
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("simulator: cannot fetch the JWKS of %s from %s: %s", sender_id, entry["url"], exc)
+
+    def verify(self, envelope: Any) -> None:
+        """Check a request's signature against the trusted senders; raises `SignatureInvalid`."""
+        self._fetch_jwks(refresh=False)
+        try:
+            self.keyring.verify(envelope)
+        except SignatureInvalid as exc:
+            if "unknown key id" not in str(exc) or not any("url" in e for e in self._trusted.values()):
+                raise
+            self._fetch_jwks(refresh=True)  # a sender may have rotated its key
+            self.keyring.verify(envelope)
+
+    # -- subscriptions -----------------------------------------------------------------------------------------
+
+    def subscribe(self, sender_id: str, uri: str, event_types: list[str], notify_record_type: str | None,
+                  reg_type: str | None) -> dict[str, Any]:
+        """Add (or widen) the subscription of `sender_id` at `uri`: one per subscriber, however often it asks."""
+        with self._lock:
+            current = self._subscriptions.get((sender_id, uri))
+            if current:
+                current["event_types"] = sorted(set(current["event_types"]) | set(event_types))
+                current["notify_record_type"] = notify_record_type or current["notify_record_type"]
+                current["reg_type"] = reg_type or current["reg_type"]
+                return dict(current)
+            entry = {"code": new_id(), "sender_id": sender_id, "uri": uri, "event_types": sorted(set(event_types)),
+                     "notify_record_type": notify_record_type, "reg_type": reg_type, "subscribed_at": timestamp()}
+            self._subscriptions[(sender_id, uri)] = entry
+            return dict(entry)
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry) for entry in self._subscriptions.values()]
+
+
+def create_simulator_app(database_url: str | None = None, faults: Mapping[str, Any] | str | None = None,
+                         keyring: Keyring | None = None, *, trusted_senders: Mapping[str, Any] | None = None,
+                         schemas: DCISchemas | None = None) -> Flask:
+    """The simulator app. `faults=None` reads `SIMULATOR_FAULTS`; `trusted_senders=None` reads
+    `SIMULATOR_DCI_TRUSTED_SENDERS`; `keyring=None` reads the key from the environment or makes a new one."""
+    app = Flask(__name__)
+    names = [source.name for source in SOURCES]
+    fault_state = Faults(faults, names) if faults is not None else Faults.from_env(names)
+    engine = store.engine_for(database_url or store.default_url())
+    state = SimulatorState(engine, fault_state, keyring or _keyring_from_env(), schemas or DCISchemas())
+    if trusted_senders is None:
+        raw = os.environ.get(ENV_TRUSTED_SENDERS)
+        trusted_senders = json.loads(raw) if raw else {}
+    state.set_trusted_senders(trusted_senders)
+    app.extensions["simulator"] = state
+
+    @app.route("/r1/<path:_rest>", methods=["GET", "POST"])
+    def xroad(_rest):
+        try:
+            xreq = parse_xroad_request(request, services=SERVICE_IDS)
+        except XRoadRequestError as exc:
+            return exc.response()
+        source = SERVICE_IDS[str(xreq.service)]
+        state.count(source.name, "calls")
+        failed = _inject(state, source, xreq)
+        if failed is not None:
+            return failed
+        try:
+            if source.protocol == "dci":
+                return _serve_dci(state, source, xreq)
+            return _serve_persons(state, source, xreq)
+        except SQLAlchemyError as exc:
+            log.exception("simulator: database error serving %s", source.name)
+            return xroad_error_response(SERVICE_FAILED, f"the simulated registry's database failed: "
+                                        f"{type(exc).__name__}", status=500, request_id=xreq.request_id)
+
+    @app.get(JWKS_PATH)
+    def jwks():
+        return _json(state.keyring.jwks())
+
+    @app.get("/_control/health")
+    def health():
+        population = _population_summary(state.engine)
+        body = {
+            "status": "ok" if population.get("persons") else "empty",
+            "population": population,
+            "sources": {s.name: {"protocol": s.protocol, "service": s.service_id} for s in SOURCES},
+            "faults": state.faults.config(),
+            "dci": {"sender_id": state.keyring.sender_id, "kid": state.keyring.kid, "jwks": JWKS_PATH,
+                    "verifies_requests": state.verifies, "subscriptions": len(state.subscriptions())},
+            "calls": state.calls(),
+        }
+        return _json(body, 200 if population.get("persons") else 503)
+
+    @app.get("/_control/faults")
+    def get_faults():
+        return _json({"config": state.faults.config(), "effective": state.faults.effective()})
+
+    @app.put("/_control/faults")
+    def put_faults():
+        body = request.get_json(silent=True)
+        if body is None:
+            return _json({"error": "bad_request", "message": "send the fault configuration as a JSON object"}, 400)
+        try:
+            state.faults.configure(body)
+        except FaultConfigError as exc:
+            return _json({"error": "bad_request", "message": str(exc)}, 400)
+        log.info("simulator: faults set to %s", json.dumps(body))
+        return _json({"config": state.faults.config(), "effective": state.faults.effective()})
+
+    @app.get("/_control/dci/trusted-senders")
+    def get_trusted():
+        return _json(state.trusted_senders())
+
+    @app.put("/_control/dci/trusted-senders")
+    def put_trusted():
+        body = request.get_json(silent=True)
+        try:
+            if body is None:
+                raise ValueError("send {sender_id: JWKS or JWKS URL} as JSON ({} turns verification off)")
+            state.set_trusted_senders(body)
+        except ValueError as exc:
+            return _json({"error": "bad_request", "message": str(exc)}, 400)
+        return _json(state.trusted_senders())
+
+    @app.get("/_control/dci/subscriptions")
+    def get_subscriptions():
+        return _json(state.subscriptions())
+
+    @app.post("/_control/vital-events/emit")
+    def emit():
+        body = request.get_json(silent=True) or {}
+        try:
+            births, deaths = int(body.get("births", 0)), int(body.get("deaths", 0))
+            seed = body.get("seed")
+            if births < 0 or deaths < 0 or births + deaths > 1000:
+                raise ValueError("births and deaths must be 0..1000")
+        except (TypeError, ValueError, AttributeError) as exc:
+            return _json({"error": "bad_request", "message": f"expected {{'births': N, 'deaths': M}}: {exc}"}, 400)
+        rng = random.Random(seed) if seed is not None else random.Random()
+        try:
+            with state.engine.begin() as conn:
+                records = queries.emit_vital_events(conn, births, deaths, rng, date.today())
+        except ValueError as exc:
+            return _json({"error": "conflict", "message": str(exc)}, 409)
+        return _json({"events": records, "notified": notify_subscribers(state, records)})
+
+    return app
+
+
+# -- faults ----------------------------------------------------------------------------------------------------
+
+
+def _inject(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Response | None:
+    decision = state.faults.decide(source.name)
+    if decision.delay_s:
+        interruptible_sleep(decision.delay_s, state.stop)
+    if decision.failure is None:
+        return None
+    state.count(source.name, decision.failure)
+    if decision.failure == "timeout":
+        finished = interruptible_sleep(decision.timeout_s, state.stop)
+        if finished:
+            return xroad_error_response(SERVICE_TIMEOUT, f"{source.name}: no answer within {decision.timeout_s:g} s "
+                                        "(simulated)", status=504, request_id=xreq.request_id)
+        return xroad_error_response(SERVICE_FAILED, "the simulator is shutting down", status=503,
+                                    request_id=xreq.request_id)
+    if decision.failure == "malformed":
+        return Response(b'{"results": [{"pin": "', status=200, content_type=JSON_TYPE,
+                        headers=xroad_response_headers(xreq, request.get_data()))
+    message = "is down" if decision.failure == "down" else "failed"
+    return xroad_error_response(SERVICE_FAILED, f"{source.name} {message} (simulated)", status=503,
+                                request_id=xreq.request_id)
+
+
+# -- X-Road sources --------------------------------------------------------------------------------------------
+
+
+def _invalid(xreq: XRoadRequest, message: str) -> Response:
+    return xroad_error_response(INVALID_REQUEST, message, status=400, request_id=xreq.request_id)
+
+
+def _serve_persons(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Response:
+    if xreq.path != f"/{wire.BATCH_PATH}":
+        return _plain(f"no {xreq.path} below {source.service_id}: the batch lookup is /{wire.BATCH_PATH}", 404)
+    if request.method != "GET":
+        return _plain(f"/{wire.BATCH_PATH} answers GET", 405)
+    pins = request.args.getlist(wire.PIN_PARAM)
+    if not pins:
+        return _invalid(xreq, f"no `{wire.PIN_PARAM}` parameter: ask for 1 to {wire.MAX_BATCH} PINs")
+    if len(pins) > wire.MAX_BATCH:
+        return _invalid(xreq, f"{len(pins)} PINs asked for; at most {wire.MAX_BATCH} per call")
+    bad = [pin for pin in pins if not _PIN.match(pin)]
+    if bad:
+        return _invalid(xreq, f"a PIN is 14 digits; got {', '.join(repr(pin) for pin in bad[:5])}")
+    try:
+        window = queries.Window.parse(request.args.get(wire.FROM_PARAM) or None,
+                                      request.args.get(wire.TO_PARAM) or None)
+    except ValueError as exc:
+        return _invalid(xreq, str(exc))
+    distinct = list(dict.fromkeys(pins))
+    with state.engine.connect() as conn:
+        found = queries.QUERIES[source.name](conn, distinct, window)
+    results = [{"pin": pin, "found": True, "data": found[pin]} if pin in found else {"pin": pin, "found": False}
+               for pin in pins]
+    return _json({"results": results}, headers=xroad_response_headers(xreq, request.get_data()))
+
+
+# -- civil registry (DCI) --------------------------------------------------------------------------------------
+
+
+def _serve_dci(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Response:
+    headers = xroad_response_headers(xreq, request.get_data())
+    if xreq.path == JWKS_PATH and request.method == "GET":
+        return _json(state.keyring.jwks(), headers=headers)
+    if xreq.path not in (SYNC_SEARCH, SUBSCRIBE):
+        return _plain(f"no {xreq.path} below {source.service_id}: DCI serves {SYNC_SEARCH} and {SUBSCRIBE}", 404)
+    if request.method != "POST":
+        return _plain(f"{xreq.path} answers POST", 405)
+    envelope = request.get_json(silent=True)
+    if not isinstance(envelope, dict):
+        return _dci_error("err.request.bad", "the body must be a DCI envelope (a JSON object)", 400, headers)
+    if state.verifies:
+        try:
+            state.verify(envelope)
+        except SignatureInvalid as exc:
+            log.info("simulator: refused a %s request with a bad signature: %s", xreq.path, exc)
+            return _dci_error("err.signature.invalid", str(exc), 401, headers)
+    errors = state.schemas.errors(DCI_REGISTRY, xreq.path, envelope, part="request")
+    if errors:
+        return _dci_error("err.request.bad", "the request does not follow the DCI schema: " + "; ".join(errors[:5]),
+                          400, headers)
+    if xreq.path == SYNC_SEARCH:
+        return _search(state, envelope, headers)
+    return _subscribe(state, envelope, headers)
+
+
+def _search(state: SimulatorState, envelope: dict[str, Any], headers: dict[str, str]) -> Response:
+    items = envelope["message"]["search_request"]
+    if len(items) > wire.MAX_BATCH:
+        return _dci_error("err.request.bad", f"{len(items)} queries; at most {wire.MAX_BATCH} per search", 400,
+                          headers)
+    pins = []
+    for item in items:
+        query = item["search_criteria"].get("query")
+        if isinstance(query, Mapping) and str(query.get("type")).upper() == wire.PIN_ID_TYPE.upper():
+            value = str(query.get("value"))
+            if _PIN.match(value):
+                pins.append(value)
+    with state.engine.connect() as conn:
+        events = queries.vital_events(conn, list(dict.fromkeys(pins)))
+
+    def find(id_type: str, value: Any) -> list[dict[str, Any]]:
+        return events.get(str(value), []) if id_type.upper() == wire.PIN_ID_TYPE.upper() else []
+
+    response = state.keyring.sign(build_search_response(envelope, find, state.keyring.sender_id))
+    state.schemas.validate_outgoing(DCI_REGISTRY, SYNC_SEARCH, response, part="response")
+    return _json(response, headers=headers)
+
+
+def _subscribe(state: SimulatorState, envelope: dict[str, Any], headers: dict[str, str]) -> Response:
+    header = envelope["header"]
+    items = envelope["message"]["subscribe_request"]
+    wanted = [item["subscribe_criteria"]["reg_event_type"] for item in items]
+    unsupported = [event for event in wanted if event not in EVENT_TYPES]
+    uri = header.get("sender_uri")
+    if unsupported or not uri:
+        reason = (f"unsupported event type(s) {', '.join(unsupported)}; the simulator notifies "
+                  f"{', '.join(EVENT_TYPES)}") if unsupported else "header.sender_uri (the notify URL) is required"
+        code = "err.request.bad" if unsupported else "err.sender_uri.invalid"
+        ack = build_ack(ack_status="ERR", error=(code, reason))
+    else:
+        criteria = items[0]["subscribe_criteria"]
+        entry = state.subscribe(str(header["sender_id"]), str(uri), wanted, criteria.get("notify_record_type"),
+                                criteria.get("reg_type"))
+        log.info("simulator: %s subscribed to %s at %s", header["sender_id"], ", ".join(wanted), uri)
+        ack = build_ack(correlation_id=entry["code"])
+    state.schemas.validate_outgoing(DCI_REGISTRY, SUBSCRIBE, ack, part="response")
+    return _json(ack, headers=headers)
+
+
+def notify_subscribers(state: SimulatorState, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """POST a signed notify with the events of its types to every subscriber; failures are logged, not raised."""
+    outcomes = []
+    client_id = "/".join(BY_NAME["civil_registry"].service_id.split("/")[:4])
+    for subscription in state.subscriptions():
+        events = [VitalEvent(event_type, record) for record in records
+                  for event_type in subscription["event_types"] if EVENT_TYPES[event_type] == record["event"]]
+        if not events:
+            continue
+        envelope = state.keyring.sign(build_notify(
+            state.keyring.sender_id, subscription["sender_id"], events, reg_type=subscription["reg_type"],
+            reg_record_type=subscription["notify_record_type"] or "spdci-extensions-dci:Person"))
+        state.schemas.validate_outgoing(DCI_REGISTRY, NOTIFY, envelope, part="request")
+        outcome: dict[str, Any] = {"uri": subscription["uri"], "sender_id": subscription["sender_id"],
+                                   "events": len(events), "status": None, "ack": None, "error": None}
+        try:
+            response = httpx.post(subscription["uri"], json=envelope, timeout=NOTIFY_TIMEOUT,
+                                  headers={"X-Road-Client": client_id, "X-Road-Id": str(uuid.uuid4())})
+            outcome["status"] = response.status_code
+            if response.is_success:
+                outcome["ack"] = parse_ack(response.json()).ack_status
+            else:
+                outcome["error"] = f"HTTP {response.status_code}"
+        except Exception as exc:  # noqa: BLE001 - a subscriber's failure must never break the emitter
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+        if outcome["error"] or outcome["ack"] != "ACK":
+            log.warning("simulator: notify to %s failed: %s", subscription["uri"], outcome["error"] or outcome["ack"])
+        outcomes.append(outcome)
+    return outcomes
+
+
+# -- health ----------------------------------------------------------------------------------------------------
+
+
+def _population_summary(engine) -> dict[str, Any]:
+    """From the generation row (cheap on millions of rows); `persons` 0 when there is no population."""
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(store.person.name):
+                return {"persons": 0}
+            has_person = conn.scalar(select(store.person.c.pin).limit(1)) is not None
+            row = None
+            if inspect(conn).has_table(store.generation.name):
+                row = conn.execute(select(store.generation)).mappings().first()
+            if row is None:
+                return {"persons": conn.scalar(select(func.count()).select_from(store.person)) if has_person else 0}
+            return {"persons": row["persons"] if has_person else 0, "households": row["households"],
+                    "seed": row["seed"], "as_of": row["as_of"].isoformat(),
+                    "generator_version": row["generator_version"]}
+    except SQLAlchemyError as exc:
+        return {"persons": 0, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def population_size(database_url: str | None = None) -> int:
+    """Persons in the simulator database (0: none, or no tables): what `srsp simulator serve` checks first."""
+    engine = store.engine_for(database_url or store.default_url())
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(store.person.name):
+                return 0
+            return int(conn.scalar(select(func.count()).select_from(store.person)) or 0)
+    finally:
+        engine.dispose()

@@ -1,0 +1,128 @@
+"""Submitting an application pulls all 13 sources for every member from the simulator, over real HTTP."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from connectors.catalog import SOURCES
+from modules.means_test.models import DataPull
+from modules.means_test.operations import missing_sources
+from modules.registration import operations
+from modules.registration.models import ApplicationStatus
+from modules.registration.schemas import ApplicationArgs
+from tests import factories
+from tests.conftest import sign_in
+from tests.means_test.conftest import copy_family
+from webapp.extensions import db
+
+S = ApplicationStatus
+
+
+def _register(family, user):
+    head, *others = family
+    payload = {"applicant_pin": head.pin, "phone": "+998901234567", "channel": "office",
+               "programmes": ["child_allowance"],
+               "members": [{"pin": p.pin, "relation": p.relation if p.relation != "head" else "other"}
+                           for p in others]}
+    application = operations.register_application(ApplicationArgs().load(payload), user)
+    db.session.commit()  # the collection job runs after the commit (inline in tests)
+    db.session.refresh(application)
+    return application
+
+
+def _faults(base_url, config):
+    httpx.put(f"{base_url}/_control/faults", json=config, timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def registrar(app):
+    return factories.make_user("registrar", national=False, areas=["UZ-AN", "UZ-BU", "UZ-FA", "UZ-JI", "UZ-NG",
+                                                                    "UZ-NW", "UZ-QA", "UZ-QR", "UZ-SA", "UZ-SI",
+                                                                    "UZ-SU", "UZ-TK", "UZ-TO", "UZ-XO"])
+
+
+def test_submission_collects_every_source_for_every_member(app, sources_at, simulator_store, registrar):
+    _faults(sources_at, {})
+    family = copy_family(simulator_store)
+    application = _register(family, registrar)
+    assert application.status is S.collected, [e.note for e in application.events]
+    pulls = db.session.scalars(select(DataPull).where(DataPull.application_id == application.id)).all()
+    assert {(p.source, p.person_id) for p in pulls} == {(s.name, m.id) for s in SOURCES for m in family}
+    assert all(p.status.answered and p.request_id and p.latency_ms >= 0 for p in pulls)
+    identity = next(p for p in pulls if p.source == "population" and p.person_id == family[0].id)
+    record = next(r for r in identity.payload if r["kind"] == "identity")
+    assert record["pin"] == family[0].pin and record["birth_date"] == family[0].birth_date.isoformat()
+    assert [e.to_status for e in application.events][-3:] == ["submitted", "collecting", "collected"]
+
+
+def test_a_failing_source_sends_the_application_to_manual_verification_and_a_retry_completes_it(
+        app, client, sources_at, simulator_store, registrar):
+    _faults(sources_at, {"tax": {"mode": "down"}})
+    try:
+        family = copy_family(simulator_store)
+        application = _register(family, registrar)
+        assert application.status is S.manual_verification
+        assert missing_sources(application) == ["tax"]
+        tax_pulls = db.session.scalars(select(DataPull).where(DataPull.application_id == application.id,
+                                                              DataPull.source == "tax")).all()
+        rounds = app.config["COLLECTION_ROUNDS"]
+        assert len(tax_pulls) == rounds * len(family) and all(p.status.value == "error" for p in tax_pulls)
+        assert "tax" in application.events[-1].note
+        with pytest.raises(Exception, match="cannot become assessed"):
+            from modules.registration import status as machine
+
+            machine.transition(application, S.assessed, registrar)
+    finally:
+        _faults(sources_at, {})
+    sign_in(client, registrar)
+    page = client.get(f"/applications/{application.id}").get_data(as_text=True)
+    assert "State Tax Committee" in page and "Retry every missing source" in page
+    response = client.post(f"/applications/{application.id}/collect", data={"csrf_token": client.csrf})
+    assert response.status_code == 302
+    db.session.refresh(application)
+    assert application.status is S.collected
+    before = db.session.scalar(select(func.count()).select_from(DataPull))
+    assert client.post(f"/applications/{application.id}/collect", data={"csrf_token": client.csrf,
+                                                                        "source": "tax"}).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(DataPull)) == before + len(family), \
+        "a collected application can refresh one source"
+
+
+def test_malformed_answers_and_timeouts_are_recorded_as_such(app, sources_at, simulator_store, registrar,
+                                                             monkeypatch):
+    monkeypatch.setitem(app.config, "SOURCES", {"*": {"timeout": 0.3, "retry": {"attempts": 2, "base_delay": 0.01,
+                                                                               "max_delay": 0.02}}})
+    app.extensions.pop("srsp_connectors", None)
+    _faults(sources_at, {"cadastre": {"mode": "malformed", "error_rate": 1},
+                         "vehicles": {"mode": "timeout", "error_rate": 1, "timeout_s": 2}})
+    try:
+        application = _register(copy_family(simulator_store), registrar)
+    finally:
+        _faults(sources_at, {})
+    assert application.status is S.manual_verification
+    statuses = {p.source: p.status.value for p in db.session.scalars(
+        select(DataPull).where(DataPull.application_id == application.id))}
+    assert statuses["cadastre"] == "error" and statuses["vehicles"] == "timeout" and statuses["tax"] == "ok"
+
+
+def test_the_job_is_idempotent(app, sources_at, simulator_store, registrar):
+    from modules.means_test.tasks import collect
+
+    _faults(sources_at, {})
+    application = _register(copy_family(simulator_store), registrar)
+    before = db.session.scalar(select(func.count()).select_from(DataPull))
+    assert collect("job", application.id) == {"skipped": "collected"}
+    assert db.session.scalar(select(func.count()).select_from(DataPull)) == before
+
+
+def test_data_pull_rows_cannot_be_edited(app, sources_at, simulator_store, registrar):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    _faults(sources_at, {})
+    application = _register(copy_family(simulator_store), registrar)
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        db.session.execute(text("UPDATE data_pull SET status = 'ok' WHERE application_id = :id"),
+                           {"id": application.id})
