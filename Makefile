@@ -27,8 +27,12 @@ test: $(STAMP) translations
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+BENCHMARKS ?= registration collect synth
+
 bench: $(STAMP) translations
-	$(BIN)/python -m bench.registration
+	@for name in $(BENCHMARKS); do \
+	  if [ -f bench/$$name.py ]; then echo "== bench/$$name.py"; $(BIN)/python -m bench.$$name || exit 1; fi; \
+	done
 
 extract: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o webapp/translations/messages.pot .
