@@ -121,6 +121,7 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from connectors.civil_events import bp as civil_events
     from modules.means_test.blueprint import bp as means_test
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
@@ -134,7 +135,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(registration_api)
     app.register_blueprint(means_test)
     app.register_blueprint(admin)
+    app.register_blueprint(civil_events)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
+    csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies
 
 
 def _register_template_helpers(app: Flask) -> None:

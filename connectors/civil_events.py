@@ -1,0 +1,169 @@
+"""Births and deaths pushed by the civil registry (DCI subscribe + notify), the registry's side.
+
+- `srsp sources subscribe --callback-url URL` subscribes to live births and deaths at the civil registry through
+  the civil-registry connector's `DCIClient` (our signed subscribe request; `sender_uri` is the callback URL).
+- `POST /api/v1/dci/notify` (`bp`) receives the signed notify the registry then sends: the signature is checked
+  with our keyring, trusting the civil registry's published JWKS (the connector's own trust set-up), and it must be
+  the civil registry that signed. A death sets `Person.death_date` of a person the registry knows (other PINs are
+  counted and ignored) and is audited as "person.death_recorded"; a birth is audited as "person.birth_notified".
+  Replaying a notify changes nothing more: a death already recorded with that date, or a birth already notified,
+  is skipped. Everything is checked before anything is written, and written in one commit.
+
+The route is called by the registry, not by a browser: the app must exempt `bp` from CSRF protection.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import click
+import httpx
+from flask import Blueprint, current_app, jsonify, request
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from connectors.registry import connectors_for
+from connectors.transport.dci import EVENT_BIRTH, EVENT_DEATH, NOTIFY, NotifyEvent, build_ack, receive_notify
+from connectors.transport.errors import SignatureInvalid, SourceError
+from modules.registration.models import Person
+from webapp import audit
+from webapp.extensions import db
+from webapp.models.audit import AuditEvent
+
+SOURCE = "civil_registry"
+NOTIFY_PATH = "/api/v1/dci/notify"
+DEATH_RECORDED = "person.death_recorded"
+BIRTH_NOTIFIED = "person.birth_notified"
+_KINDS = {EVENT_BIRTH: "birth", EVENT_DEATH: "death"}
+
+bp = Blueprint("civil_events", __name__)
+
+
+class _Malformed(ValueError):
+    pass
+
+
+def _error(status: int, code: str, message: str):
+    return jsonify(build_ack(ack_status="ERR", error=(code, message))), status
+
+
+def _event(event: NotifyEvent) -> tuple[str, str, date] | None:
+    """(kind, PIN, date) of a birth or death; None for another event type. Raises `_Malformed`."""
+    kind = _KINDS.get(event.event_type or "") or event.record.get("event")
+    if kind not in ("birth", "death"):
+        return None
+    pin, when = event.record.get("pin"), event.record.get("date")
+    if not isinstance(pin, str) or not pin or not isinstance(when, str):
+        raise _Malformed(f"event {event.reference_id}: a {kind} record needs `pin` and `date`")
+    if event.record.get("event") not in (None, kind):
+        raise _Malformed(f"event {event.reference_id}: reg_event_type and record disagree")
+    try:
+        return kind, pin, date.fromisoformat(when)
+    except ValueError as exc:
+        raise _Malformed(f"event {event.reference_id}: bad date {when!r}") from exc
+
+
+@bp.post(NOTIFY_PATH)
+def notify():
+    try:
+        envelope = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        envelope = None
+    if not isinstance(envelope, dict):
+        return _error(400, "err.request.bad", "the body must be a DCI notify envelope (JSON object)")
+    connector = connectors_for(current_app)[SOURCE]
+    client = connector.client
+    try:
+        connector._ensure_trust()  # the civil registry's JWKS, fetched once (as before the first search)
+    except (httpx.HTTPError, ValueError) as exc:
+        current_app.logger.warning("DCI notify: cannot load the civil registry's keys: %s", exc)
+        return _error(503, "err.service.unavailable", "cannot load the civil registry's signing keys")
+    try:
+        notification = receive_notify(envelope, keyring=client.keyring, schemas=client.schemas,
+                                      registry=client.registry, source=SOURCE)
+    except SignatureInvalid as exc:
+        current_app.logger.warning("DCI notify refused: %s", exc)
+        return _error(401, "err.signature.invalid", str(exc))
+    except SourceError as exc:  # SourceMalformed (shape, schema), SourceRejected (a rjct header)
+        return _error(400, "err.request.bad", str(exc))
+    # The signature is bound to header.sender_id; our own key verifies too (for loopback), so insist on the registry.
+    if notification.sender_id != client.receiver_id:
+        return _error(401, "err.sender_id.invalid", f"notifications are accepted from {client.receiver_id!r} only")
+    receiver = envelope["header"].get("receiver_id")
+    if receiver not in (None, client.keyring.sender_id):
+        return _error(400, "err.receiver_id.invalid", f"addressed to {receiver!r}, not to us")
+    try:
+        events = [parsed for event in notification.events if (parsed := _event(event))]
+    except _Malformed as exc:
+        return _error(400, "err.request.bad", str(exc))
+
+    counts = apply_events(events, notification.message_id)
+    db.session.commit()
+    current_app.logger.info("DCI notify %s: %s", notification.message_id, counts)
+    ack = build_ack(correlation_id=notification.transaction_id)
+    if client.schemas is not None:
+        client.schemas.validate_outgoing(client.registry, NOTIFY, ack, part="response")
+    return jsonify(ack)
+
+
+def apply_events(events: list[tuple[str, str, date]], message_id: str) -> dict[str, int]:
+    """Record deaths and births (no commit); returns what happened, by outcome."""
+    counts = {"deaths_recorded": 0, "births_notified": 0, "unchanged": 0, "unknown_pins": 0}
+    for kind, pin, when in events:
+        if kind == "death":
+            person = db.session.scalar(select(Person).where(Person.pin == pin))
+            if person is None:  # not (yet) in the registry's copy of the population register: nothing to update
+                counts["unknown_pins"] += 1
+            elif person.death_date == when:
+                counts["unchanged"] += 1
+            else:
+                previous = person.death_date
+                person.death_date = when
+                audit.record(DEATH_RECORDED, "person", person.id,
+                             {"pin": pin, "death_date": when.isoformat(),
+                              "previous_death_date": previous.isoformat() if previous else None,
+                              "source": SOURCE, "message_id": message_id})
+                counts["deaths_recorded"] += 1
+        else:
+            # The child is not added here: the registry's copy of the population register picks the child up on
+            # its next refresh. We only keep a trace that the civil registry told us.
+            seen = db.session.scalar(select(AuditEvent.id).where(
+                AuditEvent.action == BIRTH_NOTIFIED, AuditEvent.object_type == "person",
+                AuditEvent.object_id == pin).limit(1))
+            if seen is not None:
+                counts["unchanged"] += 1
+                continue
+            audit.record(BIRTH_NOTIFIED, "person", pin,
+                         {"pin": pin, "birth_date": when.isoformat(), "source": SOURCE, "message_id": message_id})
+            counts["births_notified"] += 1
+    return counts
+
+
+# -- commands ----------------------------------------------------------------------------------------------------
+
+
+@click.group(help="External data sources.")
+def sources():
+    pass
+
+
+@sources.command("subscribe", help="Subscribe to births and deaths at the civil registry (DCI); the registry will "
+                 f"POST signed notifications to the callback URL (this app's {NOTIFY_PATH}).")
+@click.option("--callback-url", required=True, help=f"Our notify URL as the registry reaches it, e.g. "
+              f"https://srsp.example.uz{NOTIFY_PATH}.")
+@with_appcontext
+def sources_subscribe(callback_url: str) -> None:
+    client = connectors_for(current_app)[SOURCE].client
+    try:
+        ack, _envelope = client.subscribe([EVENT_BIRTH, EVENT_DEATH], sender_uri=callback_url)
+    except SourceError as exc:
+        raise click.ClickException(f"subscribe failed: {exc}") from exc
+    click.echo(f"ack_status={ack.ack_status} correlation_id={ack.correlation_id} timestamp={ack.timestamp}")
+    if ack.ack_status != "ACK":
+        raise click.ClickException(f"the civil registry did not accept the subscription: {ack.ack_status} "
+                                   f"{ack.error_code or ''} {ack.error_message or ''}".strip())
+
+
+def register_commands(app) -> None:
+    app.cli.add_command(sources)
