@@ -46,19 +46,29 @@ def synth(households, seed, as_of, database_url, replace, registry_persons):
         raise click.UsageError("the registry has no mahallas to place households in: run `srsp areas load` first")
     try:
         engine = store.engine_for(database_url)
-    except (ValueError, SQLAlchemyError, ImportError) as error:
+    except (ValueError, SQLAlchemyError, ImportError, OSError) as error:
         raise click.BadParameter(str(error), param_hint="'--database-url'") from None
     safe_url = engine.url.render_as_string(hide_password=True)
-    existing = synthetic.existing_persons(engine)
+    try:
+        existing = synthetic.existing_persons(engine)
+    except synthetic.NotASimulatorDatabase as error:
+        raise click.BadParameter(f"{safe_url}: {error}", param_hint="'--database-url'") from None
+    except SQLAlchemyError as error:
+        reason = getattr(error, "orig", None) or error
+        raise click.ClickException(f"cannot open the simulator database {safe_url}: {reason}") from None
     if existing and not replace:
         raise click.UsageError(f"the simulator database {safe_url} already holds a population ({existing} persons): "
                                "pass --replace to regenerate it")
     click.echo(f"Generating {households} households over {len(areas)} mahallas (seed {seed}, as of {as_of}) "
                f"into {safe_url} …")
-    with _Progress() as progress:
-        result = synthetic.synthesize(engine, households, seed, areas, as_of, replace=replace,
-                                      progress=progress.advance, on_generated=progress.open)
-    engine.dispose()
+    try:
+        with _Progress() as progress:
+            result = synthetic.synthesize(engine, households, seed, areas, as_of, replace=replace,
+                                          progress=progress.advance, on_generated=progress.open)
+    except synthetic.PopulationExists as error:
+        raise click.UsageError(str(error)) from None
+    finally:
+        engine.dispose()
     counts = result.counts
     click.echo(f"Generated in {result.generate_seconds:.1f} s, written in {result.write_seconds:.1f} s "
                f"({result.population.rows} rows, {result.population.rows / max(result.seconds, 1e-9):,.0f} rows/s):")

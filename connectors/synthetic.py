@@ -1,9 +1,23 @@
 """Synthetic population of Uzbekistan for the registry simulator (DESIGN §6), deterministic from a seed.
 
 `generate(households, seed, areas, as_of)` builds the whole population with numpy, column by column (no Python
-loop over people), so 1.2 million households take seconds; `write(engine, population)` bulk-loads it into the
-simulator's database (`connectors.simulator.store`): executemany in one transaction on SQLite, COPY on
-PostgreSQL, indexes built after the load. The same (households, seed, areas, as_of) always gives the same rows.
+loop over people); `write(engine, population)` bulk-loads it into the simulator's database
+(`connectors.simulator.store`) in one transaction: executemany on SQLite (two processes: see LANE_TABLES), COPY on
+PostgreSQL, secondary indexes built after the rows. `synthesize` does both. 1.2 million households (~5.7 million
+people, ~39 million rows) take about a minute on 2 cores (`python -m bench.synth`).
+
+The same (households, seed, areas in that order, as_of) gives the same rows, on SQLite and PostgreSQL alike, with
+the numpy version the project pins (numpy does not promise identical random streams across its versions).
+
+What comes out, in short: households of 1-12 people (mean ~4.8: ~4.3 in towns, ~5.3 in villages) spread over the
+mahallas by regional population; families built from the children up (parents always 18+ years older), three
+generations under one roof (the kelin and grandchildren; the head's elderly parents); an age pyramid with ~29%
+under 15 and ~5% over 65; ~50% men; Uzbek names, patronymics ("Bobur oʻgʻli", "Bobur qizi"), -ov/-ova surnames,
+mobile phones; valid PINFLs that encode birth date and sex; 12 months of income by source with ~37% of households
+having no formal income at all; pensions from 60 (men) / 55 (women); child allowances and other benefits for
+low-income families; cars, homes, shops and (rarely) securities; students, conscripts, detainees, the Iron
+Notebook, employment-service registration; disabilities (groups 1-3, and ~1.5% of children); three years of births,
+deaths, marriages and divorces.
 
 Every distribution is a named constant below with the reason for its value. Figures are rounded public orders of
 magnitude (Statistics Agency of Uzbekistan, World Bank, Pension Fund), good enough for a test population, not
@@ -64,6 +78,7 @@ P_HEAD_MALE_LONE = 0.25    # lone parents are mostly mothers (widows, divorcees,
 P_SINGLE_ELDERLY = 0.65    # one-person households: mostly elderly, mostly widows
 P_YOUNG_COUPLE = 0.25      # childless couples: newly-weds, else parents whose children have left
 P_BOY = 0.513              # sex ratio at birth ~1.05
+P_SON_AT_HOME = 0.65       # grown (19+) children still at home: patrilocal marriage, the population stays ~50% male
 # Mother's age at her first birth (mean ~23.5: early marriage is the norm) and the gap between siblings (~2.7 years).
 FIRST_BIRTH_MEAN, FIRST_BIRTH_SD = 23.5, 2.8
 HUSBAND_OLDER_MEAN, HUSBAND_OLDER_SD = 3.5, 2.5
@@ -86,7 +101,10 @@ P_DIVORCED_LONE_PARENT = 0.40  # lone parents under 55: divorced rather than wid
 NOMINAL_GROWTH = 0.12               # wages, pensions and benefits are indexed roughly with inflation
 PRICE_BASE = date(2025, 7, 1)
 RETIREMENT_AGE = {"M": 60, "F": 55}
-SHARE_NO_FORMAL_INCOME = 0.37       # households with no income line in 12 months: informal work, remittances
+# Households with no income line at all in the 12 months (informal work, remittances of labour migrants): drawn
+# among the households without a pensioner or a member with a disability (the pension fund pays those), at the rate
+# that makes them this share of all households. The others have at least one formal earner or benefit.
+SHARE_NO_FORMAL_INCOME = 0.37
 # Wages: log-normal, median 3.8M (mean ~4.5M, the official average wage); villages earn ~20% less.
 SALARY_MEDIAN, SALARY_SIGMA, SALARY_RURAL_FACTOR, SALARY_FLOOR = 3_800_000, 0.55, 0.8, 600_000
 P_EMPLOYED = {"M": 0.62, "F": 0.36}  # formal employment among working-age adults of households with formal income
@@ -181,7 +199,7 @@ def _day(value: date) -> int:
     return (value - EPOCH).days
 
 
-@dataclass
+@dataclass(eq=False)
 class TableData:
     """Rows of one simulator table, as columns converted to Python values one batch at a time."""
 
@@ -214,7 +232,7 @@ class Population:
 
     def digest(self) -> str:
         """SHA-256 over every generated column: equal digests, equal populations."""
-        sha = hashlib.sha256()
+        sha = hashlib.sha256(repr((self.households, self.seed, self.as_of, self.areas)).encode())
         for name in sorted(self.arrays):
             array = np.ascontiguousarray(self.arrays[name])
             sha.update(f"{name}:{array.dtype}:{array.shape}".encode())
@@ -230,6 +248,8 @@ def generate(households: int, seed: int, areas: Sequence[str], as_of: date) -> P
     """Build `households` households over the mahallas `areas` (codes UZ-XX-NN-MNN) as of a date; deterministic."""
     if households < 1:
         raise ValueError("the number of households must be at least 1")
+    if seed < 0:
+        raise ValueError("the seed must be 0 or more")
     if not areas:
         raise ValueError("no mahallas to place households in: load the areas first")
     if not date(1990, 1, 1) <= as_of <= date(2100, 1, 1):
@@ -258,7 +278,7 @@ class _Builder:
 
     def __init__(self, households: int, seed: int, areas: list[str], as_of: date):
         self.H, self.seed, self.areas, self.as_of = households, seed, areas, as_of
-        self.rng = np.random.default_rng(np.random.SeedSequence([seed & (2**63 - 1), households, _day(as_of)]))
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, households, _day(as_of)]))
         self.today = _day(as_of)
         self.price = (1 + NOMINAL_GROWTH) ** ((as_of - PRICE_BASE).days / DAYS_PER_YEAR)
         first = (as_of.year - 1970) * 12 + as_of.month - 1 - 12  # the 12 full calendar months before as_of's month
@@ -351,7 +371,7 @@ class _Builder:
         self.b_kelin = self.b_child + self.n_child
         self.b_grand = self.b_kelin + self.ext
         self.P = int(s.sum())
-        self.hh = np.repeat(np.arange(H), s)
+        self.hh = np.repeat(np.arange(H, dtype=np.int32), s)
         p, hh = np.arange(self.P), self.hh
         self.role = np.select(
             [p == self.start[hh], p < self.b_parent[hh], p < self.b_child[hh], p < self.b_kelin[hh],
@@ -395,8 +415,9 @@ class _Builder:
                                                 50 + 35 * rng.random(H) ** 1.2)))
         couple_male = rng.random(H) < P_HEAD_MALE_COUPLE
         lone_male = rng.random(H) < P_HEAD_MALE_LONE
-        single_male = rng.random(H) < np.where(single_elderly, 0.3, 0.6)
-        self.head_male = np.where(self.has_spouse, couple_male, np.where(single & ~has_kids, single_male, lone_male))
+        # Without spouse or children: elderly widows live alone, young adults (more often men) alone or with parents.
+        alone_male = rng.random(H) < np.where(single & single_elderly, 0.3, 0.6)
+        self.head_male = np.where(self.has_spouse, couple_male, np.where(has_kids, lone_male, alone_male))
         gap = husband_older()
         head_age = np.where(has_kids, np.where(self.head_male, father, mother), nokids_age)
         spouse_age = np.where(has_kids, np.where(self.head_male, mother, father),
@@ -418,17 +439,19 @@ class _Builder:
         self.age = np.clip(age, 0.0, 99.9)
         self.divorced = ~self.has_spouse & has_kids & (head_age < 55) & (rng.random(H) < P_DIVORCED_LONE_PARENT)
         self.youngest, self.eldest_grand = youngest, grand_youngest + grand_span
+        self.recent_couple = ~has_kids & ((self.n_par > 0) | young_couple)
 
     def _persons(self) -> None:
         rng, hh, role, P = self.rng, self.hh, self.role, self.P
-        boy = rng.random(P) < P_BOY
+        # Daughters marry out (and become kelins elsewhere), sons stay: grown children at home are mostly sons.
+        boy = rng.random(P) < np.where((role == CHILD) & (self.age >= 19), P_SON_AT_HOME, P_BOY)
         other_male = rng.random(P) < 0.5
         male = np.select([role == HEAD, role == SPOUSE, role == PARENT, role == KELIN],
                          [self.head_male[hh], ~self.head_male[hh],
                           np.where(self.relatives[hh], other_male, self.parent_male), False], boy)
         male[self.son[self.ext]] = True
         self.male = male
-        self.relation = ROLE_RELATION[role]
+        self.relation = ROLE_RELATION[role].astype(np.int8)
         self.relation[(role == PARENT) & self.relatives[hh]] = store.RELATIONS.index("other")
         self.birth = (self.today - np.floor(self.age * DAYS_PER_YEAR) - 1).astype(np.int64)
         self.age_years = np.floor((self.today - self.birth) / DAYS_PER_YEAR).astype(np.int64)
@@ -462,9 +485,9 @@ class _Builder:
 
     def _names(self) -> None:
         rng, P, hh = self.rng, self.P, self.hh
-        self.surname = rng.integers(0, len(SURNAMES), self.H)[hh]
-        self.first_name = np.where(self.male, rng.integers(0, len(MALE), P),
-                                   len(MALE) + rng.integers(0, len(FEMALE), P))
+        self.surname = rng.integers(0, len(SURNAMES), self.H, dtype=np.int16)[hh]
+        self.first_name = np.where(self.male, rng.integers(0, len(MALE), P, dtype=np.int16),
+                                   len(MALE) + rng.integers(0, len(FEMALE), P, dtype=np.int16)).astype(np.int16)
         # Patronymic: the father's first name where he is in the register's household, else a name of the absent
         # father shared by the household's children.
         absent_father = rng.integers(0, len(MALE), self.H)[hh]
@@ -472,7 +495,7 @@ class _Builder:
         known = self.father >= 0
         father_name = np.where(known, self.first_name[np.maximum(self.father, 0)],
                                np.where(self.role == CHILD, absent_father, stranger))
-        self.patronymic = father_name + np.where(self.male, 0, len(MALE))
+        self.patronymic = (father_name + np.where(self.male, 0, len(MALE))).astype(np.int16)
         # Phones: most adults, a third of teenagers, no small children; none for the dead.
         p_phone = np.where(self.age_years >= 16, P_PHONE_ADULT, np.where(self.age_years >= 12, P_PHONE_TEEN, 0.0))
         has_phone = self.alive & (rng.random(P) < p_phone)
@@ -483,29 +506,36 @@ class _Builder:
     def _pins(self) -> None:
         """PINFL `C DDMMYY RRR NNN K`: serials unique within (birth date, sex, RRR), the ICAO 7-3-1 check digit."""
         born = self.birth.astype("datetime64[D]")
-        year = born.astype("datetime64[Y]").astype(np.int64) + 1970
-        month = born.astype("datetime64[M]").astype(np.int64) % 12 + 1
-        day = (born - born.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
-        century = np.select([year < 1900, year < 2000], [1, 3], 5) + np.where(self.male, 0, 1)
-        key = (self.birth * 2 + self.male) * 1000 + self.district[self.hh]
+        year = (born.astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int32)
+        months = born.astype("datetime64[M]")
+        month = (months.astype(np.int64) % 12 + 1).astype(np.int32)
+        day = ((born - months.astype("datetime64[D]")).astype(np.int64) + 1).astype(np.int32)
+        del born, months
+        century = (np.select([year < 1900, year < 2000], [1, 3], 5) + np.where(self.male, 0, 1)).astype(np.int32)
+        district = self.district[self.hh].astype(np.int32)
+        key = (self.birth * 2 + self.male) * 1000 + district
         # Unique sort keys (ties broken by position): the same order whatever sorting algorithm numpy picks.
         order = np.argsort(key * self.P + np.arange(self.P))
         sorted_key = key[order]
+        del key
         group_start = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
         group_size = np.diff(np.r_[group_start, self.P])
+        del sorted_key
         if group_size.max() > 999:
             raise ValueError("too many people born on one day in one district for 3-digit PIN serials")
         # A random offset per group so serials do not all start at 001.
         offset = np.floor(self.rng.random(len(group_start)) * (1000 - group_size)).astype(np.int64)
         rank = np.arange(self.P) - np.repeat(group_start, group_size)
-        serial = np.empty(self.P, dtype=np.int64)
+        serial = np.empty(self.P, dtype=np.int32)
         serial[order] = np.repeat(offset, group_size) + rank
-        district = self.district[self.hh]
+        del order, rank
         yy = year % 100
-        digits = [century, day // 10, day % 10, month // 10, month % 10, yy // 10, yy % 10, district // 100,
-                  district // 10 % 10, district % 10, serial // 100, serial // 10 % 10, serial % 10]
-        body = (((((century * 100 + day) * 100 + month) * 100 + yy) * 1000 + district) * 1000 + serial)
-        self.pin = body * 10 + _check_digits(digits)
+        parts = (century, day // 10, day % 10, month // 10, month % 10, yy // 10, yy % 10, district // 100,
+                 district // 10 % 10, district % 10, serial // 100, serial // 10 % 10, serial % 10)
+        body = np.zeros(self.P, dtype=np.int64)
+        for digit in parts:
+            body = body * 10 + digit
+        self.pin = body * 10 + _check_digits(parts)
         self.pin_order = np.argsort(self.pin)
         self.pin_rank = np.empty(self.P, dtype=np.int64)
         self.pin_rank[self.pin_order] = np.arange(self.P)
@@ -730,30 +760,36 @@ class _Builder:
 
     # --- civil registry ---------------------------------------------------------------------------------------------
     def _vital_events(self) -> None:
-        rng, H, today = self.rng, self.H, self.today
+        """Civil-registry events of the last VITAL_YEARS years: births (with the mother), deaths, marriages (one
+        event per spouse) and divorces of lone parents. Marriage dates follow the family: about a year before the
+        first child, recently for newly-weds, decades ago for empty nests; never before both spouses were 18."""
+        rng, H, P, today = self.rng, self.H, self.P, self.today
         since = today - VITAL_YEARS * 365
         born = np.flatnonzero(self.birth >= since)
         dead = np.flatnonzero(~self.alive)
-        # Marriages about a year before the first child; newly-wed childless couples married in the last years.
-        head_age = self.age[self.start]
-        first_child = self.youngest + (self.age[np.clip(self.b_kelin - 1, 0, self.P - 1)] - self.youngest)
-        married_years = np.where(self.n_child > 0, first_child + 0.75 + 1.75 * rng.random(H),
-                                 np.minimum(head_age - 19, 6) * rng.random(H))
-        married = today - np.floor(married_years * DAYS_PER_YEAR).astype(np.int64)
+        age = self.age
+        head, spouse = self.start, np.minimum(self.start + 1, P - 1)
+        eldest_child = age[np.clip(self.b_kelin - 1, 0, P - 1)]
+        both_adult = np.minimum(age[head], age[spouse]) - 18
+        married_years = np.where(self.n_child > 0, eldest_child + 0.75 + 1.75 * rng.random(H),
+                                 np.where(self.recent_couple, 6 * rng.random(H), both_adult - 3 * rng.random(H)))
+        married = today - np.floor(np.clip(married_years, 0, both_adult) * DAYS_PER_YEAR).astype(np.int64)
         couples = np.flatnonzero(self.has_spouse & (married >= since))
-        son_married = today - np.floor((self.eldest_grand + 0.75 + 1.75 * rng.random(H)) * DAYS_PER_YEAR)
+        son, kelin = np.maximum(self.son, 0), np.maximum(self.kelin, 0)
+        son_years = np.clip(self.eldest_grand + 0.75 + 1.75 * rng.random(H), 0,
+                            np.minimum(age[son], age[kelin]) - 18)
+        son_married = today - np.floor(son_years * DAYS_PER_YEAR).astype(np.int64)
         sons = np.flatnonzero(self.ext & (son_married >= since))
-        husbands = np.concatenate([self.start[couples], self.son[sons]])
-        wives = np.concatenate([self.start[couples] + 1, self.kelin[sons]])
-        wed = np.concatenate([married[couples], son_married[sons].astype(np.int64)])
-        divorced_years = self.youngest * rng.random(H)
-        divorce = today - 1 - np.floor(divorced_years * DAYS_PER_YEAR).astype(np.int64)
+        first = np.concatenate([head[couples], son[sons]])
+        second = np.concatenate([head[couples] + 1, kelin[sons]])
+        wed = np.concatenate([married[couples], son_married[sons]])
+        divorce = today - 1 - np.floor(self.youngest * rng.random(H) * DAYS_PER_YEAR).astype(np.int64)
         divorces = np.flatnonzero(self.divorced & (divorce >= since))
-        persons = np.concatenate([born, dead, husbands, wives, self.start[divorces]])
+        persons = np.concatenate([born, dead, first, second, head[divorces]])
         kinds = np.concatenate([np.zeros(len(born), np.int64), np.ones(len(dead), np.int64),
-                                np.full(2 * len(husbands), 2, np.int64), np.full(len(divorces), 3, np.int64)])
+                                np.full(2 * len(first), 2, np.int64), np.full(len(divorces), 3, np.int64)])
         dates = np.concatenate([self.birth[born], self.death[dead], wed, wed, divorce[divorces]])
-        related = np.concatenate([self.mother[born], np.full(len(dead), -1), wives, husbands,
+        related = np.concatenate([self.mother[born], np.full(len(dead), -1), second, first,
                                   np.full(len(divorces), -1)])
         self.vital_rows = (persons, kinds, dates, related)
 
@@ -849,10 +885,13 @@ class _Builder:
         source = np.concatenate([np.full(len(rows[0]), rows[1], dtype=np.int8) for rows in parts])
         month = np.concatenate([rows[2] for rows in parts])
         amount = np.concatenate([rows[3] for rows in parts])
+        del parts
         key = (self.pin_rank[persons] << 8) | (source.astype(np.int64) << 4) | month
         order = np.argsort(key)
-        if (np.diff(key[order]) == 0).any():
+        key = key[order]
+        if (key[1:] == key[:-1]).any():
             raise AssertionError("two income lines for one person, source and month")
+        del key
         return persons[order], source[order], month[order], amount[order]
 
     def _addresses(self) -> np.ndarray:
@@ -862,9 +901,12 @@ class _Builder:
                                                    strict=True)], dtype=object)
 
 
-def _check_digits(digits: list[np.ndarray]) -> np.ndarray:
+def _check_digits(digits) -> np.ndarray:
     """ICAO 9303 check digit (weights 7, 3, 1 over the 13 digits, modulo 10), as webapp.pin.icao_check_digit."""
-    return sum(digit * (7, 3, 1)[position % 3] for position, digit in enumerate(digits)) % 10
+    total = np.zeros(len(digits[0]), dtype=np.int32)
+    for position, digit in enumerate(digits):
+        total += digit * (7, 3, 1)[position % 3]
+    return total % 10
 
 
 def _dates(years: np.ndarray, month: int, day: int) -> np.ndarray:
@@ -932,10 +974,19 @@ class PopulationExists(RuntimeError):
     """The simulator database already holds a population and replacing it was not asked for."""
 
 
+class NotASimulatorDatabase(ValueError):
+    """The target is a migrated database (the registry's), whose person and household tables must not be touched."""
+
+
 def existing_persons(engine: Engine) -> int | None:
-    """Persons in the simulator database, or None when it has no population tables."""
+    """Persons in the simulator database, or None when it has no population tables; NotASimulatorDatabase if the
+    engine points at the registry's database."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table(store.person.name):
+        inspector = inspect(conn)
+        if inspector.has_table("alembic_version"):
+            raise NotASimulatorDatabase("this is a migrated database (the registry's?), not a simulator database: "
+                                        "use a separate one")
+        if not inspector.has_table(store.person.name):
             return None
         return conn.scalar(select(func.count()).select_from(store.person))
 
@@ -946,10 +997,11 @@ def write(engine: Engine, population: Population, replace: bool = False,
     """Load the population into the simulator database in one transaction; indexes are built after the rows.
 
     SQLite: executemany with synchronous=OFF and an in-memory journal for the load (a crash mid-load can leave the
-    file unusable: regenerate it), the income lines written by a helper process when `parallel` (default: for big
-    populations on a file database). PostgreSQL: COPY. Refuses (PopulationExists) to overwrite a population unless
-    `replace`; any failure rolls everything back."""
+    file unusable: regenerate it), the LANE_TABLES written by a forked helper process when `parallel` (default: for
+    big populations in a database file). PostgreSQL: COPY. Refuses (PopulationExists) to overwrite a population unless
+    `replace`, and always refuses the registry's database (NotASimulatorDatabase); a failure rolls everything back."""
     progress = progress or (lambda _rows: None)
+    existing_persons(engine)  # refuses the registry's database before anything is changed
     sqlite = engine.dialect.name == "sqlite"
     database = engine.url.database if sqlite else None
     if parallel is None:
@@ -958,8 +1010,10 @@ def write(engine: Engine, population: Population, replace: bool = False,
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         saved = _sqlite_bulk_pragmas(raw) if sqlite else {}
-        lane = _Lane(raw, f"{database}.lane-{os.getpid()}") if parallel else None
+        lane = None
         try:
+            if parallel:
+                lane = _Lane(raw, f"{database}.lane-{os.getpid()}")
             with conn.begin():
                 _reset_tables(conn, replace)
                 lanes = [data for data in population.tables.values() if lane and data.table.name in LANE_TABLES]
@@ -968,7 +1022,7 @@ def write(engine: Engine, population: Population, replace: bool = False,
                     lane.start(lanes, batch_rows)
                     report = lambda rows: progress(rows + lane.poll())  # noqa: E731
                 for data in population.tables.values():
-                    if data in lanes:
+                    if any(data is other for other in lanes):
                         continue
                     if sqlite:
                         _insert_sqlite(raw, data, batch_rows, report)
@@ -993,11 +1047,13 @@ def write(engine: Engine, population: Population, replace: bool = False,
 
 
 def _reset_tables(conn, replace: bool) -> None:
+    if inspect(conn).has_table("alembic_version"):  # the registry's tables share names with ours: never drop them
+        raise NotASimulatorDatabase("this is a migrated database (the registry's?), not a simulator database")
     if inspect(conn).has_table(store.person.name):
         persons = conn.scalar(select(func.count()).select_from(store.person))
         if persons and not replace:
-            raise PopulationExists(f"the simulator database already holds a population ({persons} persons); "
-                                   "replace it explicitly")
+            raise PopulationExists(f"the simulator database already holds a population ({persons} persons): "
+                                   "pass --replace to regenerate it")
     for table in reversed((store.generation, *store.POPULATION_TABLES)):
         table.drop(conn, checkfirst=True)
     for table in (store.generation, *store.POPULATION_TABLES):

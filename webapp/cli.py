@@ -29,12 +29,14 @@ def main() -> None:
 
 def register_commands(app) -> None:
     from connectors.civil_events import register_commands as register_source_commands
+    from connectors.cli import register_commands as register_synth_commands
     from connectors.simulator.cli import register_commands as register_simulator_commands
 
     for command in (areas, programmes, audit, worker, users, demo):
         app.cli.add_command(command)
     register_simulator_commands(app)
     register_source_commands(app)
+    register_synth_commands(app)
 
 
 @click.group(help="Administrative areas.")
