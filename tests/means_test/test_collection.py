@@ -126,3 +126,42 @@ def test_data_pull_rows_cannot_be_edited(app, sources_at, simulator_store, regis
     with pytest.raises(DBAPIError), db.session.begin_nested():
         db.session.execute(text("UPDATE data_pull SET status = 'ok' WHERE application_id = :id"),
                            {"id": application.id})
+
+
+def test_registries_down_then_back_up(app, client, simulator_store, registrar, monkeypatch):
+    """The simulator process stops: the application waits in manual verification, never assessed; once it is
+    back on the same address, a registrar's retry completes the collection."""
+    from werkzeug.serving import make_server
+
+    from connectors.simulator.app import create_simulator_app
+
+    _engine, url = simulator_store
+    first = make_server("127.0.0.1", 0, create_simulator_app(database_url=url), threaded=True)
+    port = first.server_port
+    first.server_close()  # nothing listens there now: every source is unreachable
+    monkeypatch.setitem(app.config, "SOURCES_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setitem(app.config, "SOURCES", {"*": {"timeout": 1, "retry": {"attempts": 2, "base_delay": 0.01,
+                                                                             "max_delay": 0.02},
+                                                      "breaker": {"failure_threshold": 100}}})
+    monkeypatch.setitem(app.config, "COLLECTION_BACKOFF", 0.01)
+    monkeypatch.setitem(app.config, "COLLECT_ON_SUBMIT", True)
+    app.extensions.pop("srsp_connectors", None)
+    try:
+        application = _register(copy_family(simulator_store), registrar)
+        assert application.status is S.manual_verification
+        assert len(missing_sources(application)) == len(SOURCES)
+
+        import threading
+
+        restarted = make_server("127.0.0.1", port, create_simulator_app(database_url=url), threaded=True)
+        threading.Thread(target=restarted.serve_forever, daemon=True).start()
+        try:
+            sign_in(client, registrar)
+            client.post(f"/applications/{application.id}/collect", data={"csrf_token": client.csrf})
+            db.session.refresh(application)
+            assert application.status is S.collected
+        finally:
+            restarted.shutdown()
+            restarted.server_close()
+    finally:
+        app.extensions.pop("srsp_connectors", None)
