@@ -6,9 +6,10 @@ from datetime import date
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from connectors.population_copy import copy_population
 from webapp.extensions import db
 
 MAX_HOUSEHOLDS = 5_000_000
@@ -75,7 +76,7 @@ def synth(households, seed, as_of, database_url, replace, registry_persons):
     for table, rows in counts.items():
         click.echo(f"  {table:<17} {rows:>12,}")
     if registry_persons:
-        added, skipped = copy_to_registry(result.population)
+        added, skipped = copy_population(engine, joined=min(result.population.as_of, date.today()))
         db.session.commit()
         click.echo(f"Registry: {added['household']} households and {added['person']} persons added; "
                    f"{skipped} households skipped (a member's PIN was already registered).")
@@ -104,60 +105,3 @@ class _Progress:
             self.bar.__exit__(*exc_info)
 
 
-def copy_to_registry(population) -> tuple[dict[str, int], int]:
-    """Insert the population's persons and households into the registry's tables (bulk, within the session's
-    transaction). A household with any member whose PIN is already registered is skipped whole, so nobody ends up
-    in two households. The dead are copied with their death date and as former members (left_at = death date)."""
-    from modules.registration.models import Household, HouseholdMember, Person
-    from webapp.models import Area, AreaLevel
-
-    area_ids = dict(db.session.execute(select(Area.code, Area.id).where(Area.level == AreaLevel.mahalla)).all())
-    known = set(db.session.scalars(select(Person.pin)))
-    households = _rows(population, "household")
-    people = {row["pin"]: row for row in _rows(population, "person")}
-    members: dict[int, list[dict]] = {}
-    for link in _rows(population, "family_link"):
-        members.setdefault(link["household_id"], []).append(link)
-    joined = min(population.as_of, date.today())
-    added, skipped = {"household": 0, "person": 0}, 0
-    for start in range(0, len(households), REGISTRY_BATCH):
-        batch = []
-        for household in households[start:start + REGISTRY_BATCH]:
-            links = members.get(household["id"], [])
-            if any(link["pin"] in known for link in links):
-                skipped += 1
-            else:
-                batch.append((household, links))
-        if not batch:
-            continue
-        household_ids = db.session.scalars(
-            insert(Household).returning(Household.id, sort_by_parameter_order=True),
-            [{"area_id": area_ids[h["mahalla"]], "address": h["address"]} for h, _links in batch]).all()
-        person_rows, member_rows = [], []
-        for household_id, (household, links) in zip(household_ids, batch, strict=True):
-            for link in sorted(links, key=lambda link: link["relation"] != "head"):
-                person = people[link["pin"]]
-                person_rows.append({
-                    "pin": person["pin"], "last_name": person["last_name"], "first_name": person["first_name"],
-                    "patronymic": person["patronymic"], "birth_date": date.fromisoformat(person["birth_date"]),
-                    "sex": person["sex"], "phone": person["phone"], "area_id": area_ids[household["mahalla"]],
-                    "death_date": date.fromisoformat(person["death_date"]) if person["death_date"] else None})
-                member_rows.append({"household_id": household_id, "relation": link["relation"], "joined_at": joined,
-                                    "left_at": date.fromisoformat(person["death_date"]) if person["death_date"]
-                                    else None})
-        person_ids = db.session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True),
-                                        person_rows).all()
-        for member, person_id in zip(member_rows, person_ids, strict=True):
-            member["person_id"] = person_id
-        db.session.execute(insert(HouseholdMember), member_rows)
-        known.update(row["pin"] for row in person_rows)
-        added["household"] += len(household_ids)
-        added["person"] += len(person_ids)
-    db.session.flush()
-    return added, skipped
-
-
-def _rows(population, table: str) -> list[dict]:
-    data = population.tables[table]
-    names = [name for name, _convert in data.columns]
-    return [dict(zip(names, row, strict=True)) for _count, rows in data.batches(100_000) for row in rows]

@@ -1,59 +1,73 @@
 """Copying the simulated population register into the registry's own person and household tables.
 
 In production the registry's `person` table is a copy of the population register refreshed by the connectors;
-for the demo (and tests) this fills it from the simulator's database in one set-based pass.
+for the demo, `srsp synth --registry-persons` and tests this fills it from the simulator's database, set-based.
+A household with any member already registered is skipped whole, so nobody ends up in two households; the dead
+are copied with their death date, as former members (left_at = death date).
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from sqlalchemy import func, insert, select
 
 from connectors.simulator import store
 from modules.registration.models import Household, HouseholdMember, Person
 from webapp.extensions import db
-from webapp.models import Area
+from webapp.models import Area, AreaLevel
 
-_BATCH = 5000
+_BATCH = 2000  # households per insert round
 
 
-def copy_population(sim_engine, limit_households: int | None = None) -> int:
-    """Insert the simulator's living persons, their households and memberships; PINs already known are skipped.
-    Returns the number of persons added. No commit."""
-    areas = dict(db.session.execute(select(Area.code, Area.id)).all())
+def copy_population(sim_engine, joined: date | None = None) -> tuple[dict[str, int], int]:
+    """Returns ({"household": n, "person": n} added, households skipped). No commit."""
+    area_ids = dict(db.session.execute(select(Area.code, Area.id).where(Area.level == AreaLevel.mahalla)).all())
     known = set(db.session.scalars(select(Person.pin)))
-    query = (select(store.person, store.family_link.c.relation, store.family_link.c.household_id,
-                    store.household.c.address.label("household_address"))
-             .join(store.family_link, store.family_link.c.pin == store.person.c.pin)
-             .join(store.household, store.household.c.id == store.family_link.c.household_id)
-             .where(store.person.c.death_date.is_(None))
-             .order_by(store.family_link.c.household_id))
-    if limit_households:
-        query = query.where(store.family_link.c.household_id.in_(
-            select(store.household.c.id).order_by(store.household.c.id).limit(limit_households)))
     with sim_engine.connect() as conn:
-        rows = [row for row in conn.execute(query).mappings() if row["pin"] not in known and row["mahalla"] in areas]
-    households = {}
-    for row in rows:
-        households.setdefault(row["household_id"], row)
-    household_ids = {}
-    for sim_id, row in households.items():
-        household_ids[sim_id] = db.session.execute(insert(Household).values(
-            area_id=areas[row["mahalla"]], address=row["household_address"])).inserted_primary_key[0]
-    for start in range(0, len(rows), _BATCH):
-        _insert_batch(rows[start:start + _BATCH], areas, household_ids)
+        households = conn.execute(select(store.household).order_by(store.household.c.id)).mappings().all()
+        people = {row["pin"]: row for row in conn.execute(select(store.person)).mappings()}
+        members: dict[int, list] = {}
+        for link in conn.execute(select(store.family_link)).mappings():
+            members.setdefault(link["household_id"], []).append(link)
+    joined = joined or date.today()
+    added, skipped = {"household": 0, "person": 0}, 0
+    for start in range(0, len(households), _BATCH):
+        batch = []
+        for household in households[start:start + _BATCH]:
+            links = members.get(household["id"], [])
+            if household["mahalla"] not in area_ids or any(link["pin"] in known for link in links):
+                skipped += 1
+            else:
+                batch.append((household, sorted(links, key=lambda link: link["relation"] != "head")))
+        if batch:
+            _insert(batch, people, area_ids, joined, added)
+            known.update(link["pin"] for _household, links in batch for link in links)
     db.session.flush()
-    return len(rows)
+    return added, skipped
 
 
-def _insert_batch(rows, areas, household_ids) -> None:
-    db.session.execute(insert(Person), [
-        {"pin": r["pin"], "last_name": r["last_name"], "first_name": r["first_name"], "patronymic": r["patronymic"],
-         "birth_date": r["birth_date"], "sex": r["sex"], "phone": r["phone"], "area_id": areas[r["mahalla"]]}
-        for r in rows])
-    ids = dict(db.session.execute(select(Person.pin, Person.id).where(Person.pin.in_([r["pin"] for r in rows]))).all())
-    db.session.execute(insert(HouseholdMember), [
-        {"household_id": household_ids[r["household_id"]], "person_id": ids[r["pin"]], "relation": r["relation"]}
-        for r in rows])
+def _insert(batch, people, area_ids, joined, added) -> None:
+    household_ids = db.session.scalars(
+        insert(Household).returning(Household.id, sort_by_parameter_order=True),
+        [{"area_id": area_ids[h["mahalla"]], "address": h["address"]} for h, _links in batch]).all()
+    person_rows, member_rows = [], []
+    for household_id, (household, links) in zip(household_ids, batch, strict=True):
+        for link in links:
+            person = people[link["pin"]]
+            person_rows.append({"pin": person["pin"], "last_name": person["last_name"],
+                                "first_name": person["first_name"], "patronymic": person["patronymic"],
+                                "birth_date": person["birth_date"], "sex": person["sex"], "phone": person["phone"],
+                                "area_id": area_ids[household["mahalla"]], "death_date": person["death_date"]})
+            member_rows.append({"household_id": household_id, "relation": link["relation"], "joined_at": joined,
+                                "left_at": person["death_date"]})
+    person_ids = db.session.scalars(insert(Person).returning(Person.id, sort_by_parameter_order=True),
+                                    person_rows).all()
+    for member, person_id in zip(member_rows, person_ids, strict=True):
+        member["person_id"] = person_id
+    db.session.execute(insert(HouseholdMember), member_rows)
+    added["household"] += len(household_ids)
+    added["person"] += len(person_ids)
 
 
 def registry_persons() -> int:

@@ -183,7 +183,7 @@ def _setup_demo() -> dict:
                                       .order_by(Area.code)).all()
         generated = synthesize(sim_engine, DEMO_HOUSEHOLDS, seed=2026, areas=mahallas, as_of=date.today()
                                ).population.persons
-    copied = copy_population(sim_engine) if not registry_persons() else 0
+    copied = copy_population(sim_engine)[0]["person"] if not registry_persons() else 0
     db.session.commit()
     info = {"users": users_, "persons": copied, "generated": generated, "families": sample_families("UZ-TK"),
             "simulator_url": str(sim_engine.url)}

@@ -48,7 +48,7 @@ def srsp(tmp_path_factory, simulator):  # noqa: F811 - the imported fixture
     with app.app_context():
         upgrade()
         load_areas(mahallas_per_district=2)  # the simulated population lives in the test mahallas (2 per district)
-        assert copy_population(sim_engine) > 100  # everyone: whoever the simulator lets die is known here
+        assert copy_population(sim_engine)[0]["person"] > 100  # everyone: whoever the simulator lets die is known here
         db.session.commit()
         db.session.remove()
     with live_server(app) as base_url:
