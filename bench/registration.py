@@ -17,15 +17,18 @@ import time
 from datetime import date
 
 from flask_migrate import upgrade
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
+from connectors.population_copy import copy_population
+from connectors.simulator import store
+from connectors.synthetic import synthesize
 from modules.registration import operations
 from modules.registration.models import Application
 from modules.registration.schemas import ApplicationArgs
 from webapp import create_app
 from webapp.areas import load_areas
-from webapp.demo import create_demo_population
 from webapp.extensions import db
+from webapp.models import Area, AreaLevel
 from webapp.programmes import load_programmes
 
 FAMILIES = int(os.environ.get("BENCH_FAMILIES", "300"))
@@ -34,7 +37,7 @@ FAMILIES = int(os.environ.get("BENCH_FAMILIES", "300"))
 def _app(folder: str):
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{folder}/bench.db"
     app = create_app({"INSTANCE_DIR": folder, "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None,
-                      "JOBS_INLINE": True})
+                      "JOBS_INLINE": True, "COLLECT_ON_SUBMIT": False})  # registration alone (see bench/collect.py)
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -49,7 +52,7 @@ def _app(folder: str):
 def _families() -> list[dict]:
     rows = db.session.execute(text(
         "SELECT hm.household_id, p.pin, hm.relation FROM household_member hm JOIN person p ON p.id = hm.person_id "
-        "ORDER BY hm.household_id, CASE hm.relation WHEN 'head' THEN 0 ELSE 1 END")).all()
+        "WHERE hm.left_at IS NULL ORDER BY hm.household_id, CASE hm.relation WHEN 'head' THEN 0 ELSE 1 END")).all()
     families: dict[int, dict] = {}
     for household_id, pin, relation in rows:
         family = families.setdefault(household_id, {"applicant_pin": pin, "members": []})
@@ -67,8 +70,11 @@ def main() -> None:
             from webapp.models import User
 
             create_demo_users()
-            per_district = max(1, FAMILIES // 205 + 1)
-            create_demo_population(households_per_district=per_district, seed=7, today=date(2026, 11, 1))
+            mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla)).all()
+            sim_engine = store.engine_for(f"sqlite:///{folder}/simulator.db")
+            store.create_schema(sim_engine)
+            synthesize(sim_engine, FAMILIES, seed=7, areas=mahallas, as_of=date(2026, 11, 1))
+            copy_population(sim_engine)
             db.session.commit()
             admin = db.session.query(User).filter_by(username="admin").one()
             admin.role = "registrar"  # national scope, allowed to register
