@@ -94,13 +94,13 @@ def load_config(overrides: dict | None = None) -> dict:
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _secret_key(instance_dir)
     validate(config)
-    config["SQLALCHEMY_DATABASE_URI"] = _with_driver(config["SQLALCHEMY_DATABASE_URI"])
+    config["SQLALCHEMY_DATABASE_URI"] = with_driver(config["SQLALCHEMY_DATABASE_URI"])
     if config["JOBS_INLINE"] is None:
         config["JOBS_INLINE"] = not config["REDIS_URL"]
     return config
 
 
-def _with_driver(db_url: str) -> str:
+def with_driver(db_url: str) -> str:
     """PostgreSQL URLs without a driver go through psycopg 3, the driver we install."""
     for prefix in ("postgres://", "postgresql://"):
         if db_url.startswith(prefix):

@@ -51,6 +51,8 @@ from sqlalchemy import (
     event,
 )
 
+from webapp.config import INSTANCE_DIR, with_driver
+
 INCOME_SOURCES = ("alimony_received", "benefit", "entrepreneurial", "pension", "property", "public_works",
                   "salary", "securities", "unemployment_benefit")
 RELATIONS = ("head", "spouse", "child", "parent", "other")
@@ -199,26 +201,14 @@ POPULATION_TABLES = (household, person, family_link, income, alimony_paid, vehic
                      status, disability, vital_event)
 
 
-def instance_dir() -> Path:
-    return Path(os.environ.get("SRSP_INSTANCE_DIR") or "instance")
-
-
 def default_url() -> str:
-    """SIMULATOR_DATABASE_URL, else an SQLite file beside the registry's (SRSP_INSTANCE_DIR or ./instance)."""
-    return os.environ.get("SIMULATOR_DATABASE_URL") or f"sqlite:///{instance_dir() / 'simulator.db'}"
-
-
-def _with_driver(url: str) -> str:
-    """PostgreSQL URLs without a driver go through psycopg 3, the driver we install (as the registry does)."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+    """SIMULATOR_DATABASE_URL, else an SQLite file beside the registry's, in its instance folder."""
+    return os.environ.get("SIMULATOR_DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'simulator.db'}"
 
 
 def engine_for(url: str | None = None) -> Engine:
     """An engine on the simulator database; SQLite gets real transactions (DDL included) and a busy timeout."""
-    url = _with_driver(url or default_url())
+    url = with_driver(url or default_url())
     if not url.startswith(("sqlite", "postgresql")):
         raise ValueError(f"unsupported simulator database {url.split(':', 1)[0]!r}: use sqlite:/// or postgresql://")
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
