@@ -16,6 +16,7 @@ from webapp import jobs
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
 from webapp.extensions import db
+from webapp.filters import load_filters
 from webapp.models import AreaLevel, Programme
 
 MAX_MEMBERS = 12
@@ -25,18 +26,9 @@ def _programmes():
     return db.session.scalars(select(Programme).where(Programme.active).order_by(Programme.id)).all()
 
 
-def _filters() -> dict:
-    try:
-        return ApplicationFilterArgs().load(request.args)
-    except ValidationError as error:
-        flash(_("Some filters were not understood and were ignored: %(fields)s",
-                fields=", ".join(flatten_errors(error.messages))), "error")
-        return ApplicationFilterArgs().load({})
-
-
 @require("application.view")
 def application_list():
-    filters = _filters()
+    filters = load_filters(ApplicationFilterArgs())
     page = db.paginate(operations.filtered_applications(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
     operations.record_list_view(page.items, current_user, searched=bool(filters["q"]))

@@ -8,7 +8,6 @@ from datetime import timedelta
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from marshmallow import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -20,19 +19,11 @@ from webapp.auth.passwords import MIN_LENGTH
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
 from webapp.extensions import db
+from webapp.filters import load_filters
 from webapp.models import AreaLevel, AuditEvent, User, UserArea
 from webapp.timeutil import local_day_start
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-
-def _filters(schema):
-    try:
-        return schema.load(request.args)
-    except ValidationError as error:
-        flash(_("Some filters were not understood and were ignored: %(fields)s",
-                fields=", ".join(sorted(error.messages))), "error")
-        return schema.load({})
 
 
 def _assignable_areas(user: User | None = None):
@@ -67,7 +58,7 @@ def _user_or_404(user_id: int) -> User:
 
 @require("user.manage")
 def user_list():
-    filters = _filters(UserFilterArgs())
+    filters = load_filters(UserFilterArgs())
     query = select(User).options(selectinload(User.scopes).selectinload(UserArea.area)).order_by(
         func.lower(User.username))
     if filters["q"]:
@@ -189,7 +180,7 @@ def _audit_query(filters: dict):
 def audit_list():
     # Reading the trail is deliberately not itself audited: every page turn would add rows to what is being read,
     # burying the events that matter. Who may read it is controlled by the audit.view permission instead.
-    filters = _filters(AuditFilterArgs())
+    filters = load_filters(AuditFilterArgs())
     page = db.paginate(_audit_query(filters), page=filters["page"], per_page=filters["per_page"], error_out=False)
     return render_template("admin/audit.html", page=page, filters=filters)
 
