@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -43,3 +44,38 @@ class DataPull(db.Model):
     payload: Mapped[list] = mapped_column(JSON, default=list)  # canonical records (connectors.records.to_json)
 
     person = relationship("Person")
+
+
+class Decision(enum.StrEnum):
+    eligible = "eligible"
+    ineligible = "ineligible"
+
+
+class Assessment(db.Model):
+    """One means test of one application (DESIGN §4). Immutable: a re-assessment is a new row.
+
+    It keeps everything an auditor needs to redo the decision by hand: the pack version, the facts it saw and
+    the trace (each rule with the values it saw and what it concluded).
+    """
+
+    __tablename__ = "assessment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="initial")  # initial | recertification
+    pack_id: Mapped[str] = mapped_column(String(16))
+    pack_version: Mapped[str] = mapped_column(String(40))
+    engine: Mapped[str] = mapped_column(String(16))  # durable_rules | pandas
+    as_of: Mapped[date] = mapped_column(Date)
+    decision: Mapped[Decision] = mapped_column(Enum(Decision, name="decision", native_enum=False, length=16))
+    per_capita_income: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    monthly_total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)  # [{"rule", "message"}] (English; pages re-word)
+    programmes: Mapped[list] = mapped_column(JSON, default=list)  # [{"code", "monthly_amount", "months"}]
+    facts: Mapped[dict] = mapped_column(JSON)
+    trace: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    application = relationship("Application")
