@@ -143,6 +143,8 @@ class Application(db.Model):
     applicant_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
+    # The language of the notices the applicant receives by SMS (uz, ru, en; kg where the country is kg).
+    language: Mapped[str] = mapped_column(String(8), default="uz", server_default="uz")
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
     status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus, "application_status", 24))
     # Kept in step with `status` by the status machine; exists so the database can index "open".

@@ -56,6 +56,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_assessment_application_id'), ['application_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_assessment_household_id'), ['household_id'], unique=False)
 
+    with op.batch_alter_table('application', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('language', sa.String(length=8), server_default='uz', nullable=False))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_GUARD)
     else:
@@ -75,4 +77,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_assessment_application_id'))
 
     op.drop_table('assessment')
+    with op.batch_alter_table('application', schema=None) as batch_op:
+        batch_op.drop_column('language')
     # ### end Alembic commands ###
