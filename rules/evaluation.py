@@ -1,0 +1,112 @@
+"""What both engines share: the scalar derivation of one household, and turning outcomes into a result.
+
+A result is the decision, the per-capita income, the reasons, the programmes with their amounts, the pack
+version and the trace (each rule with the values it saw and what it concluded). Both engines produce it
+through `build_result`, so a difference between them can only come from the evaluation itself.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from datetime import date
+
+from rules import expr
+from rules.features import WINDOW_PARAMETER, primitives, window_months
+from rules.pack import Version
+
+INCOME_NAME = "per_capita_income"
+
+
+class EngineError(RuntimeError):
+    """The engine broke one of its own guarantees (e.g. an input without exactly one decision)."""
+
+
+class EngineInputError(ValueError):
+    """An input the engines must not be given (checked before posting, e.g. a household with no members)."""
+
+
+def check_input(facts: dict) -> None:
+    if not facts.get("members"):
+        raise EngineInputError("members: a household needs at least one member")
+
+
+def derive(version: Version, facts: dict) -> tuple[dict, list[dict]]:
+    """Household environment (parameters, primitives, household derived values) and member environments."""
+    pack = version.pack
+    household, members = primitives(facts, int(version.parameters[WINDOW_PARAMETER]))
+    household = {**version.parameters, **household}
+    for item in pack.derived:
+        if item.per == "member":
+            for member in members:
+                member[item.name] = expr.evaluate(item.node, {**household, **member})
+        else:
+            household[item.name] = expr.evaluate(item.node, household, [{**household, **m} for m in members])
+    return household, members
+
+
+def amounts(version: Version, household: dict, eligible: dict[str, bool]) -> dict[str, float]:
+    return {programme.code: float(expr.evaluate(programme.amount, household))
+            for programme in version.pack.programmes if eligible[programme.code]}
+
+
+def format_number(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return str(value)
+    if float(value).is_integer():
+        return f"{value:,.0f}".replace(",", " ")
+    return f"{value:,.2f}".replace(",", " ")
+
+
+def reason_message(rule, household: dict, language: str = "en") -> str:
+    template = rule.reason.get(language) or rule.reason["en"]
+    fields = {name: format_number(household[name]) for _, name, _, _ in string.Formatter().parse(template) if name}
+    return template.format(**fields)
+
+
+def _plain(value):
+    """JSON-safe: bools stay bools, numbers are floats rounded to the tiyin, non-finite become None."""
+    if isinstance(value, bool):
+        return value
+    return round(float(value), 2) if math.isfinite(value) else None
+
+
+def build_result(version: Version, household: dict, members: list[dict], fired: dict[str, bool],
+                 eligible: dict[str, bool], amount_by_code: dict[str, float], facts: dict, engine: str,
+                 language: str = "en") -> dict:
+    pack = version.pack
+    reasons = [{"rule": rule.id, "message": reason_message(rule, household, language)}
+               for rule in pack.rules if fired[rule.id]]
+    decision = "ineligible" if reasons else "eligible"
+    programmes = [] if reasons else [
+        {"code": p.code, "monthly_amount": round(amount_by_code[p.code], 2), "months": version.months(p)}
+        for p in pack.programmes if eligible[p.code]]
+    return {"decision": decision, "per_capita_income": round(household[INCOME_NAME], 2), "reasons": reasons,
+            "programmes": programmes, "pack_version": version.label,
+            "trace": trace(version, household, members, fired, eligible, amount_by_code, facts, engine)}
+
+
+def trace(version, household, members, fired, eligible, amount_by_code, facts, engine) -> dict:
+    pack = version.pack
+    household_names = [item.name for item in pack.derived if item.per == "household"]
+    member_names = [item.name for item in pack.derived if item.per == "member"]
+
+    def seen(node) -> dict:
+        return {name: _plain(household[name]) for name in expr.names(node) if name in household}
+
+    return {
+        "pack": pack.id, "version": version.version, "engine": engine,
+        "application_date": facts["application_date"],
+        "window": window_months(date.fromisoformat(facts["application_date"]),
+                                int(version.parameters[WINDOW_PARAMETER])),
+        "values": {name: _plain(household[name]) for name in household_names},
+        "members": [{"pin": fact["pin"], **{name: _plain(member[name]) for name in ("age", *member_names)}}
+                    for fact, member in zip(facts["members"], members, strict=True)],
+        "rules": [{"rule": rule.id, "when": rule.text, "values": seen(rule.node), "fired": bool(fired[rule.id]),
+                   "legal": rule.legal} for rule in pack.rules],
+        "programmes": [{"code": p.code, "eligible": bool(eligible[p.code]), "values": seen(p.eligible),
+                        "monthly_amount": _plain(amount_by_code.get(p.code, 0.0)), "months": version.months(p)}
+                       for p in pack.programmes],
+    }
