@@ -1,0 +1,373 @@
+"""Policy simulation: what a draft policy would change for every household the registry has assessed.
+
+The baseline is each household's latest assessment of the pack (one per household, the highest id). Its stored
+facts are evaluated twice with the batch (pandas) engine: under the version in force on the household's
+application date (recomputed, not read from the stored amounts, so that both sides are computed the same way)
+and under the draft, which is that version with some parameters changed or, when a whole draft pack is given,
+the draft pack's version in force on that date (with the changed parameters, if any, on top). Households are
+grouped by version so that each group is one vectorised `evaluate_frames` call.
+
+The report counts households and people newly eligible and newly ineligible, the monthly cost (the sum of the
+programme amounts of eligible households) before and after by programme and by region, and lists every
+household whose decision or monthly amount changes (`SimulationReport.csv_rows()` / `write_csv`).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+from modules.means_test.models import Assessment
+from modules.registration.models import Application
+from rules import frames
+from rules.evaluation import INCOME_NAME, reason_message
+from rules.pack import Pack, PackError, Version, get_pack, load_pack
+from rules.vectorised import evaluate_frames
+from webapp.auth.scope import area_clause
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel
+
+DRAFT_FILE = "draft.yaml"
+NO_REGION = "-"
+CSV_COLUMNS = ["household_id", "application_id", "region", "members", "decision_before", "decision_after",
+               "per_capita_income", "monthly_amount_before", "monthly_amount_after", "monthly_change",
+               "main_reason_rule", "main_reason"]
+
+
+@dataclass
+class CostRow:
+    code: str
+    name: str
+    before: float = 0.0
+    after: float = 0.0
+
+    @property
+    def change(self) -> float:
+        return round(self.after - self.before, 2)
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "name": self.name, "before": round(self.before, 2), "after": round(self.after, 2),
+                "change": self.change}
+
+
+@dataclass
+class HouseholdChange:
+    household_id: int
+    application_id: int
+    region: str
+    members: int
+    decision_before: str
+    decision_after: str
+    per_capita_income: float  # under the draft
+    monthly_amount_before: float
+    monthly_amount_after: float
+    main_reason_rule: str  # the first rule that makes the household ineligible under the draft ("" if eligible)
+    main_reason: str
+
+    @property
+    def monthly_change(self) -> float:
+        return round(self.monthly_amount_after - self.monthly_amount_before, 2)
+
+    def row(self) -> list:
+        return [self.household_id, self.application_id, self.region, self.members, self.decision_before,
+                self.decision_after, _plain(self.per_capita_income), _plain(self.monthly_amount_before),
+                _plain(self.monthly_amount_after), _plain(self.monthly_change), self.main_reason_rule,
+                self.main_reason]
+
+
+@dataclass
+class SimulationReport:
+    pack_id: str
+    changes: dict  # parameter → new value
+    draft: str  # "parameters" or the draft pack's file name
+    as_of: date | None
+    households: int = 0  # assessed households simulated
+    people: int = 0
+    skipped: int = 0  # latest assessments whose stored facts cannot be evaluated (no members or no date)
+    eligible_before: int = 0
+    eligible_after: int = 0
+    newly_eligible_households: int = 0
+    newly_eligible_people: int = 0
+    newly_ineligible_households: int = 0
+    newly_ineligible_people: int = 0
+    programmes: list[CostRow] = field(default_factory=list)
+    regions: list[CostRow] = field(default_factory=list)
+    changed: list[HouseholdChange] = field(default_factory=list)
+
+    @property
+    def cost_before(self) -> float:
+        return round(sum(row.before for row in self.programmes), 2)
+
+    @property
+    def cost_after(self) -> float:
+        return round(sum(row.after for row in self.programmes), 2)
+
+    @property
+    def cost_change(self) -> float:
+        return round(self.cost_after - self.cost_before, 2)
+
+    def csv_rows(self) -> list[list]:
+        """The changed households as CSV rows, header first."""
+        return [list(CSV_COLUMNS), *(change.row() for change in self.changed)]
+
+    def write_csv(self, handle) -> int:
+        """Write the changes to an open text file; returns the number of households written."""
+        csv.writer(handle).writerows(self.csv_rows())
+        return len(self.changed)
+
+    def to_dict(self) -> dict:
+        return {
+            "pack": self.pack_id, "draft": self.draft, "changes": self.changes,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "households": self.households, "people": self.people, "skipped": self.skipped,
+            "eligible_before": self.eligible_before, "eligible_after": self.eligible_after,
+            "newly_eligible": {"households": self.newly_eligible_households, "people": self.newly_eligible_people},
+            "newly_ineligible": {"households": self.newly_ineligible_households,
+                                 "people": self.newly_ineligible_people},
+            "monthly_cost": {"before": self.cost_before, "after": self.cost_after, "change": self.cost_change},
+            "programmes": [row.as_dict() for row in self.programmes],
+            "regions": [row.as_dict() for row in self.regions],
+            "changed": [{**asdict(change), "monthly_change": change.monthly_change} for change in self.changed],
+        }
+
+
+def parse_number(pack: Pack, name: str, value) -> float:
+    """A parameter value as a finite float; anything else is a PackError naming the parameter."""
+    if isinstance(value, bool):
+        raise PackError(pack.path, f"parameter {name}", f"{value!r} is not a number")
+    try:
+        number = float(str(value).strip().replace(" ", "").replace("\u00a0", "")) \
+            if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise PackError(pack.path, f"parameter {name}", f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise PackError(pack.path, f"parameter {name}", f"{value!r} is not a finite number")
+    return number
+
+
+def parse_assignments(items, pack: Pack) -> dict[str, float]:
+    """`["income_threshold=700000", …]` (the CLI's --set) → {name: value}; PackError on a malformed item."""
+    changes = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise PackError(pack.path, "--set", f"{item!r} is not NAME=NUMBER")
+        changes[name] = parse_number(pack, name, value)
+    return changes
+
+
+def load_draft(pack: Pack, pack_text: str) -> Pack:
+    """A whole draft pack (YAML text) for `pack`; a PackError names its problem."""
+    draft = load_pack(DRAFT_FILE, text=pack_text)
+    if draft.id != pack.id:
+        raise PackError(DRAFT_FILE, "id", f"the draft is pack {draft.id!r}; the simulation is of pack {pack.id!r}")
+    return draft
+
+
+def check_changes(version: Version, changes: dict) -> dict[str, float]:
+    """Changes validated against a version's parameters: known names, finite numbers."""
+    numbers = {name: parse_number(version.pack, name, value) for name, value in changes.items()}
+    version.with_parameters(numbers)  # raises PackError naming an unknown parameter
+    return numbers
+
+
+def simulate(pack_id: str, changes: dict[str, float], pack_text: str | None = None, as_of: date | None = None,
+             language: str = "en", user=None) -> SimulationReport:
+    """Run a draft policy over the latest facts of every household assessed under `pack_id`.
+
+    `changes` are parameter values (numbers); `pack_text` a whole draft pack in YAML; `as_of` (optional) picks
+    the version for every household instead of its application date; `user` (optional) keeps the households
+    of that user's areas only (staff see only their areas; the CLI sees all). Raises PackError naming the problem.
+    """
+    pack = get_pack(pack_id)
+    draft_pack = load_draft(pack, pack_text) if pack_text is not None else None
+    target = draft_pack or pack
+    # Checked up front (every version has the same parameter names), so that a typo is an error even when no
+    # household has been assessed yet.
+    changes = check_changes(target.versions[-1], dict(changes or {}))
+    report = SimulationReport(pack_id=pack.id, changes=changes, draft="parameters" if draft_pack is None
+                              else DRAFT_FILE, as_of=as_of)
+
+    rows = _latest_assessments(pack.id, user)
+    rows, report.skipped = [r for r in rows if _usable(r.facts)], sum(1 for r in rows if not _usable(r.facts))
+    documents = [row.facts for row in rows]
+    dates = [as_of or date.fromisoformat(facts["application_date"]) for facts in documents]
+
+    drafts: dict[tuple, Version] = {}
+
+    def draft_version(on: date) -> Version:
+        base = target.version_for(on)
+        key = (base.label, base.effective_from)
+        if key not in drafts:
+            drafts[key] = base.with_parameters(changes) if changes else base
+        return drafts[key]
+
+    built: dict = {}
+    before = _evaluate(documents, [pack.version_for(on) for on in dates], pack, built)
+    after = _evaluate(documents, [draft_version(on) for on in dates], target, built)
+    _summarise(report, rows, documents, before, after, target, pack, language)
+    return report
+
+
+@dataclass
+class _Row:
+    assessment_id: int
+    household_id: int
+    application_id: int
+    area_path: str | None
+    facts: dict
+
+
+def _latest_assessments(pack_id: str, user=None) -> list[_Row]:
+    latest = (select(func.max(Assessment.id)).where(Assessment.pack_id == pack_id)
+              .group_by(Assessment.household_id).scalar_subquery())
+    query = (select(Assessment.id, Assessment.household_id, Assessment.application_id, Area.path, Assessment.facts)
+             .join(Application, Application.id == Assessment.application_id)
+             .outerjoin(Area, Area.id == Application.area_id)
+             .where(Assessment.id.in_(latest)).order_by(Assessment.household_id))
+    if user is not None:
+        query = query.where(area_clause(user, Application.area_id))
+    return [_Row(*row) for row in db.session.execute(query)]
+
+
+def _usable(facts) -> bool:
+    return isinstance(facts, dict) and bool(facts.get("members")) and bool(facts.get("application_date"))
+
+
+@dataclass
+class _Outcome:
+    """Per household (in input order): decision, per-capita income, amount per programme (0 if not paid)."""
+
+    eligible: np.ndarray
+    income: np.ndarray
+    amounts: dict[str, np.ndarray]
+    first_rule: np.ndarray  # index (in pack.rules) of the first rule that fired; -1 where none did
+    group: np.ndarray  # which evaluated group (tables[group]) the household is in …
+    row: np.ndarray  # … and its row there: to word the reason of the first rule that fired
+    tables: list
+
+
+def _evaluate(documents: list[dict], versions: list[Version], pack: Pack, built: dict) -> _Outcome:
+    """Each group of households sharing a version is one `evaluate_frames` call; `built` keeps the frames of a
+    group (the baseline's and the draft's groups are usually the same households) so they are built once."""
+    count = len(documents)
+    outcome = _Outcome(np.zeros(count, bool), np.zeros(count), {p.code: np.zeros(count) for p in pack.programmes},
+                       np.full(count, -1), np.zeros(count, np.int64), np.zeros(count, np.int64), [])
+    groups: dict[int, list[int]] = defaultdict(list)
+    by_id: dict[int, Version] = {}
+    for index, version in enumerate(versions):
+        groups[id(version)].append(index)
+        by_id[id(version)] = version
+    for key, indices in groups.items():
+        version = by_id[key]
+        members = tuple(indices)
+        if members not in built:
+            built[members] = frames.from_documents([documents[i] for i in indices])
+        batch = evaluate_frames(built[members], version)
+        table = batch.household
+        where = np.asarray(indices)
+        fired = table[[f"fired_{rule.id}" for rule in pack.rules]].to_numpy(bool)
+        eligible = ~fired.any(axis=1)
+        outcome.eligible[where] = eligible
+        outcome.income[where] = table[INCOME_NAME].to_numpy(float) if INCOME_NAME in table else np.nan
+        for programme in pack.programmes:
+            paid = eligible & table[f"eligible_{programme.code}"].to_numpy(bool)
+            amount = np.round(table[f"amount_{programme.code}"].to_numpy(float), 2)
+            outcome.amounts[programme.code][where] = np.where(paid, amount, 0.0)
+        outcome.first_rule[where] = np.where(eligible, -1, np.argmax(fired, axis=1) if len(pack.rules) else -1)
+        outcome.group[where] = len(outcome.tables)
+        outcome.row[where] = np.arange(len(indices))
+        outcome.tables.append(table)
+    return outcome
+
+
+def _region_names() -> dict[int, tuple[str, str]]:
+    return {area.id: (area.code, area.name) for area in db.session.scalars(
+        select(Area).where(Area.level == AreaLevel.region))}
+
+
+def _region_of(path: str | None, regions: dict) -> tuple[str, str]:
+    if path:
+        head = path.strip("/").split("/")[0]
+        if head.isdigit() and int(head) in regions:
+            return regions[int(head)]
+    return NO_REGION, NO_REGION
+
+
+def _programme_name(programme, language: str) -> str:
+    return programme.name.get(language) or programme.name.get("en") or programme.code
+
+
+def _summarise(report: SimulationReport, rows: list[_Row], documents: list[dict], before: _Outcome,
+               after: _Outcome, draft_pack: Pack, pack: Pack, language: str) -> None:
+    people = np.array([len(facts["members"]) for facts in documents], dtype=np.int64)
+    report.households, report.people = len(rows), int(people.sum())
+    report.eligible_before, report.eligible_after = int(before.eligible.sum()), int(after.eligible.sum())
+    newly_eligible, newly_ineligible = after.eligible & ~before.eligible, before.eligible & ~after.eligible
+    report.newly_eligible_households = int(newly_eligible.sum())
+    report.newly_eligible_people = int(people[newly_eligible].sum())
+    report.newly_ineligible_households = int(newly_ineligible.sum())
+    report.newly_ineligible_people = int(people[newly_ineligible].sum())
+
+    codes = [p.code for p in pack.programmes] + [p.code for p in draft_pack.programmes
+                                                  if p.code not in before.amounts]
+    names = {p.code: _programme_name(p, language) for p in [*draft_pack.programmes, *pack.programmes]}
+    zero = np.zeros(len(rows))
+    total_before = np.sum([before.amounts.get(code, zero) for code in codes], axis=0) if codes else zero
+    total_after = np.sum([after.amounts.get(code, zero) for code in codes], axis=0) if codes else zero
+    report.programmes = [CostRow(code, names[code], float(before.amounts.get(code, zero).sum()),
+                                 float(after.amounts.get(code, zero).sum())) for code in codes]
+
+    regions = _region_names()
+    region_by_path = {path: _region_of(path, regions) for path in {row.area_path for row in rows}}
+    region_code = pd.Series([row.area_path for row in rows], dtype=object).map(
+        lambda path: region_by_path[path][0]).to_numpy()
+    sums = pd.DataFrame({"region": region_code, "before": total_before, "after": total_after}).groupby("region").sum()
+    region_names = dict(region_by_path.values())
+    report.regions = sorted((CostRow(code, region_names[code], float(sums.at[code, "before"]),
+                                     float(sums.at[code, "after"])) for code in sums.index),
+                            key=lambda row: (row.code == NO_REGION, row.code))
+
+    changed = (before.eligible != after.eligible) | (np.round(total_before, 2) != np.round(total_after, 2))
+    for index in np.flatnonzero(changed):
+        row, rule = rows[index], None
+        reason = ""
+        if after.first_rule[index] >= 0:
+            rule = draft_pack.rules[int(after.first_rule[index])]
+            table = after.tables[int(after.group[index])]
+            reason = reason_message(rule, _environment(table, int(after.row[index])), language)
+        report.changed.append(HouseholdChange(
+            household_id=row.household_id, application_id=row.application_id, region=str(region_code[index]),
+            members=int(people[index]), decision_before=_decision(before.eligible[index]),
+            decision_after=_decision(after.eligible[index]), per_capita_income=round(float(after.income[index]), 2),
+            monthly_amount_before=round(float(total_before[index]), 2),
+            monthly_amount_after=round(float(total_after[index]), 2),
+            main_reason_rule=rule.id if rule is not None else "", main_reason=reason))
+
+
+def _environment(table, position: int) -> dict:
+    values = {}
+    for name, value in table.iloc[position].items():
+        if isinstance(value, np.bool_ | bool):
+            values[name] = bool(value)
+        elif isinstance(value, np.integer | np.floating | int | float):
+            values[name] = float(value)
+        else:
+            values[name] = value
+    return values
+
+
+def _decision(eligible) -> str:
+    return "eligible" if bool(eligible) else "ineligible"
+
+
+def _plain(value: float):
+    return int(value) if float(value).is_integer() else round(float(value), 2)
