@@ -128,6 +128,8 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.admin.blueprint import bp as admin
     from webapp.auth.blueprint import bp as auth
     from webapp.core import bp as core
+    from webapp.notifications import bp as notifications
+    from webapp.notifications import callback_bp as sms_callbacks
 
     app.register_blueprint(auth)
     app.register_blueprint(core)
@@ -136,8 +138,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(means_test)
     app.register_blueprint(admin)
     app.register_blueprint(civil_events)
+    app.register_blueprint(notifications)
+    app.register_blueprint(sms_callbacks)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
     csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies
+    csrf.exempt(sms_callbacks)  # Twilio calls with an X-Twilio-Signature, never with cookies
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from datetime import date
 from pathlib import Path
@@ -60,6 +61,21 @@ def _json_object(name: str, raw: str) -> dict:
     return value
 
 
+def _sms_config(env) -> dict:
+    """SMS notices: the gateway (outbox: kept in the notification table only; twilio) and its credentials."""
+    return {
+        "SMS_BACKEND": env.get("SMS_BACKEND", "outbox").strip().lower(),
+        "SMS_MAX_ATTEMPTS": _positive_int("SMS_MAX_ATTEMPTS", env.get("SMS_MAX_ATTEMPTS", "5")),
+        "SMS_RETRY_BASE_SECONDS": 30,  # first retry after ~30 s, then doubling (capped at an hour)
+        "SMS_STATUS_CALLBACK_URL": env.get("SMS_STATUS_CALLBACK_URL") or None,
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID") or None,
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or None,
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER") or None,
+        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        "TWILIO_API_BASE": env.get("TWILIO_API_BASE") or None,
+    }
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask configuration: environment first, then explicit overrides (tests)."""
     overrides = dict(overrides or {})
@@ -89,6 +105,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "SOURCES_URL": env.get("SRSP_SOURCES_URL", "http://127.0.0.1:5001"),
         "COLLECT_ON_SUBMIT": True,
         "COLLECTION_ROUNDS": _positive_int("SRSP_COLLECTION_ROUNDS", env.get("SRSP_COLLECTION_ROUNDS", "2")),
+        **_sms_config(env),
     }
     config.update(overrides)
     if not config["SECRET_KEY"]:
@@ -125,3 +142,38 @@ def validate(config: dict) -> None:
         raise ConfigError(f"SRSP_TIMEZONE: unknown time zone {config['TIMEZONE']!r}, e.g. Asia/Tashkent") from None
     if config["COUNTRY"] not in {"uz", "kg"}:
         raise ConfigError(f"SRSP_COUNTRY: unknown country profile {config['COUNTRY']!r}; use uz or kg")
+    _validate_sms(config)
+
+
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# A sender is a phone number (E.164) or an alphanumeric sender ID (up to 11 characters, at least one letter).
+_SENDER = re.compile(r"^(\+[1-9][0-9]{6,14}|(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11})$")
+
+
+def _validate_sms(config: dict) -> None:
+    for name in ("SMS_STATUS_CALLBACK_URL", "TWILIO_API_BASE"):
+        value = config.get(name)
+        if value and (urlparse(value).scheme not in {"http", "https"} or not urlparse(value).netloc):
+            raise ConfigError(f"{name}: expected an http(s):// URL, got {value!r}")
+    if config["SMS_BACKEND"] not in {"outbox", "twilio"}:
+        raise ConfigError(f"SMS_BACKEND: unknown SMS gateway {config['SMS_BACKEND']!r}; use outbox or twilio")
+    if config["SMS_BACKEND"] == "twilio":
+        _validate_twilio(config)
+
+
+def _validate_twilio(config: dict) -> None:
+    """The Twilio backend needs an account, its token and a sender (a number or a messaging service)."""
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        if not config.get(name):
+            raise ConfigError(f"{name}: required when SMS_BACKEND=twilio")
+    if not _ACCOUNT_SID.match(config["TWILIO_ACCOUNT_SID"]):
+        raise ConfigError("TWILIO_ACCOUNT_SID: expected AC followed by 32 hexadecimal digits")
+    sender, service = config.get("TWILIO_FROM_NUMBER"), config.get("TWILIO_MESSAGING_SERVICE_SID")
+    if not sender and not service:
+        raise ConfigError("TWILIO_FROM_NUMBER: required when SMS_BACKEND=twilio (or set TWILIO_MESSAGING_SERVICE_SID)")
+    if sender and not _SENDER.match(sender):
+        raise ConfigError(f"TWILIO_FROM_NUMBER: expected an E.164 number such as +14155552345 or an alphanumeric "
+                          f"sender ID, got {sender!r}")
+    if service and not _SERVICE_SID.match(service):
+        raise ConfigError("TWILIO_MESSAGING_SERVICE_SID: expected MG followed by 32 hexadecimal digits")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import time
 import traceback
 import uuid
+from datetime import timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
@@ -24,12 +26,16 @@ from webapp.timeutil import utcnow
 log = logging.getLogger(__name__)
 QUEUES = ("default", "collection", "notifications", "payments", "reports")
 _PENDING = "srsp_pending_jobs"
+INLINE_MAX_DELAY = 0.5  # seconds; inline, a delayed job (a retry) holds up the request that triggered it
 
 
-def enqueue(task: str, *, queue: str = "default", title: str | None = None, user=None, **params) -> str:
+def enqueue(task: str, *, queue: str = "default", title: str | None = None, user=None, delay: float = 0,
+            **params) -> str:
     """Schedule `task` ("package.module:function", called as task(job_id, **params)) for after the commit.
 
     With a title, a Job row is created so people can follow it on the jobs page. Returns the job id.
+    `delay` (seconds) postpones the run: on rq through rq's scheduler (a worker started with its scheduler
+    moves the job to its queue when due); inline, where the request waits, by at most INLINE_MAX_DELAY.
     """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
@@ -39,7 +45,7 @@ def enqueue(task: str, *, queue: str = "default", title: str | None = None, user
                            status=JobStatus.queued, created_by_id=getattr(user, "id", None)))
         db.session.flush()
     db.session.connection()  # make sure a transaction exists, so a rollback also discards the job
-    db.session.info.setdefault(_PENDING, []).append((task, queue, job_id, params))
+    db.session.info.setdefault(_PENDING, []).append((task, queue, job_id, params, delay))
     return job_id
 
 
@@ -49,11 +55,16 @@ def _dispatch_after_commit(session: Session) -> None:
     if not pending or not has_app_context():
         return
     app = current_app._get_current_object()
-    for task, queue, job_id, params in pending:
+    for task, queue, job_id, params, delay in pending:
         if app.config["JOBS_INLINE"]:
+            if delay > 0:
+                time.sleep(min(delay, INLINE_MAX_DELAY))
             # A fresh app context gives the job its own session: this one is mid-commit and cannot run SQL.
             with app.app_context():
                 run_task(task, job_id, params)
+        elif delay > 0:
+            rq_queue(queue).enqueue_in(timedelta(seconds=delay), "webapp.jobs.run_task", task, job_id, params,
+                                       job_id=job_id, failure_ttl=7 * 24 * 3600)
         else:
             rq_queue(queue).enqueue("webapp.jobs.run_task", task, job_id, params, job_id=job_id,
                                     failure_ttl=7 * 24 * 3600)

@@ -19,6 +19,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "application.export": frozenset(_CASEWORK | {R.admin, R.auditor}),
     "job.view_all": frozenset({R.admin}),
     "audit.view": frozenset({R.admin, R.auditor}),
+    "notification.view": frozenset(_CASEWORK | {R.admin, R.auditor}),
     "user.manage": frozenset({R.admin}),
 }
 
