@@ -1,5 +1,6 @@
-"""Benchmark: submission → `collected` for one application of a 6-member family, 13 sources at 50 ms simulated
-latency (DESIGN §9 target: p95 < 0.4 s), beside the same pulls made one source after another in the same run.
+"""Benchmark: submission → decision for one application of a 6-member family, 13 sources at 50 ms simulated
+latency (DESIGN §9 target: p95 < 0.5 s), beside the same pulls made one source after another in the same run;
+and, from the application's own timeline, collected → decided (the real-time means test, durable_rules).
 
     make bench          (runs every benchmark)   ·   .venv/bin/python -m bench.collect
 
@@ -41,6 +42,11 @@ FAMILY_SIZE = 6
 
 
 def main() -> None:
+    json.dump(measure(RUNS), sys.stdout)
+    print()
+
+
+def measure(runs: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         sim_url = f"sqlite:///{folder}/simulator.db"
         app = create_app({"INSTANCE_DIR": folder, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/srsp.db",
@@ -55,17 +61,21 @@ def main() -> None:
         with app.test_request_context():
             families = _prepare(sim_engine)
             user = db.session.scalar(select(User).where(User.username == "admin"))
-            collect_times = [_submit_and_collect(family, user) for family in families[:RUNS]]
-            sequential = [_sequential(family) for family in families[RUNS:RUNS * 2]]
+            _submit_and_decide(families[-1], user)  # warm-up: the first decision loads and registers the pack
+            measured = [_submit_and_decide(family, user) for family in families[:runs]]
+            sequential = [_sequential(family) for family in families[runs:runs * 2]]
         server.shutdown()
-    result = {"benchmark": "collect", "family_size": FAMILY_SIZE, "sources": 13, "latency_ms_per_source": 50,
-              "runs": len(collect_times),
-              "p50_s": round(statistics.median(collect_times), 3), "p95_s": round(_p95(collect_times), 3),
-              "baseline_sequential_p50_s": round(statistics.median(sequential), 3),
-              "ratio_p50_to_sequential": round(statistics.median(collect_times) / statistics.median(sequential), 2),
-              "target_p95_s": 0.4}
-    json.dump(result, sys.stdout)
-    print()
+    submit_times = [total for total, _decide in measured]
+    decide_times = [decide for _total, decide in measured]
+    return {"benchmark": "collect", "family_size": FAMILY_SIZE, "sources": 13, "latency_ms_per_source": 50,
+            "runs": len(submit_times),
+            "submit_to_decision_p50_s": round(statistics.median(submit_times), 3),
+            "submit_to_decision_p95_s": round(_p95(submit_times), 3),
+            "collected_to_decided_p50_s": round(statistics.median(decide_times), 4),
+            "collected_to_decided_p95_s": round(_p95(decide_times), 4),
+            "baseline_sequential_pulls_p50_s": round(statistics.median(sequential), 3),
+            "ratio_p50_to_sequential": round(statistics.median(submit_times) / statistics.median(sequential), 2),
+            "target_p95_s": 0.5}
 
 
 def _prepare(sim_engine) -> list[list[tuple[str, str]]]:
@@ -84,16 +94,17 @@ def _prepare(sim_engine) -> list[list[tuple[str, str]]]:
         members = db.session.scalars(select(HouseholdMember).where(HouseholdMember.household_id == household.id)).all()
         heads = [m for m in members if m.relation.value == "head"
                  and (date.today() - m.person.birth_date).days > 19 * 365]
-        if len(members) == FAMILY_SIZE and heads:
+        alive = all(m.person.death_date is None for m in members)  # registration refuses the deceased
+        if len(members) == FAMILY_SIZE and heads and alive:
             others = [m for m in members if m is not heads[0]]
             families.append([(heads[0].person.pin, "head")] + [
                 (m.person.pin, m.relation.value if m.relation.value != "head" else "other") for m in others])
-    if len(families) < RUNS * 2:
+    if len(families) < RUNS * 2:  # enough for the largest run
         raise SystemExit(f"only {len(families)} families of {FAMILY_SIZE}; raise the household count")
     return families
 
 
-def _submit_and_collect(family, user) -> float:
+def _submit_and_decide(family, user) -> tuple[float, float]:
     payload = {"applicant_pin": family[0][0], "phone": "+998901234567", "channel": "office",
                "programmes": ["child_allowance"], "members": [{"pin": p, "relation": r} for p, r in family[1:]]}
     started = time.perf_counter()
@@ -101,9 +112,10 @@ def _submit_and_collect(family, user) -> float:
     db.session.commit()  # the collection job runs inline after the commit
     elapsed = time.perf_counter() - started
     db.session.refresh(application)
-    if application.status.value != "collected":
-        raise SystemExit(f"collection ended in {application.status.value}")
-    return elapsed
+    if application.status.value != "decided":
+        raise SystemExit(f"the application ended in {application.status.value}")
+    at = {event.to_status: event.at for event in application.events}
+    return elapsed, (at["decided"] - at["collected"]).total_seconds()
 
 
 def _sequential(family) -> float:

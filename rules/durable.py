@@ -199,9 +199,10 @@ class DurableEngine:
 
     def _post(self, compiled: _Compiled, household: dict, members: list[dict]) -> dict[str, bool]:
         values = dict(household)
-        member_envs = [{**household, **member} for member in members]
-        for name, node in compiled.hoisted.items():
-            values[name] = expr.evaluate(node, household, member_envs)
+        if compiled.hoisted:
+            member_envs = [{**household, **member} for member in members]
+            for name, node in compiled.hoisted.items():
+                values[name] = expr.evaluate(node, household, member_envs)
         messages = [self._message(check, values) for check in compiled.checks]
         with contextlib.suppress(durable_engine.MessageNotHandledException):
             self._host.post(compiled.name, messages)  # an unmatched message is reported below as a missing verdict

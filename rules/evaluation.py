@@ -36,12 +36,15 @@ def derive(version: Version, facts: dict) -> tuple[dict, list[dict]]:
     pack = version.pack
     household, members = primitives(facts, int(version.parameters[WINDOW_PARAMETER]))
     household = {**version.parameters, **household}
+    envs = [{**household, **member} for member in members]  # what a member-level expression sees
     for item in pack.derived:
         if item.per == "member":
-            for member in members:
-                member[item.name] = expr.evaluate(item.node, {**household, **member})
+            for env, member in zip(envs, members, strict=True):
+                env[item.name] = member[item.name] = expr.evaluate(item.node, env)
         else:
-            household[item.name] = expr.evaluate(item.node, household, [{**household, **m} for m in members])
+            household[item.name] = value = expr.evaluate(item.node, household, envs)
+            for env in envs:
+                env[item.name] = value
     return household, members
 
 

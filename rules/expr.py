@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cache
 
 COMPARISONS = ("<=", ">=", "==", "!=", "<", ">")
 ARITHMETIC = ("+", "-", "*", "/")
@@ -192,7 +193,8 @@ def parse(text: str):
     return _Parser(text).parse()
 
 
-def names(node) -> list[str]:
+@cache
+def names(node) -> tuple[str, ...]:
     """Every name the expression reads, in order of first appearance (aggregate arguments included)."""
     found: list[str] = []
 
@@ -203,7 +205,7 @@ def names(node) -> list[str]:
             visit(child)
 
     visit(node)
-    return found
+    return tuple(found)
 
 
 def children(node) -> tuple:
@@ -237,26 +239,55 @@ def evaluate(node, env, members=None):
 
     `members` is the list of member environments that `count()` and `sum()` range over.
     """
+    entry = _COMPILED.get(id(node))
+    if entry is None or entry[0] is not node:  # keyed by identity: hashing a whole tree per call costs more
+        entry = _COMPILED[id(node)] = (node, compile_scalar(node))
+    return entry[1](env, members)
+
+
+_COMPILED: dict[int, tuple] = {}
+
+
+@cache
+def compile_scalar(node):
+    """The tree turned once into nested closures (no eval, no source text): fn(env, members) → value."""
     if isinstance(node, Num | Bool):
-        return node.value
+        value = node.value
+        return lambda env, members: value
     if isinstance(node, Name):
-        return env[node.id]
+        key = node.id
+        return lambda env, members: env[key]
     if isinstance(node, Not):
-        return not evaluate(node.operand, env, members)
+        operand = compile_scalar(node.operand)
+        return lambda env, members: not operand(env, members)
     if isinstance(node, Neg):
-        return -evaluate(node.operand, env, members)
+        operand = compile_scalar(node.operand)
+        return lambda env, members: -operand(env, members)
     if isinstance(node, Binary):
-        if node.op == "and":
-            return bool(evaluate(node.left, env, members)) and bool(evaluate(node.right, env, members))
-        if node.op == "or":
-            return bool(evaluate(node.left, env, members)) or bool(evaluate(node.right, env, members))
-        return _SCALAR_OPS[node.op](evaluate(node.left, env, members), evaluate(node.right, env, members))
+        return _compile_binary(node)
+    return _compile_call(node)
+
+
+def _compile_binary(node: Binary):
+    left, right = compile_scalar(node.left), compile_scalar(node.right)
+    if node.op == "and":
+        return lambda env, members: bool(left(env, members)) and bool(right(env, members))
+    if node.op == "or":
+        return lambda env, members: bool(left(env, members)) or bool(right(env, members))
+    op = _SCALAR_OPS[node.op]
+    return lambda env, members: op(left(env, members), right(env, members))
+
+
+def _compile_call(node: Call):
+    args = [compile_scalar(arg) for arg in node.args]
     if node.fn == "count":
-        return float(sum(1 for member in members if evaluate(node.args[0], member)))
+        test = args[0]
+        return lambda env, members: float(sum(1 for member in members if test(member, None)))
     if node.fn == "sum":
-        return float(sum(evaluate(node.args[0], member) for member in members))
-    values = [evaluate(arg, env, members) for arg in node.args]
-    return float(min(values) if node.fn == "min" else max(values))
+        term = args[0]
+        return lambda env, members: float(sum(term(member, None) for member in members))
+    pick = min if node.fn == "min" else max
+    return lambda env, members: float(pick([arg(env, members) for arg in args]))
 
 
 def to_text(node) -> str:

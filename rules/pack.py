@@ -56,6 +56,7 @@ class Rule:
     outcome: str
     reason: dict
     legal: str
+    title: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ class Pack:
     rules: list
     programmes: list
     symbols: dict
+    labels: dict = field(default_factory=dict)
+
+    def label(self, name: str, language: str) -> str:
+        """What a name is called on a page, in the language (the name itself when the pack has no label)."""
+        texts = self.labels.get(name, {})
+        return texts.get(language) or texts.get("en") or name.replace("_", " ")
 
     def version_for(self, as_of: date) -> Version:
         """The version in force on `as_of`: the latest whose effective date is not after it."""
@@ -196,9 +203,16 @@ class _Builder:
         pack.derived = [self.derived(item) for item in data["derived"]]
         pack.rules = [self.rule(item) for item in data["rules"]]
         pack.programmes = [self.programme(item, pack.versions[0]) for item in data["programmes"]]
+        pack.labels = self.labels(data.get("labels", {}))
         self.unique("rule", [rule.id for rule in pack.rules])
         self.unique("programme", [programme.code for programme in pack.programmes])
         return pack
+
+    def labels(self, labels: dict) -> dict:
+        for name in labels:
+            if name not in self.symbols:
+                self.fail(f"labels: {name}", f"unknown name {name!r}")
+        return labels
 
     def unique(self, what: str, ids: list[str]) -> None:
         seen = set()
@@ -306,7 +320,8 @@ class _Builder:
         node = self.expression(where, item["when"], "household", "bool")
         for language, template in item["reason"].items():
             self.check_template(f"{where}: reason.{language}", template)
-        return Rule(item["id"], str(item["when"]), node, item["outcome"], item["reason"], item["legal"])
+        return Rule(item["id"], str(item["when"]), node, item["outcome"], item["reason"], item["legal"],
+                    item.get("title", {}))
 
     def programme(self, item: dict, first: Version) -> Programme:
         where = f"programme {item['code']}"

@@ -122,6 +122,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from connectors.civil_events import bp as civil_events
+    from modules.means_test.blueprint import api_bp as means_test_api
     from modules.means_test.blueprint import bp as means_test
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
@@ -136,11 +137,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(registration)
     app.register_blueprint(registration_api)
     app.register_blueprint(means_test)
+    app.register_blueprint(means_test_api)
     app.register_blueprint(admin)
     app.register_blueprint(civil_events)
     app.register_blueprint(notifications)
     app.register_blueprint(sms_callbacks)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
+    csrf.exempt(means_test_api)  # a calculator for token clients; it changes nothing
     csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies
     csrf.exempt(sms_callbacks)  # Twilio calls with an X-Twilio-Signature, never with cookies
 

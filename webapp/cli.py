@@ -31,12 +31,16 @@ def register_commands(app) -> None:
     from connectors.civil_events import register_commands as register_source_commands
     from connectors.cli import register_commands as register_synth_commands
     from connectors.simulator.cli import register_commands as register_simulator_commands
+    from modules.means_test.cli import register_commands as register_means_test_commands
+    from rules.cli import register_commands as register_rules_commands
 
     for command in (areas, programmes, audit, worker, users, demo):
         app.cli.add_command(command)
     register_simulator_commands(app)
     register_source_commands(app)
     register_synth_commands(app)
+    register_rules_commands(app)
+    register_means_test_commands(app)
 
 
 @click.group(help="Administrative areas.")
@@ -105,7 +109,9 @@ def worker(burst, queues):
     unknown = set(names) - set(QUEUES)
     if unknown:
         raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
-    Worker([Queue(name, connection=connection) for name in names], connection=connection).work(burst=burst)
+    # with_scheduler: jobs queued with a delay (SMS retries with backoff) are moved to their queue when due.
+    Worker([Queue(name, connection=connection) for name in names], connection=connection).work(
+        burst=burst, with_scheduler=True)
 
 
 @click.group(help="Staff accounts.")
@@ -208,8 +214,25 @@ def demo_run(host, port):
     simulator_url = _start_simulator(host, DEMO_SIMULATOR_PORT)
     _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
     click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
+    _decide_history_in_background(current_app._get_current_object())
     # Werkzeug directly: Flask refuses app.run() inside a CLI command.
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+def _decide_history_in_background(app) -> None:
+    """Past decisions for the analysts' pages, made through the real path while the server starts."""
+    import threading
+
+    from webapp.demo import decide_demo_history
+
+    def run():
+        with app.app_context():
+            count = decide_demo_history()
+            db.session.remove()
+        if count:
+            click.echo(f"  Demo history: {count} applications collected and decided (see Policy simulation)")
+
+    threading.Thread(target=run, daemon=True, name="demo-history").start()
 
 
 def _start_simulator(host: str, port: int) -> str:

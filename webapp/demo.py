@@ -49,3 +49,31 @@ def sample_families(region_code: str, limit: int = 3) -> list[list[tuple[str, st
     order = list(Relation)
     return [[(m.person.pin, m.relation.value, m.person.full_name)
              for m in sorted(h.members, key=lambda m: order.index(m.relation))] for h in households]
+
+
+def decide_demo_history(per_registrar: int = 15) -> int:
+    """Register and decide a few applications (collection and means test against the simulator, as a registrar
+    would), so the analysts' policy simulation and the outbox have something to show. Skips families the banner
+    offers for trying by hand, and does nothing when decisions exist already. Returns how many were decided."""
+    from modules.means_test.models import Assessment
+    from modules.registration.operations import RegistrationError, register_application
+    from modules.registration.schemas import ApplicationArgs
+
+    if db.session.scalar(select(Assessment.id).limit(1)) is not None:
+        return 0
+    decided = 0
+    for username, region in (("registrar", "UZ-TK"), ("registrar.sam", "UZ-SA")):
+        user = db.session.scalar(select(User).where(User.username == username))
+        for family in sample_families(region, limit=per_registrar + 3)[3:]:
+            (head, _relation, _name), *others = family
+            payload = {"applicant_pin": head, "phone": "+998901234567", "channel": "mahalla",
+                       "programmes": ["child_allowance"],
+                       "members": [{"pin": pin, "relation": relation if relation != "head" else "other"}
+                                   for pin, relation, _name in others]}
+            try:
+                register_application(ApplicationArgs().load(payload), user)
+                db.session.commit()  # collection and the means test run after the commit
+                decided += 1
+            except RegistrationError:
+                db.session.rollback()  # e.g. a member the register reports deceased: the next family
+    return decided

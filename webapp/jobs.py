@@ -51,6 +51,8 @@ def enqueue(task: str, *, queue: str = "default", title: str | None = None, user
 
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # SQLAlchemy also fires after_commit when a SAVEPOINT is released: jobs wait for the real commit
     pending = session.info.pop(_PENDING, None)
     if not pending or not has_app_context():
         return

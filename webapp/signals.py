@@ -12,3 +12,6 @@ application_submitted = _signals.signal("application-submitted")
 
 #: sender: the Application; kwargs: previous (ApplicationStatus), actor.
 application_status_changed = _signals.signal("application-status-changed")
+
+#: sender: the Application; kwargs: assessment (the stored Assessment), actor. Sent when the means test decides.
+application_decided = _signals.signal("application-decided")

@@ -7,6 +7,7 @@ import logging
 
 from flask import current_app
 
+from modules.means_test import notices  # noqa: F401  (connects the decision SMS to its signal)
 from webapp import signals
 
 logger = logging.getLogger(__name__)

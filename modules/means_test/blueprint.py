@@ -2,9 +2,12 @@
 
 from flask import Blueprint
 
-from modules.means_test import controllers, simulation_views
+from modules.means_test import api, controllers, simulation_views
 
 bp = Blueprint("means_test", __name__, template_folder="templates")
 bp.add_url_rule("/applications/<int:application_id>/collect", "retry", controllers.retry, methods=["POST"])
 bp.add_url_rule("/policy/simulate", "policy_simulate", simulation_views.simulate_page, methods=["GET", "POST"])
 bp.add_url_rule("/policy/simulate.csv", "policy_simulate_csv", simulation_views.simulate_csv, methods=["GET", "POST"])
+
+api_bp = Blueprint("means_test_api", __name__, url_prefix="/api/v1/means-test")
+api_bp.add_url_rule("/evaluate", "evaluate", api.evaluate_facts, methods=["POST"])

@@ -31,7 +31,8 @@ def build_facts(application: Application) -> dict:
     document = {
         "household_id": application.household_id,
         "application_date": day.isoformat(),
-        "members": [_member(member, _flatten(pulls[member.person_id]), day) for member in application.members],
+        "members": [_member(member, _flatten(pulls[member.person_id]), day) for member in application.members
+                    if not _deceased(member, _flatten(pulls[member.person_id]), day)],
         "vehicles": [_vehicle(record) for record in _assets(pulls.values(), Vehicle)],
         "real_estate": [_estate(record) for record in _assets(pulls.values(), RealEstate)],
         "securities_value": _number(sum(record.value for record in _assets(pulls.values(), Securities))),
@@ -52,6 +53,13 @@ def _member_pulls(latest: dict, person_id: int) -> list[list[Record]]:
 
 def _flatten(groups: Iterable[list[Record]]) -> list[Record]:
     return [record for group in groups for record in group]
+
+
+def _deceased(member: ApplicationMember, records: list[Record], day: date) -> bool:
+    """A member the population register reports dead by the application date is no longer in the household."""
+    died = next((r.death_date for r in records if isinstance(r, Identity) and r.pin == member.person.pin), None)
+    died = died or member.person.death_date
+    return died is not None and died <= day
 
 
 def _member(member: ApplicationMember, records: list[Record], day: date) -> dict:

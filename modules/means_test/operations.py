@@ -101,6 +101,9 @@ def _finish(application: Application, user) -> dict:
                                   note="no answer from: " + ", ".join(missing))
     else:
         status_machine.transition(application, S.collected, user)
+        from modules.means_test.assessment import assess_safely
+
+        assess_safely(application, user)
     return {"status": application.status.value, "missing": missing}
 
 

@@ -83,13 +83,16 @@ def application_detail(application_id: int):
     application = _load_or_404(application_id)
     operations.record_view(application, current_user)
     db.session.commit()
+    from modules.means_test.explain import explain, latest_assessment
     from modules.means_test.operations import can_restart, source_table
 
     sources = source_table(application) if application.status not in (ApplicationStatus.draft,
                                                                        ApplicationStatus.submitted) else None
+    assessment = latest_assessment(application.id)
     return render_template("registration/detail.html", app=application, today=operations.today(),
                            targets=allowed_targets(application.status), sources=sources,
-                           can_restart=can_restart(application))
+                           can_restart=can_restart(application), assessment=assessment,
+                           explained=explain(assessment) if assessment else None)
 
 
 @require("application.change")

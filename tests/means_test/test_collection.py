@@ -47,14 +47,16 @@ def test_submission_collects_every_source_for_every_member(app, sources_at, simu
     _faults(sources_at, {})
     family = copy_family(simulator_store)
     application = _register(family, registrar)
-    assert application.status is S.collected, [e.note for e in application.events]
+    # Collection complete → assessed and decided in the same job (modules/means_test/assessment.py).
+    assert application.status is S.decided, [e.note for e in application.events]
     pulls = db.session.scalars(select(DataPull).where(DataPull.application_id == application.id)).all()
     assert {(p.source, p.person_id) for p in pulls} == {(s.name, m.id) for s in SOURCES for m in family}
     assert all(p.status.answered and p.request_id and p.latency_ms >= 0 for p in pulls)
     identity = next(p for p in pulls if p.source == "population" and p.person_id == family[0].id)
     record = next(r for r in identity.payload if r["kind"] == "identity")
     assert record["pin"] == family[0].pin and record["birth_date"] == family[0].birth_date.isoformat()
-    assert [e.to_status for e in application.events][-3:] == ["submitted", "collecting", "collected"]
+    assert [e.to_status for e in application.events][-5:] == ["submitted", "collecting", "collected", "assessed",
+                                                              "decided"]
 
 
 def test_a_failing_source_sends_the_application_to_manual_verification_and_a_retry_completes_it(
@@ -82,12 +84,12 @@ def test_a_failing_source_sends_the_application_to_manual_verification_and_a_ret
     response = client.post(f"/applications/{application.id}/collect", data={"csrf_token": client.csrf})
     assert response.status_code == 302
     db.session.refresh(application)
-    assert application.status is S.collected
+    assert application.status is S.decided
     before = db.session.scalar(select(func.count()).select_from(DataPull))
     assert client.post(f"/applications/{application.id}/collect", data={"csrf_token": client.csrf,
                                                                         "source": "tax"}).status_code == 302
-    assert db.session.scalar(select(func.count()).select_from(DataPull)) == before + len(family), \
-        "a collected application can refresh one source"
+    assert db.session.scalar(select(func.count()).select_from(DataPull)) == before, \
+        "a decided application's evidence is final: no refresh after the decision"
 
 
 def test_malformed_answers_and_timeouts_are_recorded_as_such(app, sources_at, simulator_store, registrar,
@@ -113,7 +115,7 @@ def test_the_job_is_idempotent(app, sources_at, simulator_store, registrar):
     _faults(sources_at, {})
     application = _register(copy_family(simulator_store), registrar)
     before = db.session.scalar(select(func.count()).select_from(DataPull))
-    assert collect("job", application.id) == {"skipped": "collected"}
+    assert collect("job", application.id) == {"skipped": "decided"}
     assert db.session.scalar(select(func.count()).select_from(DataPull)) == before
 
 
@@ -159,7 +161,7 @@ def test_registries_down_then_back_up(app, client, simulator_store, registrar, m
             sign_in(client, registrar)
             client.post(f"/applications/{application.id}/collect", data={"csrf_token": client.csrf})
             db.session.refresh(application)
-            assert application.status is S.collected
+            assert application.status is S.decided
         finally:
             restarted.shutdown()
             restarted.server_close()

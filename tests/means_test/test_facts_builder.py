@@ -295,3 +295,14 @@ def _pull(application, person, source: str, payload: list[dict]) -> None:
     db.session.add(DataPull(application_id=application.id, person_id=person.id, source=source,
                             status=PullStatus.ok, latency_ms=1, payload=payload))
     db.session.flush()
+
+
+def test_a_member_the_register_reports_dead_is_not_counted(collected):
+    t = store.vehicle
+    application, family = collected(select(t.c.owner_pin))
+    last = family[-1]
+    identity = {"kind": "identity", "pin": last.pin, "last_name": "X", "first_name": "Y", "patronymic": None,
+                "birth_date": last.birth_date.isoformat(), "sex": last.sex.value, "death_date": "2026-10-01"}
+    assert last.pin in [m["pin"] for m in build_facts(application)["members"]]
+    _pull(application, last, "population", [identity])
+    assert last.pin not in [m["pin"] for m in build_facts(application)["members"]]

@@ -47,6 +47,16 @@ def test_a_rolled_back_transaction_runs_no_job(app):
     assert CALLS == []
 
 
+def test_a_job_queued_inside_a_savepoint_waits_for_the_real_commit(app):
+    # SQLAlchemy fires after_commit when a SAVEPOINT is released too; running the job then (inline, with the
+    # write lock still held) deadlocked SQLite and sent notices for work that could still be rolled back.
+    with db.session.begin_nested():
+        jobs.enqueue("tests.webapp.test_jobs:record_call", colour="blue")
+    assert CALLS == [], "a released savepoint is not a commit"
+    db.session.commit()
+    assert [params for _job, params in CALLS] == [{"colour": "blue"}]
+
+
 def test_a_failing_job_is_marked_failed_with_its_error(app):
     job_id = jobs.enqueue("tests.webapp.test_jobs:explode", title="Doomed")
     db.session.commit()  # inline, a failing job is recorded, and the request that queued it still succeeds

@@ -3,7 +3,7 @@
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, inspect, select
 
 from modules.registration import operations
@@ -34,10 +34,12 @@ def test_schema_has_the_invariant_indexes(app):
 @pytest.mark.committed
 def test_sqlite_upgrades_keep_the_rows_that_point_at_a_rebuilt_table(tmp_path):
     """SQLite rebuilds a table to alter it; with foreign keys on, dropping the old copy would cascade-delete the
-    rows pointing at it (0003 rebuilds `application`, which application_member points at)."""
+    rows pointing at it (0003 rebuilds `application`, which application_member points at). The rows are made
+    with today's models at the head, then the schema goes down to 0002 (rebuilding `application` on the way) and
+    up again."""
     app = create_app(base_config(tmp_path, f"sqlite:///{tmp_path / 'upgrade.db'}"))
     with app.test_request_context():
-        upgrade(revision="0002")
+        upgrade()
         load_areas(mahallas_per_district=1)
         load_programmes()
         user = factories.make_user("registrar", areas=["UZ-TK"])
@@ -46,6 +48,7 @@ def test_sqlite_upgrades_keep_the_rows_that_point_at_a_rebuilt_table(tmp_path):
         db.session.commit()
         members_before = db.session.scalar(select(func.count()).select_from(ApplicationMember))
         db.session.remove()
+        downgrade(revision="0002")
         upgrade()
         assert db.session.scalar(select(func.count()).select_from(ApplicationMember)) == members_before == 4
         db.session.remove()

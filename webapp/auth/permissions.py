@@ -18,6 +18,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "application.change": frozenset({R.registrar, R.mahalla_worker}),
     "application.export": frozenset(_CASEWORK | {R.admin, R.auditor}),
     "job.view_all": frozenset({R.admin}),
+    "means_test.evaluate": frozenset(_CASEWORK | {R.admin, R.auditor, R.analyst}),
+    "policy.simulate": frozenset({R.analyst, R.admin}),
     "audit.view": frozenset({R.admin, R.auditor}),
     "notification.view": frozenset(_CASEWORK | {R.admin, R.auditor}),
     "user.manage": frozenset({R.admin}),

@@ -1,0 +1,53 @@
+"""POST /api/v1/means-test/evaluate: the means test as a calculator for staff and machine clients.
+
+It stores nothing. The body is either a facts document (pack, as_of and lang then come from the query string)
+or an envelope `{"facts": {...}, "pack": "uz", "as_of": "YYYY-MM-DD", "lang": "en"}`. Invalid input: 422 with
+the field that is wrong.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, jsonify, request
+from flask_login import current_user
+from marshmallow import Schema, ValidationError, fields, validate
+
+from rules.engines import ENGINES, evaluate, public
+from rules.evaluation import EngineInputError
+from rules.facts import FactsError
+from rules.pack import PackError, pack_ids
+from webapp.auth.permissions import has_permission
+
+
+class EvaluateArgs(Schema):
+    pack = fields.String(load_default=None, validate=validate.OneOf(pack_ids()))
+    as_of = fields.Date(load_default=None)
+    lang = fields.String(load_default="en", validate=validate.Length(equal=2))
+    engine = fields.String(load_default="durable_rules", validate=validate.OneOf(ENGINES))
+    trace = fields.Boolean(load_default=False)
+
+
+def _unprocessable(errors: dict):
+    return jsonify({"error": "Unprocessable Entity", "errors": errors}), 422
+
+
+def evaluate_facts():
+    if not current_user.is_authenticated:
+        abort(401)
+    if not has_permission(current_user, "means_test.evaluate"):
+        abort(403)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _unprocessable({"(document)": "expected a JSON object: a facts document or {\"facts\": {...}}"})
+    envelope = "facts" in body
+    try:
+        args = EvaluateArgs().load({k: v for k, v in (body if envelope else request.args).items() if k != "facts"})
+    except ValidationError as error:
+        return _unprocessable({key: " ".join(value) for key, value in error.messages.items()})
+    try:
+        result = evaluate(body["facts"] if envelope else body, args["pack"] or current_app.config["COUNTRY"],
+                          args["as_of"], args["engine"], args["lang"])
+    except FactsError as error:
+        return _unprocessable({error.field: error.problem})
+    except (PackError, EngineInputError) as error:
+        return _unprocessable({"as_of" if isinstance(error, PackError) else "members": str(error)})
+    return jsonify(result if args["trace"] else public(result))
