@@ -18,7 +18,10 @@ evaluates the conditions of every rule and every programme. Sub-expressions dura
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
+import json
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from durable import engine as durable_engine
 
 from rules import expr
-from rules.evaluation import EngineError, amounts, build_result, check_input, derive
+from rules.evaluation import EngineError, EngineInputError, amounts, build_result, check_input, derive
 from rules.expr import Binary, Bool, Name, Not, Num
 from rules.pack import Version
 
@@ -60,8 +63,8 @@ class _Compiled:
 class _Compiler:
     """One pack version → one durable_rules ruleset definition."""
 
-    def __init__(self, version: Version, record):
-        self.version, self.record = version, record
+    def __init__(self, version: Version, record, suffix: str = ""):
+        self.version, self.record, self.suffix = version, record, suffix
         self.symbols = version.pack.symbols
         self.hoisted: dict[str, object] = {}
         self.fields: list[str] = []
@@ -81,7 +84,8 @@ class _Compiler:
                 definition[f"c{number}_{'yes' if verdict else 'no'}"] = {
                     "all": [{"m": {"$and": clauses}}], "run": self.record(verdict)}
             checks.append(_Check(key, list(dict.fromkeys(self.fields))))
-        name = "srsp_" + self.version.label.replace("@", "_v_").replace(".", "_").replace("-", "_")
+        label = self.version.label.replace("@", "_v_").replace(".", "_").replace("-", "_").replace("+", "_")
+        name = f"srsp_{label}" + (f"_{self.suffix}" if self.suffix else "")
         return {name: definition}, _Compiled(name, checks, self.hoisted)
 
     def is_bool(self, node) -> bool:
@@ -160,6 +164,12 @@ class _Compiler:
         return node.id
 
 
+def parameters_digest(version: Version) -> str:
+    """Parameters are compiled into the ruleset: two drafts with one label but other values need two rulesets."""
+    text = json.dumps(sorted(version.parameters.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 class DurableEngine:
     name = "durable_rules"
 
@@ -168,22 +178,27 @@ class DurableEngine:
         self._host = _QuietHost()
         self._compiled: dict[str, _Compiled] = {}
         self._verdicts: dict[str, list[bool]] = {}
+        self._expected: set[str] = set()  # ids of the messages being posted; late actions of a refused post ignored
         self._ids = itertools.count()
         self._prefix = f"{os.getpid()}-{id(self):x}"
 
     def _record(self, verdict: bool):
         def run(c):
-            self._verdicts.setdefault(c.m["id"], []).append(verdict)
+            if c.m["id"] in self._expected:
+                self._verdicts.setdefault(c.m["id"], []).append(verdict)
 
         return run
 
     def compiled(self, version: Version) -> _Compiled:
         """Register each pack version once (under the lock, which the caller holds)."""
-        compiled = self._compiled.get(version.label)
+        key = (version.label, parameters_digest(version))
+        compiled = self._compiled.get(key)
         if compiled is None:
-            definition, compiled = _Compiler(version, self._record).ruleset()
+            # A second parameter set under a label already registered (a what-if draft) gets its own name.
+            clash = any(label == version.label for label, _digest in self._compiled)
+            definition, compiled = _Compiler(version, self._record, key[1] if clash else "").ruleset()
             self._host.register_rulesets(definition)
-            self._compiled[version.label] = compiled
+            self._compiled[key] = compiled
         return compiled
 
     def evaluate(self, facts: dict, version: Version, language: str = "en") -> dict:
@@ -204,23 +219,49 @@ class DurableEngine:
             for name, node in compiled.hoisted.items():
                 values[name] = expr.evaluate(node, household, member_envs)
         messages = [self._message(check, values) for check in compiled.checks]
-        with contextlib.suppress(durable_engine.MessageNotHandledException):
-            self._host.post(compiled.name, messages)  # an unmatched message is reported below as a missing verdict
-        return {check.key: self._verdict(message["id"], check.key) for check, message in zip(
-            compiled.checks, messages, strict=True)}
+        self._expected = {message["id"] for message in messages}
+        try:
+            with contextlib.suppress(durable_engine.MessageNotHandledException):
+                self._host.post(compiled.name, messages)  # an unmatched message is reported below
+            verdicts = {message["id"]: self._verdicts.pop(message["id"], []) for message in messages}
+        finally:
+            self._expected = set()
+            self._verdicts.clear()
+        if any(len(found) != 1 for found in verdicts.values()):
+            raise EngineError(self._diagnose(compiled, values))
+        return {check.key: verdicts[message["id"]][0] for check, message in zip(compiled.checks, messages,
+                                                                               strict=True)}
+
+    def _diagnose(self, compiled: _Compiled, values: dict) -> str:
+        """Which checks lack exactly one verdict. One unmatched message stops every action of its batch, so
+        each check is posted again on its own to find the culprit."""
+        problems = []
+        for check in compiled.checks:
+            message = self._message(check, values)
+            self._expected = {message["id"]}
+            try:
+                with contextlib.suppress(durable_engine.MessageNotHandledException):
+                    self._host.post(compiled.name, [message])
+                count = len(self._verdicts.pop(message["id"], []))
+            finally:
+                self._expected = set()
+                self._verdicts.clear()
+            if count != 1:
+                problems.append(f"durable_rules gave {count} verdicts for {check.key} (exactly one is required)")
+        return "; ".join(problems) or "durable_rules did not give exactly one verdict per check of this household"
 
     def _message(self, check: _Check, values: dict) -> dict:
         message = {"id": f"{self._prefix}-{next(self._ids)}", "check": check.key}
         for name in check.fields:
             value = values[name]
-            message[name] = value if isinstance(value, bool) else float(value)
+            if not isinstance(value, bool):
+                value = float(value)
+                if not math.isfinite(value):
+                    # durable_rules crashes the process on Infinity and matches nothing on NaN: refuse it here.
+                    raise EngineInputError(f"{name} is {value} (a division by zero in the pack?); "
+                                           f"{check.key} cannot be decided")
+            message[name] = value
         return message
-
-    def _verdict(self, message_id: str, key: str) -> bool:
-        verdicts = self._verdicts.pop(message_id, [])
-        if len(verdicts) != 1:
-            raise EngineError(f"durable_rules gave {len(verdicts)} verdicts for {key} (exactly one is required)")
-        return verdicts[0]
 
 
 _engine: DurableEngine | None = None

@@ -70,7 +70,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
-            raise ExprError(f"unexpected character {text[position:].strip()[:1]!r} at position {position + 1}")
+            offending = position + len(text[position:]) - len(text[position:].lstrip())
+            raise ExprError(f"unexpected character {text[offending]!r} at position {offending + 1}")
         kind = match.lastgroup
         value = match.group(kind)
         tokens.append(("keyword" if kind == "name" and value in _KEYWORDS else kind, value))
@@ -287,7 +288,13 @@ def _compile_call(node: Call):
         term = args[0]
         return lambda env, members: float(sum(term(member, None) for member in members))
     pick = min if node.fn == "min" else max
-    return lambda env, members: float(pick([arg(env, members) for arg in args]))
+
+    def extreme(env, members):
+        values = [float(arg(env, members)) for arg in args]
+        # numpy's minimum/maximum propagate NaN; Python's min/max may drop it: follow numpy, as the batch engine does
+        return math.nan if any(math.isnan(value) for value in values) else pick(values)
+
+    return extreme
 
 
 def to_text(node) -> str:

@@ -13,6 +13,8 @@ ENUM_LABELS = [
     # roles
     _l("admin"), _l("registrar"), _l("mahalla_worker"), _l("social_worker"), _l("finance_maker"),
     _l("finance_checker"), _l("analyst"), _l("auditor"),
+    # means-test decisions
+    _l("eligible"), _l("ineligible"),
     # job statuses
     _l("queued"), _l("running"), _l("finished"), _l("failed"),
     # error page titles

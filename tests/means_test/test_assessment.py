@@ -39,8 +39,11 @@ def test_collection_ends_in_a_stored_explained_decision_and_one_sms(app, client,
 
     [sms] = db.session.scalars(select(Notification).where(Notification.application_id == application.id)).all()
     assert sms.to == application.phone and sms.dedupe_key == f"application:{application.id}:decision"
-    assert application.reference in sms.body
-    assert ("not eligible" in sms.body) == (stored.decision.value == "ineligible")
+    from modules.means_test.notices import decision_text
+
+    assert application.reference in sms.body and sms.language == application.language == "uz"
+    assert sms.body == decision_text(application, stored, "uz")
+    assert ("not eligible" in decision_text(application, stored, "en")) == (stored.decision.value == "ineligible")
 
     sign_in(client, registrar)
     page = client.get(f"/applications/{application.id}").get_data(as_text=True)

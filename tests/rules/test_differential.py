@@ -443,7 +443,10 @@ CHILDLESS_WITHOUT_INCOME = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="durable_rules matches neither a comparison nor its negation for NaN, so "
+@pytest.mark.xfail(strict=True, reason="a NaN is refused by the real-time adapter (EngineInputError: durable_rules "
+                          "matches neither a "
+                          "comparison nor its negation for NaN) while pandas decides; a pack must not divide by zero. "
+                          "Was: "
                                        "the adapter raises EngineError where pandas decides (rule not fired)")
 def test_the_engines_agree_on_a_nan_derived_value(tmp_path: Path):
     version = dividing_pack(tmp_path, "income_total / children", "per_child > 5")  # 0 / 0
@@ -451,7 +454,9 @@ def test_the_engines_agree_on_a_nan_derived_value(tmp_path: Path):
     assert without_engine(batch) == without_engine(DurableEngine().evaluate(CHILDLESS_WITHOUT_INCOME, version))
 
 
-@pytest.mark.xfail(strict=True, reason="scalar max()/min() drop a NaN argument (Python's max), numpy's keep it, "
+@pytest.mark.xfail(strict=True, reason="min/max now propagate NaN in both engines, but the real-time adapter "
+                          "refuses NaN "
+                          "(EngineInputError) while pandas decides. Was: scalar max()/min() dropped a NaN argument, "
                                        "so durable_rules (scalar derivation) and pandas decide differently")
 def test_the_engines_agree_on_max_over_a_nan(tmp_path: Path):
     version = dividing_pack(tmp_path, "max(0, income_total / children)", "per_child < 5")
