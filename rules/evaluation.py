@@ -59,7 +59,8 @@ def format_number(value) -> str:
     if not isinstance(value, int | float) or not math.isfinite(value):
         return str(value)
     if float(value).is_integer():
-        return f"{value:,.0f}".replace(",", " ")
+        # Digits grouped from five on (the Uzbek and Russian convention): 648 000 and 12 500, but 2018.
+        return f"{value:,.0f}".replace(",", " ") if abs(value) >= 10_000 else f"{value:.0f}"
     return f"{value:,.2f}".replace(",", " ")
 
 

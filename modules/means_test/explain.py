@@ -7,6 +7,7 @@ change that adds a rule also brings its explanation.
 from __future__ import annotations
 
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from modules.means_test.models import Assessment
@@ -40,7 +41,7 @@ def explain(assessment: Assessment) -> dict:
         explained.append({
             "id": item["rule"], "fired": item["fired"], "legal": item.get("legal", ""),
             "title": (rule.title.get(language) or rule.title.get("en")) if rule and rule.title else item["rule"],
-            "seen": [(pack.label(name, language), format_number(value)) for name, value in item["values"].items()],
+            "seen": [(pack.label(name, language), _shown(value)) for name, value in item["values"].items()],
             "message": reason_message(rule, seen, language) if rule and item["fired"] else None,
         })
     return {"rules": explained, "programmes": _programmes(pack, assessment, language),
@@ -59,4 +60,11 @@ def _members(pack, assessment: Assessment, language: str) -> dict:
     shown = [name for name in ("age", "working_age", "able_bodied", "without_income", "exempt")
              if rows and name in rows[0]]
     return {"columns": [pack.label(name, language) for name in shown],
-            "rows": [(row["pin"], [format_number(row[name]) for name in shown]) for row in rows]}
+            "rows": [(row["pin"], [_shown(row[name]) for name in shown]) for row in rows]}
+
+
+def _shown(value) -> str:
+    """A traced value as a reader sees it: yes/no in their language, numbers grouped."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return format_number(value)
