@@ -45,12 +45,12 @@ def _form_payload(form) -> dict:
                if pin.strip() or relation.strip()]
     return {"applicant_pin": form.get("applicant_pin", ""), "phone": form.get("phone", ""), "members": members,
             "programmes": form.getlist("programmes"), "channel": form.get("channel", ""),
-            "submit": form.get("action") != "draft"}
+            "language": form.get("language", "uz"), "submit": form.get("action") != "draft"}
 
 
 @require("application.create")
 def application_new():
-    payload, errors = {"members": [], "programmes": [], "channel": "office"}, {}
+    payload, errors = {"members": [], "programmes": [], "channel": "office", "language": "uz"}, {}
     if request.method == "POST":
         payload = _form_payload(request.form)
         try:

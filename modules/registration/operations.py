@@ -197,7 +197,8 @@ def _insert(args, actor, household, applicant, entries, persons, programmes, on)
             db.session.add(HouseholdMember(household_id=household.id, person_id=persons[key].id, relation=relation,
                                            joined_at=on))
     application = Application(household_id=household.id, applicant_id=applicant.id, area_id=household.area_id,
-                              phone=args["phone"], channel=Channel(args["channel"]), period=f"{on:%Y-%m}",
+                              phone=args["phone"], language=args.get("language", "uz"),
+                              channel=Channel(args["channel"]), period=f"{on:%Y-%m}",
                               created_by_id=getattr(actor, "id", None), programmes=list(programmes))
     application.members = [ApplicationMember(person_id=persons[key].id, relation=relation, is_open=True)
                            for key, _pin, relation in entries]

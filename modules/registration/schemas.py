@@ -61,6 +61,9 @@ class MemberArgs(LocalizedSchema):
         return {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
 
 
+NOTICE_LANGUAGES = ("uz", "ru", "en", "ky")
+
+
 class ApplicationArgs(LocalizedSchema):
     class Meta:
         unknown = EXCLUDE
@@ -72,6 +75,9 @@ class ApplicationArgs(LocalizedSchema):
                              validate=validate.Length(min=1, error=_l("Choose at least one programme.")))
     channel = _strings(required=True, validate=validate.OneOf([c.value for c in Channel],
                                                                   error=_l("Choose a channel.")))
+    # The language of the applicant's SMS notices (Kyrgyz for the kg profile).
+    language = fields.String(load_default="uz", validate=validate.OneOf(NOTICE_LANGUAGES,
+                                                                        error=_l("Choose a language.")))
     submit = fields.Boolean(load_default=True)
 
     @pre_load
@@ -136,6 +142,7 @@ class ApplicationSchema(Schema):
     area = fields.Function(lambda app: {"id": app.area.id, "code": app.area.code, "name": app.area.name_uz})
     applicant = fields.Nested(PersonSchema)
     phone = fields.String()
+    language = fields.String()
     programmes = fields.Function(lambda app: [programme.code for programme in app.programmes])
     members = fields.List(fields.Nested(ApplicationMemberSchema))
     created_at = fields.DateTime()

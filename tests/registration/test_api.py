@@ -84,6 +84,18 @@ def test_create_a_draft(machine, headers):
     assert (body["status"], body["due_at"], body["submitted_at"]) == ("draft", None, None)
 
 
+def test_the_applicant_chooses_the_language_of_the_sms_notices(machine, headers):
+    family = factories.make_family("UZ-TK", children=0)
+    commit()
+    before = counts()
+    refused = post(machine, headers, factories.application_payload(family, language="fr"))
+    assert_unprocessable(refused, {"language": ["Choose a language."]})
+    assert counts() == before
+    response = post(machine, headers, factories.application_payload(family, language="ru"))
+    assert response.status_code == 201 and response.get_json()["language"] == "ru"
+    assert db.session.get(Application, response.get_json()["id"]).language == "ru"
+
+
 def test_create_with_missing_fields(machine, headers):
     before = counts()
     response = post(machine, headers, {})
