@@ -1,1 +1,28 @@
-"""Programme membership, payee lists, bank accounts, low-income certificates (issue 5)."""
+"""Programme membership, payee lists, bank accounts, low-income certificates (issue 5).
+
+Reacts to `application_decided` (webapp/signals.py): an eligible decision enrols its beneficiaries at once, inside
+the sender's transaction (no commit here), so a decision and its enrolments are stored together or not at all.
+"""
+
+import logging
+
+from webapp import signals
+
+logger = logging.getLogger(__name__)
+
+
+@signals.application_decided.connect
+def _enrol_on_decision(application, assessment=None, actor=None, **_extra):
+    from modules.enrolment.operations import EnrolmentError, enrol_from_assessment
+    from webapp import audit
+    from webapp.extensions import db
+
+    if assessment is None:
+        return
+    try:
+        with db.session.begin_nested():
+            enrol_from_assessment(assessment, actor)
+    except EnrolmentError as refusal:  # e.g. the amounts disagree with the pack: the decision stands, staff see why
+        logger.warning("application %s not enrolled: %s", application.id, refusal)
+        audit.record("enrolment.refused", "application", application.id,
+                     {"assessment": assessment.id, "reason": str(refusal)}, actor=actor)

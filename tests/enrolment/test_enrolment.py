@@ -1,0 +1,228 @@
+"""Enrolment from a decision: beneficiaries, amounts, periods, the database's invariants, status changes, bank
+accounts, recertification dates and the staff page."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from modules.enrolment import operations
+from modules.enrolment.models import Enrolment, EnrolmentStatus
+from modules.means_test.models import Assessment, Decision
+from modules.registration import operations as registration
+from modules.registration.schemas import ApplicationArgs
+from rules.engines import evaluate
+from rules.facts import validate_facts
+from tests import factories
+from webapp import signals
+from webapp.extensions import db
+from webapp.models.audit import AuditEvent
+
+MONTHS = ["2025-08", "2025-09", "2025-10"]
+DECIDED = datetime(2025, 11, 20, 8, tzinfo=UTC)  # 13:00 in Tashkent: periods start on 1 December 2025
+
+
+def _facts(family: dict, monthly_income: int, extra: dict | None = None) -> dict:
+    """Head and spouse with that salary each month of the window; `extra` adds fields per PIN."""
+    people = [("head", family["head"]), ("spouse", family["spouse"])] + [("child", k) for k in family["children"]]
+    extra = extra or {}
+    return {"application_date": "2025-11-10", "members": [
+        {"pin": person.pin, "relation": relation, "birth_date": person.birth_date.isoformat(), "sex": person.sex.value,
+         "income": [{"source": "salary", "month": m, "amount": monthly_income} for m in MONTHS]
+         if relation in ("head", "spouse") else [], **extra.get(person.pin, {})}
+        for relation, person in people]}
+
+
+def _decided(family: dict | None = None, monthly_income: int = 300_000, extra: dict | None = None,
+             decided: datetime = DECIDED, programmes=("child_allowance",), edit=None) -> Assessment:
+    """An application assessed with the real engine; the assessment stored but the signal not yet sent."""
+    family = family or factories.make_family(children=2)
+    user = factories.make_user("registrar", national=True)
+    payload = factories.application_payload(family, programmes=list(programmes))
+    application = registration.register_application(ApplicationArgs().load(payload), user)
+    facts = validate_facts(_facts(family, monthly_income, extra))
+    result = evaluate(facts, "uz", engine="durable_rules")
+    if edit:
+        edit(result)
+    assessment = Assessment(
+        application_id=application.id, household_id=application.household_id, kind="initial", pack_id="uz",
+        pack_version=result["pack_version"].split("@")[1], engine="durable_rules", as_of=date(2025, 11, 10),
+        decision=Decision(result["decision"]), per_capita_income=Decimal(str(result["per_capita_income"])),
+        monthly_total=sum(Decimal(str(p["monthly_amount"])) for p in result["programmes"]),
+        reasons=result["reasons"], programmes=result["programmes"], facts=facts, trace=result["trace"],
+        created_at=decided)
+    db.session.add(assessment)
+    db.session.flush()
+    return assessment
+
+
+def _decide(assessment: Assessment, actor=None) -> list[Enrolment]:
+    signals.application_decided.send(assessment.application, assessment=assessment, actor=actor)
+    return operations.enrolments_of(assessment.id)
+
+
+def _by_programme(enrolments) -> dict[str, list[Enrolment]]:
+    grouped: dict[str, list[Enrolment]] = {}
+    for enrolment in enrolments:
+        grouped.setdefault(enrolment.programme.code, []).append(enrolment)
+    return grouped
+
+
+def _actions(object_type: str, object_id) -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == object_type,
+                                                                   AuditEvent.object_id == str(object_id))
+                                   .order_by(AuditEvent.id)))
+
+
+def test_an_eligible_decision_enrols_each_child_from_the_month_after_the_decision(app):
+    family = factories.make_family(children=3)
+    assessment = _decided(family)
+    assert assessment.decision is Decision.eligible
+    [allowance] = assessment.programmes
+    assert allowance["code"] == "child_allowance" and allowance["monthly_amount"] == 3 * 270_000
+
+    enrolments = _decide(assessment)
+    assert sorted(e.beneficiary_person_id for e in enrolments) == sorted(k.id for k in family["children"])
+    for enrolment in enrolments:
+        assert enrolment.programme.code == "child_allowance"
+        assert enrolment.monthly_amount == Decimal("270000.00")
+        assert (enrolment.period_start, enrolment.period_end) == (date(2025, 12, 1), date(2026, 11, 30))
+        assert enrolment.months == 12 and enrolment.lump_sum is False
+        assert enrolment.status is EnrolmentStatus.active
+        assert enrolment.payee_person_id == family["head"].id  # the applicant receives the money
+        assert enrolment.household_id == assessment.household_id and enrolment.bank_account_id is None
+        assert _actions("enrolment", enrolment.id) == ["enrolment.created"]
+
+
+def test_a_decision_late_in_the_month_local_time_starts_two_months_on(app):
+    # 20:00 UTC on 30 November is 1 December in Tashkent: the period starts in January.
+    enrolments = _decide(_decided(decided=datetime(2025, 11, 30, 20, tzinfo=UTC)))
+    assert {(e.period_start, e.period_end) for e in enrolments} == {(date(2026, 1, 1), date(2026, 12, 31))}
+
+
+def test_disabled_child_and_maternity_each_go_to_their_beneficiary(app):
+    head = factories.make_person(birth_date=date(1985, 4, 2), sex="M")
+    mother = factories.make_person(birth_date=date(1990, 3, 1), sex="F")
+    older = factories.make_person(birth_date=date(2015, 5, 5), sex="M")
+    infant = factories.make_person(birth_date=date(2025, 10, 1), sex="F")
+    family = _household(head, mother, [older, infant])
+    extra = {older.pin: {"disability_group": "child"}, mother.pin: {"employment_sector": "non_state"}}
+    assessment = _decided(family, monthly_income=200_000, extra=extra,
+                          programmes=("child_allowance", "disabled_child_care", "maternity"))
+    codes = {item["code"] for item in assessment.programmes}
+    assert codes == {"child_allowance", "disabled_child_care", "maternity"}, assessment.reasons
+
+    grouped = _by_programme(_decide(assessment))
+    assert sorted(e.beneficiary_person_id for e in grouped["child_allowance"]) == sorted([older.id, infant.id])
+    [care] = grouped["disabled_child_care"]
+    assert (care.beneficiary_person_id, care.monthly_amount, care.lump_sum) == (older.id, Decimal("500000.00"), False)
+    [maternity] = grouped["maternity"]
+    assert maternity.beneficiary_person_id == mother.id and maternity.payee_person_id == head.id
+    assert (maternity.monthly_amount, maternity.months, maternity.lump_sum) == (Decimal("498500.00"), 4, True)
+    assert (maternity.period_start, maternity.period_end) == (date(2025, 12, 1), date(2026, 3, 31))
+
+
+def test_material_support_goes_to_the_applicant(app):
+    family = factories.make_family(children=0)
+    assessment = _decided(family, monthly_income=200_000, programmes=("material_support",))
+    [enrolment] = _decide(assessment)
+    assert enrolment.programme.code == "material_support"
+    assert enrolment.beneficiary_person_id == enrolment.payee_person_id == family["head"].id
+    assert enrolment.monthly_amount == Decimal(str(assessment.programmes[0]["monthly_amount"]))
+    assert enrolment.period_end == date(2026, 5, 31)  # 6 months from December
+
+
+def test_the_signal_sent_twice_enrols_once(app):
+    assessment = _decided()
+    first = _decide(assessment)
+    second = _decide(assessment)
+    assert len(first) == 2 and [e.id for e in second] == [e.id for e in first]
+    assert operations.enrol_from_assessment(assessment) == first
+    count = db.session.scalar(select(func.count()).select_from(Enrolment)
+                              .where(Enrolment.assessment_id == assessment.id))
+    assert count == 2
+
+
+def test_an_ineligible_decision_enrols_nobody(app):
+    assessment = _decided(monthly_income=1_400_000)
+    assert assessment.decision is Decision.ineligible
+    assert _decide(assessment) == []
+    assert operations.enrol_from_assessment(assessment) == []
+
+
+def test_amounts_that_disagree_with_the_pack_enrol_nobody_and_the_decision_stands(app):
+    def one_child_too_few(result):  # 540,000 for one child is not the pack's 270,000
+        result["trace"]["members"][2]["child"] = False
+
+    assessment = _decided(edit=one_child_too_few)
+    with pytest.raises(operations.EnrolmentError, match="270000"):
+        operations.enrol_from_assessment(assessment)
+    assert _decide(assessment) == []
+    assert _actions("application", assessment.application_id)[-1] == "enrolment.refused"
+
+
+def test_a_newer_decision_supersedes_the_older_enrolment(app):
+    family = factories.make_family(children=1)
+    first = _decide(_decided(family))
+    first[0].application.status = "withdrawn"  # let the household apply again (open-application index)
+    first[0].application.is_open = False
+    for member in first[0].application.members:
+        member.is_open = False
+    db.session.flush()
+    second = _decide(_decided(family, decided=datetime(2026, 5, 20, 8, tzinfo=UTC)))
+    assert first[0].status is EnrolmentStatus.ended and "superseded" in first[0].status_reason
+    assert first[0].period_end == date(2026, 5, 31) and second[0].period_start == date(2026, 6, 1)
+
+
+def test_the_database_refuses_a_second_open_enrolment_for_a_beneficiary(app):
+    [enrolment, _other] = _decide(_decided())
+    columns = ("application_id, assessment_id, household_id, programme_id, beneficiary_person_id, payee_person_id, "
+               "monthly_amount, months, lump_sum, period_start, period_end, status, created_at, updated_at")
+    insert = text(f"INSERT INTO enrolment ({columns}) VALUES (:application, :assessment, :household, :programme, "
+                  ":person, :person, :amount, 1, :false, :start, :end, :status, :now, :now)")
+    values = {"application": enrolment.application_id, "assessment": _another_assessment(enrolment),
+              "household": enrolment.household_id, "programme": enrolment.programme_id,
+              "person": enrolment.beneficiary_person_id, "amount": 100, "false": False, "start": date(2027, 1, 1),
+              "end": date(2027, 1, 31), "status": "active", "now": datetime.now(UTC)}
+    for status in ("active", "suspended"):
+        with pytest.raises(IntegrityError, match="(?i)unique"), db.session.begin_nested():
+            db.session.execute(insert, {**values, "status": status})
+    # Ended enrolments do not count: history can hold many.
+    with db.session.begin_nested():
+        db.session.execute(insert, {**values, "status": "ended"})
+    # The same assessment cannot enrol the same beneficiary in the same programme twice, even as ended.
+    with pytest.raises(IntegrityError, match="(?i)unique"), db.session.begin_nested():
+        db.session.execute(insert, {**values, "status": "ended", "assessment": enrolment.assessment_id})
+    # The amount must be positive and the period ordered.
+    for bad in ({"amount": 0}, {"end": date(2026, 12, 31)}):
+        with pytest.raises(IntegrityError, match="(?i)check"), db.session.begin_nested():
+            db.session.execute(insert, {**values, "status": "ended", **bad})
+
+
+def _another_assessment(enrolment: Enrolment) -> int:
+    """A second assessment row of the same application (so the per-assessment unique key does not fire)."""
+    old = enrolment.assessment
+    copy = Assessment(application_id=old.application_id, household_id=old.household_id, kind="recertification",
+                      pack_id=old.pack_id, pack_version=old.pack_version, engine="pandas", as_of=old.as_of,
+                      decision=old.decision, per_capita_income=old.per_capita_income, monthly_total=old.monthly_total,
+                      reasons=old.reasons, programmes=old.programmes, facts=old.facts, trace=old.trace)
+    db.session.add(copy)
+    db.session.flush()
+    return copy.id
+
+
+def _household(head, spouse, children) -> dict:
+    from modules.registration.models import Household, HouseholdMember, Relation
+
+    home = Household(area_id=head.area_id, address="Test street 2")
+    db.session.add(home)
+    db.session.flush()
+    for person, relation in [(head, Relation.head), (spouse, Relation.spouse)] + [(k, Relation.child)
+                                                                                   for k in children]:
+        db.session.add(HouseholdMember(household_id=home.id, person_id=person.id, relation=relation))
+    db.session.flush()
+    return {"head": head, "spouse": spouse, "children": children, "household": home}
