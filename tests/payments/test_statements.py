@@ -277,6 +277,21 @@ def test_pain002_whole_file_rejection_fails_every_listed_transaction():
     assert entries["SRSP-E2E-9-1"].amount == Decimal("10000.00")
 
 
+def test_pain002_notprovided_inherited_block_status_and_unknown_code():
+    data = (
+        b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"><CstmrPmtStsRpt>'
+        b"<GrpHdr><MsgId>S</MsgId><CreDtTm>2024-01-01T00:00:00</CreDtTm></GrpHdr>"
+        b"<OrgnlGrpInfAndSts><OrgnlMsgId>P</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>"
+        b"<OrgnlPmtInfAndSts><OrgnlPmtInfId>B</OrgnlPmtInfId><PmtInfSts>ACSC</PmtInfSts>"
+        b"<TxInfAndSts><OrgnlEndToEndId>NOTPROVIDED</OrgnlEndToEndId></TxInfAndSts>"
+        b"<TxInfAndSts><OrgnlEndToEndId>E2</OrgnlEndToEndId><TxSts>XYZW</TxSts></TxInfAndSts>"
+        b"</OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"
+    )
+    st = read_pain002(data)
+    assert [(e.end_to_end_id, e.outcome) for e in st.entries] == [(None, "paid")]
+    assert [(p.end_to_end_id, p.status) for p in st.pending] == [("E2", "XYZW")]  # unknown code: wait, never drop
+
+
 def test_pain002_refuses_camt_and_camt_refuses_pain002():
     with pytest.raises(StatementError, match=r"expected pain\.002"):
         read_pain002(fixture(V08))

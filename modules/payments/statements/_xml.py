@@ -64,6 +64,11 @@ class Doc:
         return [t.text.strip() for t in self.all(el, path) if t.text and t.text.strip()]
 
 
+def end_to_end_id(raw: str | None) -> str | None:
+    """End-to-end id with the ISO placeholder `NOTPROVIDED` read as absent (it matches nothing of ours)."""
+    return None if raw is None or raw.upper() == "NOTPROVIDED" else raw
+
+
 def amount(el: etree._Element, where: str) -> tuple[Decimal, str | None]:
     """Decimal value and `Ccy` attribute of an amount element."""
     raw = (el.text or "").strip()

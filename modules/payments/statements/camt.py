@@ -12,7 +12,6 @@ from .model import SetAsideLine, Statement, StatementEntry, StatementError, dige
 # message -> (business root element, per-account report element); the namespace carries the version.
 LAYOUT = {"camt.053": ("BkToCstmrStmt", "Stmt"), "camt.054": ("BkToCstmrDbtCdtNtfctn", "Ntfctn")}
 VERSIONS = ("001.02", "001.08")
-NOT_PROVIDED = "NOTPROVIDED"
 # Bank transaction sub-family codes that mean "your payment came back".
 RETURN_SUBFAMILIES = {"RRTN", "RPCR"}
 
@@ -91,10 +90,9 @@ def _tx_line(doc, tx, base, fallback_amount, where) -> dict:
     if value is None and fallback_amount is not None:
         value = fallback_amount
     code, text = _xml.reason(doc, tx, "RtrInf")
-    e2e = doc.text(tx, "Refs/EndToEndId")
     line = {
         **base,
-        "end_to_end_id": None if e2e is None or e2e.upper() == NOT_PROVIDED else e2e,
+        "end_to_end_id": _xml.end_to_end_id(doc.text(tx, "Refs/EndToEndId")),
         "amount": value if value is not None else Decimal("0"),
         "amount_known": value is not None,
         "currency": ccy or base["currency"],

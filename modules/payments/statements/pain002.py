@@ -75,7 +75,7 @@ def _read_tx(doc, tx, where, inherited, group_rejected, entries, pending) -> Non
         code, text = inherited[1]
     value, ccy = _original_amount(doc, tx, where)
     common = {
-        "end_to_end_id": _e2e(doc.text(tx, "OrgnlEndToEndId")),
+        "end_to_end_id": _xml.end_to_end_id(doc.text(tx, "OrgnlEndToEndId")),
         "amount": value if value is not None else Decimal("0"),
         "amount_known": value is not None,
         "currency": ccy,
@@ -93,11 +93,6 @@ def _original_amount(doc, tx, where):
     """`OrgnlTxRef/Amt/InstdAmt` when the bank repeats it, else (None, None)."""
     el = doc.one(tx, "OrgnlTxRef/Amt/InstdAmt")
     return _xml.amount(el, f"{where}/OrgnlTxRef/Amt/InstdAmt") if el is not None else (None, None)
-
-
-def _e2e(raw: str | None) -> str | None:
-    """End-to-end id with the ISO placeholder `NOTPROVIDED` read as absent."""
-    return None if raw is None or raw.upper() == "NOTPROVIDED" else raw
 
 
 def _rejected_block(doc, batch, where, batch_reason) -> StatementEntry:
