@@ -25,8 +25,20 @@ needs_standards = pytest.mark.skipif(not XSD.is_dir(), reason="../shared/standar
 CSV_HEADER = "end_to_end_id,amount,currency,status,booking_date,reason_code,reason_text"
 
 
+# Published samples are read where the standards folder keeps them, not copied into the repository.
+PUBLISHED = {"camt.053.001.02.xml": "samples-tryton/camt.053.001.02.xml",
+             "camt.054.001.02.xml": "samples-tryton/camt.054.001.02.xml",
+             "camt052_001_02.xml": "example_files/gs_camt/camt052_001_02.xml",
+             "camt053_001_02.xml": "example_files/gs_camt/camt053_001_02.xml"}
+
+
 def fixture(name: str) -> bytes:
-    """Raw bytes of a fixture file."""
+    """Raw bytes of a fixture file (ours in fixtures/, published ones from the standards folder)."""
+    if name in PUBLISHED:
+        path = STANDARDS / PUBLISHED[name]
+        if not path.is_file():
+            pytest.skip("../shared/standards/iso20022 not available")
+        return path.read_bytes()
     return (FIXTURES / name).read_bytes()
 
 
