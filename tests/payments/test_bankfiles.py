@@ -25,9 +25,10 @@ def _transaction():
     yield
 
 
-def payment(line: int, amount: str = "0.10", **changes) -> Payment:
-    """A valid payment of payroll 123, line `line`."""
-    values = dict(end_to_end_id=ids.end_to_end_id(123, line), amount=Decimal(amount), creditor_name="Aliyev Vali",
+def payment(line: int, amount: object = "0.10", **changes) -> Payment:
+    """A valid payment of payroll 123, line `line`; a text amount becomes a Decimal, anything else is passed on."""
+    amount = Decimal(amount) if isinstance(amount, str) else amount
+    values = dict(end_to_end_id=ids.end_to_end_id(123, line), amount=amount, creditor_name="Aliyev Vali",
                   creditor_account="20206000900100001001", creditor_bank_code="00450",
                   remittance="Ijtimoiy nafaqa 2024-05")  # fmt: skip
     return Payment(**{**values, **changes})
@@ -131,7 +132,9 @@ def test_creation_time_written_in_utc_without_microseconds():
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_totals_are_exact_decimal_sums(version):
-    root, ns = parsed(pain001.render(batch(), version))  # 3 x 0.10: a float sum would give 0.30000000000000004
+    sample = batch()  # 3 x 0.10: a float sum would give 0.30000000000000004
+    assert sample.control_sum.as_tuple() == Decimal("0.30").as_tuple()
+    root, ns = parsed(pain001.render(sample, version))
     for level in ("p:CstmrCdtTrfInitn/p:GrpHdr", "p:CstmrCdtTrfInitn/p:PmtInf"):
         assert root.findtext(f"{level}/p:NbOfTxs", namespaces=ns) == "3"
         assert root.findtext(f"{level}/p:CtrlSum", namespaces=ns) == "0.30"
@@ -150,7 +153,7 @@ def test_totals_are_exact_decimal_sums(version):
     (lambda: payment(1, "-5.00"), "amount"),
     (lambda: payment(1, "0"), "amount"),
     (lambda: payment(1, "1.005"), "amount"),
-    (lambda: payment(1, amount=0.1), "amount"),
+    (lambda: payment(1, amount=0.5), "amount"),  # exactly representable, refused all the same: floats are a bug
     (lambda: payment(1, amount=Decimal("NaN")), "amount"),
     (lambda: payment(1, "1E+16"), "amount"),
     (lambda: payment(1, end_to_end_id="X" * 36), "end_to_end_id"),
@@ -203,10 +206,12 @@ def test_unknown_version_is_refused():
     ("ШАРИПОВ ЕРҒАШ", "SHARIPOV YERG'ASH"),
     ("Алиев Элёр Юсупович", "Aliyev Elyor Yusupovich"),
     ("Ҳасанова Қумри Цой", "Hasanova Qumri Tsoy"),
+    ("Хасанов Жасур", "Xasanov Jasur"),
     ("Маъруф Ильич Щукин", "Ma'ruf Ilich Shukin"),
     ("Gʻulomov Oʻgʻiloy Maʼruf", "G'ulomov O'g'iloy Ma'ruf"),
     ("G‘ulomov O’g`iloy", "G'ulomov O'g'iloy"),
     ("Café «Rossiya» № 5 & Co", "Cafe Rossiya No 5 Co"),
+    ("Zoë Müller-Lüdenscheid", "Zoe Muller-Ludenscheid"),
     ("  tab\there  ", "tab here"),
 ])  # fmt: skip
 def test_latin(text, expected):
