@@ -123,6 +123,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from connectors.civil_events import bp as civil_events
+    from modules.enrolment.blueprint import bp as enrolment
     from modules.means_test.blueprint import api_bp as means_test_api
     from modules.means_test.blueprint import bp as means_test
     from modules.registration.blueprint import api_bp as registration_api
@@ -139,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(registration_api)
     app.register_blueprint(means_test)
     app.register_blueprint(means_test_api)
+    app.register_blueprint(enrolment)
     app.register_blueprint(admin)
     app.register_blueprint(civil_events)
     app.register_blueprint(notifications)

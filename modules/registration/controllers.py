@@ -83,6 +83,7 @@ def application_detail(application_id: int):
     application = _load_or_404(application_id)
     operations.record_view(application, current_user)
     db.session.commit()
+    from modules.enrolment.operations import enrolments_for_application
     from modules.means_test.explain import explain, latest_assessment
     from modules.means_test.operations import can_restart, source_table
 
@@ -92,7 +93,8 @@ def application_detail(application_id: int):
     return render_template("registration/detail.html", app=application, today=operations.today(),
                            targets=allowed_targets(application.status), sources=sources,
                            can_restart=can_restart(application), assessment=assessment,
-                           explained=explain(assessment) if assessment else None)
+                           explained=explain(assessment) if assessment else None,
+                           enrolments=enrolments_for_application(application.id))
 
 
 @require("application.change")

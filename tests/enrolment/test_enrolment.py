@@ -11,13 +11,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from modules.enrolment import operations
-from modules.enrolment.models import Enrolment, EnrolmentStatus
+from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
+from modules.enrolment.status import IllegalAccountTransition, IllegalTransition
 from modules.means_test.models import Assessment, Decision
 from modules.registration import operations as registration
 from modules.registration.schemas import ApplicationArgs
 from rules.engines import evaluate
 from rules.facts import validate_facts
 from tests import factories
+from tests.conftest import sign_in
 from webapp import signals
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
@@ -201,6 +203,154 @@ def test_the_database_refuses_a_second_open_enrolment_for_a_beneficiary(app):
     for bad in ({"amount": 0}, {"end": date(2026, 12, 31)}):
         with pytest.raises(IntegrityError, match="(?i)check"), db.session.begin_nested():
             db.session.execute(insert, {**values, "status": "ended", **bad})
+
+
+def test_suspend_resume_end_follow_the_status_machine_and_are_audited(app):
+    worker = factories.make_user("social_worker", areas=["UZ-TK"])
+    enrolment, other = _decide(_decided())
+    with pytest.raises(operations.EnrolmentError, match="reason is required"):
+        operations.suspend(enrolment, "  ", worker)
+    assert enrolment.status is EnrolmentStatus.active, "a refused change changes nothing"
+    with pytest.raises(IllegalTransition, match="active cannot become active"):
+        operations.resume(enrolment, worker)
+
+    operations.suspend(enrolment, "Child left the household", worker)
+    assert (enrolment.status, enrolment.status_reason) == (EnrolmentStatus.suspended, "Child left the household")
+    with pytest.raises(IllegalTransition, match="suspended cannot become suspended"):
+        operations.suspend(enrolment, "again", worker)
+    operations.resume(enrolment, worker)
+    assert enrolment.status is EnrolmentStatus.active and enrolment.status_reason is None
+    operations.end(enrolment, "Moved abroad", worker)
+    assert enrolment.status is EnrolmentStatus.ended
+    for change in (lambda: operations.resume(enrolment, worker), lambda: operations.suspend(enrolment, "x", worker),
+                   lambda: operations.end(enrolment, "x", worker)):
+        with pytest.raises(IllegalTransition, match="ended cannot become"):
+            change()
+    operations.suspend(other, "Documents missing", worker)
+    operations.end(other, "Documents never came", worker)  # a suspended enrolment can be ended too
+
+    assert _actions("enrolment", enrolment.id) == ["enrolment.created", "enrolment.suspended", "enrolment.resumed",
+                                                   "enrolment.ended"]
+    last = db.session.scalar(select(AuditEvent).where(AuditEvent.object_id == str(enrolment.id),
+                                                      AuditEvent.object_type == "enrolment")
+                             .order_by(AuditEvent.id.desc()).limit(1))
+    assert last.actor_id == worker.id and last.details == {"from": "active", "to": "ended", "reason": "Moved abroad"}
+
+
+def test_a_bank_account_is_requested_once_per_payee_and_moves_to_card_issued(app):
+    enrolments = _decide(_decided(factories.make_family(children=3)))
+    with pytest.raises(operations.EnrolmentError, match="MFO"):
+        operations.request_bank_accounts(enrolments, "12")
+    assert all(e.bank_account_id is None for e in enrolments)
+
+    [account] = operations.request_bank_accounts(enrolments, "00014")
+    assert {e.bank_account_id for e in enrolments} == {account.id}
+    assert (account.person_id, account.status, account.account_number) == (
+        enrolments[0].payee_person_id, BankAccountStatus.requested, None)
+    assert account.request_id and account.requested_at
+    assert operations.request_bank_accounts(enrolments, "00014") == [], "a second run requests nothing"
+    # A later enrolment of the same payee (another programme) reuses the account.
+    later = _decide(_decided(factories.make_family(children=1)))
+    later[0].payee_person_id = enrolments[0].payee_person_id
+    assert operations.request_bank_accounts(later, "00014") == [] and later[0].bank_account_id == account.id
+    assert db.session.scalar(select(func.count()).select_from(BankAccount)
+                             .where(BankAccount.person_id == account.person_id)) == 1
+
+    with pytest.raises(IllegalAccountTransition, match="requested cannot become card_issued"):
+        operations.record_card_issued(account)
+    with pytest.raises(operations.EnrolmentError, match="20 digits"):
+        operations.record_account_opened(account, "1234")
+    assert account.status is BankAccountStatus.requested
+    operations.record_account_opened(account, "20206000900123456001")
+    assert (account.status, account.account_number) == (BankAccountStatus.opened, "20206000900123456001")
+    assert account.opened_at is not None
+    operations.record_card_issued(account)
+    assert account.status is BankAccountStatus.card_issued and account.card_issued_at is not None
+    with pytest.raises(IllegalAccountTransition):
+        operations.record_account_opened(account, "20206000900123456002")
+    assert _actions("bank_account", account.id) == ["bank_account.requested", "bank_account.opened",
+                                                    "bank_account.card_issued"]
+
+
+def test_households_are_due_for_recertification_when_their_active_period_ends(app):
+    december = _decided()  # child allowance December 2025 – November 2026
+    _decide(december)
+    suspended = _decided(decided=datetime(2025, 10, 10, 8, tzinfo=UTC))  # November 2025 – October 2026
+    for enrolment in _decide(suspended):
+        operations.suspend(enrolment, "Under review")
+    later = _decided(decided=datetime(2026, 3, 3, 8, tzinfo=UTC))  # April 2026 – March 2027
+    _decide(later)
+    mine = {december.household_id, suspended.household_id, later.household_id}
+
+    def due(as_of):
+        return [household for household in operations.due_for_recertification(as_of) if household in mine]
+
+    assert due(date(2026, 10, 31)) == []
+    assert due(date(2026, 11, 1)) == due(date(2026, 11, 30)) == [december.household_id]
+    assert due(date(2027, 3, 1)) == sorted([december.household_id, later.household_id])
+    for enrolment in operations.enrolments_of(december.id):
+        operations.end(enrolment, "Recertified")
+    assert due(date(2027, 3, 1)) == [later.household_id]
+
+
+def test_the_application_page_lists_enrolments_and_a_social_worker_can_change_them(app, client):
+    assessment = _decided()
+    enrolment, other = _decide(assessment)
+    operations.request_bank_accounts([enrolment], "00014")
+    worker = factories.make_user("social_worker", areas=["UZ-TK"])
+    sign_in(client, worker)
+    page = f"/applications/{assessment.application_id}"
+    html = client.get(page).get_data(as_text=True)
+    assert "Enrolments" in html and enrolment.beneficiary.pin in html and other.beneficiary.pin in html
+    assert "270 000.00" in html and "01.12.2025 – 30.11.2026" in html and "requested" in html
+    assert "not requested" in html  # the other child's enrolment has no account yet
+    assert f"/enrolments/{enrolment.id}/suspend" in html and f"/enrolments/{enrolment.id}/end" in html
+
+    refused = client.post(f"/enrolments/{enrolment.id}/suspend", data={"csrf_token": client.csrf, "reason": " "},
+                          follow_redirects=True)
+    assert "A reason is required." in refused.get_data(as_text=True)
+    assert enrolment.status is EnrolmentStatus.active
+    response = client.post(f"/enrolments/{enrolment.id}/suspend",
+                           data={"csrf_token": client.csrf, "reason": "Child moved to grandparents"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(page)
+    db.session.refresh(enrolment)
+    assert (enrolment.status, enrolment.status_reason) == (EnrolmentStatus.suspended, "Child moved to grandparents")
+    html = client.get(page).get_data(as_text=True)
+    assert "Child moved to grandparents" in html and f"/enrolments/{enrolment.id}/resume" in html
+    assert f"/enrolments/{enrolment.id}/suspend" not in html
+
+    again = client.post(f"/enrolments/{enrolment.id}/suspend", data={"csrf_token": client.csrf, "reason": "x"},
+                        follow_redirects=True)
+    assert "that change is not possible" in again.get_data(as_text=True)
+    client.post(f"/enrolments/{enrolment.id}/resume", data={"csrf_token": client.csrf})
+    db.session.refresh(enrolment)
+    assert enrolment.status is EnrolmentStatus.active
+    client.post(f"/enrolments/{other.id}/end", data={"csrf_token": client.csrf, "reason": "Turned 18"})
+    db.session.refresh(other)
+    assert other.status is EnrolmentStatus.ended
+    assert _actions("enrolment", enrolment.id)[-2:] == ["enrolment.suspended", "enrolment.resumed"]
+    assert client.post(f"/enrolments/{enrolment.id}/suspend", data={"reason": "no token"}).status_code == 400
+
+
+def test_a_registrar_sees_the_enrolments_but_cannot_change_them(app, client):
+    assessment = _decided()
+    enrolment, _other = _decide(assessment)
+    sign_in(client, factories.make_user("registrar", areas=["UZ-TK"]))
+    html = client.get(f"/applications/{assessment.application_id}").get_data(as_text=True)
+    assert enrolment.beneficiary.pin in html and "/suspend" not in html
+    response = client.post(f"/enrolments/{enrolment.id}/suspend", data={"csrf_token": client.csrf, "reason": "x"})
+    assert response.status_code == 403
+    db.session.refresh(enrolment)
+    assert enrolment.status is EnrolmentStatus.active
+
+
+def test_staff_outside_the_area_cannot_change_an_enrolment(app, client):
+    enrolment, _other = _decide(_decided())
+    sign_in(client, factories.make_user("social_worker", areas=["UZ-SA"]))
+    response = client.post(f"/enrolments/{enrolment.id}/end", data={"csrf_token": client.csrf, "reason": "x"})
+    assert response.status_code == 404
+    db.session.refresh(enrolment)
+    assert enrolment.status is EnrolmentStatus.active
 
 
 def _another_assessment(enrolment: Enrolment) -> int:

@@ -17,6 +17,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "application.create": frozenset({R.registrar, R.mahalla_worker}),
     "application.change": frozenset({R.registrar, R.mahalla_worker}),
     "application.export": frozenset(_CASEWORK | {R.admin, R.auditor}),
+    "enrolment.change": frozenset({R.social_worker, R.admin}),
     "job.view_all": frozenset({R.admin}),
     "means_test.evaluate": frozenset(_CASEWORK | {R.admin, R.auditor, R.analyst}),
     "policy.simulate": frozenset({R.analyst, R.admin}),
