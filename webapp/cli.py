@@ -32,6 +32,7 @@ def register_commands(app) -> None:
     from connectors.cli import register_commands as register_synth_commands
     from connectors.simulator.cli import register_commands as register_simulator_commands
     from modules.means_test.cli import register_commands as register_means_test_commands
+    from modules.payments.cli import register_commands as register_payroll_commands
     from rules.cli import register_commands as register_rules_commands
 
     for command in (areas, programmes, audit, worker, users, demo):
@@ -41,6 +42,7 @@ def register_commands(app) -> None:
     register_synth_commands(app)
     register_rules_commands(app)
     register_means_test_commands(app)
+    register_payroll_commands(app)
 
 
 @click.group(help="Administrative areas.")

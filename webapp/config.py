@@ -106,6 +106,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "COLLECT_ON_SUBMIT": True,
         "COLLECTION_ROUNDS": _positive_int("SRSP_COLLECTION_ROUNDS", env.get("SRSP_COLLECTION_ROUNDS", "2")),
         **_sms_config(env),
+        # The account payrolls are paid from (the debtor of the bank files); demo values unless set.
+        "PAYER_NAME": env.get("SRSP_PAYER_NAME", "Ijtimoiy himoya milliy agentligi (demo)"),
+        "PAYER_ACCOUNT": env.get("SRSP_PAYER_ACCOUNT", "23402000900100001001"),
+        "PAYER_BANK_CODE": env.get("SRSP_PAYER_BANK_CODE", "00014"),
     }
     config.update(overrides)
     if not config["SECRET_KEY"]:

@@ -1,0 +1,134 @@
+"""Pre-payroll checks: each one set-based UPDATE that excludes the lines it catches, keeping the reason.
+
+Checks run in the order of `CHECKS` and only look at lines still included, so a line excluded by one check keeps
+that first reason. `run_checks` moves the payroll from draft to checked and returns {reason: lines excluded}.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import aliased
+
+from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
+from modules.payments import status as machine
+from modules.payments.generation import month_bounds, refresh_totals
+from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.registration.models import Person
+from webapp.extensions import db
+from webapp.models import Programme
+
+L, E = PayrollLine, Enrolment
+OPEN_ACCOUNT = (BankAccountStatus.opened, BankAccountStatus.card_issued)
+# Programme pairs a household cannot receive for the same month: material support is for families without
+# children under 18 (uz pack, seed 002), the child allowance for families with them.
+INCOMPATIBLE = (("material_support", "child_allowance"),)
+# Child benefits stop on the child's 18th birthday (uz pack `child_age_limit`); checked on the month's first day.
+CHILD_AGE_LIMIT = {"child_allowance": 18}
+
+
+def _enrolment_of_line(*conditions):
+    """EXISTS: the line's enrolment satisfies `conditions` (correlated on payroll_line.enrolment_id)."""
+    return exists().where(E.id == L.enrolment_id, *conditions)
+
+
+def _deceased(payroll: Payroll, first: date, last: date):
+    return _enrolment_of_line(exists().where(Person.id == E.beneficiary_person_id, Person.death_date.is_not(None)))
+
+
+def _two_households(payroll: Payroll, first: date, last: date):
+    """The beneficiary also appears, as beneficiary or payee, on a line not excluded for the same month through an
+    enrolment of another household (in any programme): one person registered in two households.
+
+    Within one programme a person has at most one live enrolment (a unique index), so the duplicate shows up across
+    programmes: e.g. a child paid the child allowance in one household and material support as the head of another.
+    """
+    other_line, other_enrolment, mine = aliased(PayrollLine), aliased(Enrolment), aliased(Enrolment)
+    return exists().where(
+        mine.id == L.enrolment_id, other_line.period == payroll.period, other_line.id != L.id,
+        other_line.status != LineStatus.excluded, other_enrolment.id == other_line.enrolment_id,
+        other_enrolment.household_id != mine.household_id,
+        (other_enrolment.beneficiary_person_id == mine.beneficiary_person_id)
+        | (other_enrolment.payee_person_id == mine.beneficiary_person_id))
+
+
+def _incompatible(payroll: Payroll, first: date, last: date):
+    """The household already has a line not excluded for the same month in an incompatible programme."""
+    code = db.session.scalar(select(Programme.code).where(Programme.id == payroll.programme_id))
+    others = [b if a == code else a for a, b in INCOMPATIBLE if code in (a, b)]
+    if not others:
+        return None
+    other_line, other_enrolment, mine = aliased(PayrollLine), aliased(Enrolment), aliased(Enrolment)
+    return exists().where(
+        mine.id == L.enrolment_id, other_line.period == payroll.period, other_line.status != LineStatus.excluded,
+        other_enrolment.id == other_line.enrolment_id, other_enrolment.household_id == mine.household_id,
+        other_enrolment.programme_id.in_(select(Programme.id).where(Programme.code.in_(others))))
+
+
+def _not_active(payroll: Payroll, first: date, last: date):
+    """Suspended or ended since generation, or the period cut short (a newer decision superseded it)."""
+    return _enrolment_of_line(
+        (E.status != EnrolmentStatus.active) | (E.period_start > last) | (E.period_end < first))
+
+
+def _no_bank_account(payroll: Payroll, first: date, last: date):
+    usable = exists().where(BankAccount.id == E.bank_account_id, BankAccount.person_id == E.payee_person_id,
+                            BankAccount.status.in_(OPEN_ACCOUNT), BankAccount.account_number.is_not(None))
+    return _enrolment_of_line(~usable)
+
+
+def _amount_mismatch(payroll: Payroll, first: date, last: date):
+    """Defensive: the line's amount is not what the enrolment gives (a lump sum: the monthly amount × months)."""
+    return _enrolment_of_line(
+        ((E.lump_sum.is_(True)) & (L.amount != E.monthly_amount * E.months))
+        | ((E.lump_sum.is_(False)) & (L.amount != E.monthly_amount)))
+
+
+def _child_aged_out(payroll: Payroll, first: date, last: date):
+    code = db.session.scalar(select(Programme.code).where(Programme.id == payroll.programme_id))
+    if code not in CHILD_AGE_LIMIT:
+        return None
+    born_by = date(first.year - CHILD_AGE_LIMIT[code], first.month, 1)  # 18 or older on the month's first day
+    return _enrolment_of_line(exists().where(Person.id == E.beneficiary_person_id, Person.birth_date <= born_by))
+
+
+CHECKS = {
+    "deceased": _deceased,
+    "two_households": _two_households,
+    "incompatible_programmes": _incompatible,
+    "enrolment_not_active": _not_active,
+    "no_bank_account": _no_bank_account,
+    "amount_mismatch": _amount_mismatch,
+    "child_aged_out": _child_aged_out,
+}
+
+
+def apply_checks(payroll: Payroll) -> dict[str, int]:
+    """Run every check on the payroll's included lines; {reason: lines excluded}. Does not change its status."""
+    first, last = month_bounds(payroll.period)
+    summary = {}
+    for reason, condition in CHECKS.items():
+        where = condition(payroll, first, last)
+        if where is None:
+            summary[reason] = 0
+            continue
+        result = db.session.execute(
+            update(L).where(and_(L.payroll_id == payroll.id, L.status == LineStatus.included, where))
+            .values(status=LineStatus.excluded, exclusion_reason=reason)
+            .execution_options(synchronize_session=False))
+        summary[reason] = result.rowcount
+    refresh_totals(payroll)
+    return summary
+
+
+def run_checks(payroll: Payroll, actor=None) -> dict[str, int]:
+    """Check a draft payroll and move it to checked; returns {reason: lines excluded}."""
+    if payroll.status is not PayrollStatus.draft:
+        raise machine.IllegalTransition(payroll.status, PayrollStatus.checked)
+    with db.session.begin_nested():
+        summary = apply_checks(payroll)
+        machine.transition(payroll, PayrollStatus.checked, actor,
+                           {"excluded": summary, "lines": payroll.line_count, "total": str(payroll.total_amount)})
+    db.session.expire_all()
+    return summary

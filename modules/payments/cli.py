@@ -1,0 +1,98 @@
+"""`srsp payroll …`: generate a month's payroll, list payrolls, export a payroll's bank file."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from webapp.extensions import db
+
+
+@click.group("payroll", help="Monthly payrolls: generate, list, export bank files.")
+def payroll_group():
+    pass
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@payroll_group.command("generate", help="Generate (or top up) the draft payroll of a programme, region and month.")
+@click.option("--programme", "programme_code", required=True, help="Programme code, e.g. child_allowance.")
+@click.option("--region", "region_code", required=True, help="Region code, e.g. UZ-TK.")
+@click.option("--period", required=True, help="Month as YYYY-MM.")
+@click.option("--user", "username", help="The preparer (a finance maker); default: the system.")
+@with_appcontext
+def generate_command(programme_code, region_code, period, username):
+    from modules.payments.generation import generate
+    from modules.payments.status import PayrollError
+    from webapp.models import User
+
+    actor = None
+    if username:
+        actor = db.session.scalar(select(User).where(User.username == username))
+        if actor is None:
+            _fail(f"no user {username!r}")
+    try:
+        payroll = generate(programme_code, region_code, period, actor)
+    except PayrollError as error:
+        db.session.rollback()
+        _fail(str(error))
+    db.session.commit()
+    click.echo(f"Payroll {payroll.id}: {payroll.line_count} lines, {payroll.total_amount} UZS ({payroll.status})")
+
+
+def _rows() -> list[dict]:
+    from modules.payments.models import Payroll
+    from webapp.models import Area, Programme
+
+    result = db.session.execute(select(Payroll, Programme.code, Area.code).join(Programme).join(Area)
+                                .order_by(Payroll.id))
+    return [{"id": p.id, "programme": programme, "region": region, "period": p.period, "status": p.status.value,
+             "lines": p.line_count, "total": str(p.total_amount)} for p, programme, region in result]
+
+
+@payroll_group.command("list", help="List payrolls.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array (totals as decimal strings).")
+@with_appcontext
+def list_command(as_json):
+    rows = _rows()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>6}  {row['programme']:<22} {row['region']:<6} {row['period']}  {row['status']:<10} "
+                   f"{row['lines']:>8} {row['total']:>18}")
+
+
+@payroll_group.command("export", help="Write an approved payroll's bank file (validated before it is written).")
+@click.argument("payroll_id", type=int)
+@click.option("--format", "file_format", required=True,
+              type=click.Choice(["pain.001.001.03", "pain.001.001.09", "csv"]))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export_command(payroll_id, file_format, output):
+    from modules.payments import export
+    from modules.payments.bankfiles import BankFileError
+    from modules.payments.models import Payroll
+    from modules.payments.status import PayrollError
+
+    payroll = db.session.get(Payroll, payroll_id)
+    if payroll is None:
+        _fail(f"no payroll {payroll_id}")
+    try:
+        content = export.render(payroll, file_format)
+    except (PayrollError, BankFileError) as error:
+        _fail(str(error))
+    with open(output, "wb") as handle:
+        handle.write(content)
+    click.echo(f"Payroll {payroll.id}: {file_format} written to {output} ({len(content)} bytes)")
+
+
+def register_commands(app) -> None:
+    app.cli.add_command(payroll_group)

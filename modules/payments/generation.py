@@ -1,0 +1,118 @@
+"""Monthly payroll generation: one set-based `INSERT … SELECT` from the active enrolments (no per-row loop).
+
+A payroll covers one programme in one region for one month. Lines come from the enrolments of the programme
+that are active, whose household lives in the region (the area's materialised path), whose period covers the
+month (a lump sum only in its first month, for all its months at once) and that have no line for that month yet
+in any payroll (NOT EXISTS; the unique (enrolment, period) constraint backs it up). Generating again for the same
+month adds only enrolments that were not there before, so a repeat with nothing new adds nothing.
+
+All of it runs in one SAVEPOINT: an error half-way leaves neither the payroll nor any of its lines.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+
+from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, text, update
+
+from modules.enrolment.models import Enrolment, EnrolmentStatus
+from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.status import PayrollError
+from modules.registration.models import Household
+from webapp import audit
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel, Programme
+
+PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+
+def month_bounds(period: str) -> tuple[date, date]:
+    """First and last day of a "YYYY-MM" period; PayrollError for anything else."""
+    match = PERIOD.fullmatch(period or "")
+    if not match:
+        raise PayrollError(f"period {period!r} is not a month as YYYY-MM")
+    year, month = int(match[1]), int(match[2])
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def generate(programme_code: str, region_code: str, period: str, actor=None) -> Payroll:
+    """The draft payroll of the programme, region and month, with a line per enrolment due; see the module doc."""
+    first, last = month_bounds(period)
+    programme = db.session.scalar(select(Programme).where(Programme.code == programme_code))
+    if programme is None:
+        raise PayrollError(f"no programme with code {programme_code!r}")
+    region = db.session.scalar(select(Area).where(Area.code == region_code))
+    if region is None or region.level is not AreaLevel.region:
+        raise PayrollError(f"{region_code!r} is not a region code (e.g. UZ-TK)")
+    with db.session.begin_nested():
+        payroll = _live_payroll(programme.id, region.id, period)
+        if payroll is None:
+            payroll = Payroll(programme_id=programme.id, area_id=region.id, period=period, status=PayrollStatus.draft,
+                              prepared_by_id=actor.id if actor else None)
+            db.session.add(payroll)
+            db.session.flush()
+        elif payroll.status is not PayrollStatus.draft:
+            raise PayrollError(f"payroll {payroll.id} for {programme_code} {region_code} {period} is already "
+                               f"{payroll.status.value}; cancel it to generate the month again")
+        added = _insert_lines(payroll, programme.id, region.path, period, first, last)
+        set_end_to_end_ids(payroll.id)
+        refresh_totals(payroll)
+        audit.record("payroll.generated", "payroll", payroll.id,
+                     {"programme": programme_code, "region": region_code, "period": period, "added": added,
+                      "lines": payroll.line_count, "total": str(payroll.total_amount)}, actor=actor)
+    return payroll
+
+
+def _live_payroll(programme_id: int, area_id: int, period: str) -> Payroll | None:
+    return db.session.scalar(select(Payroll).where(
+        Payroll.programme_id == programme_id, Payroll.area_id == area_id, Payroll.period == period,
+        Payroll.status != PayrollStatus.cancelled))
+
+
+def _insert_lines(payroll: Payroll, programme_id: int, region_path: str, period: str, first: date, last: date) -> int:
+    """INSERT … SELECT the lines due; returns how many were added."""
+    e, h, a, line = Enrolment, Household, Area, PayrollLine
+    # A lump sum (maternity) is paid once, for all its months, in the month its period starts.
+    amount = case((e.lump_sum.is_(True), e.monthly_amount * e.months), else_=e.monthly_amount)
+    due = (
+        select(literal(payroll.id), e.id, literal(period), amount, literal(LineStatus.included.value),
+               literal(False))
+        .select_from(e).join(h, h.id == e.household_id).join(a, a.id == h.area_id)
+        .where(e.programme_id == programme_id, e.status == EnrolmentStatus.active,
+               a.path.startswith(region_path, autoescape=True),
+               e.period_start <= last, e.period_end >= first,
+               or_(e.lump_sum.is_(False), e.period_start >= first),
+               ~exists().where(and_(line.enrolment_id == e.id, line.period == period)))
+    )
+    columns = ["payroll_id", "enrolment_id", "period", "amount", "status", "cancelled"]
+    result = db.session.execute(insert(line.__table__).from_select(columns, due))
+    return result.rowcount
+
+
+# The format of `bankfiles.ids.end_to_end_id` (SRSP-P000123-L0000456), written in each dialect's SQL: numbers
+# zero-padded to 6 and 7 digits, never cut (lpad alone would truncate longer numbers).
+_END_TO_END_SQL = {
+    "sqlite": "printf('SRSP-P%06d-L%07d', payroll_id, id)",
+    "postgresql": "'SRSP-P' || lpad(payroll_id::text, greatest(6, length(payroll_id::text)), '0') "
+                  "|| '-L' || lpad(id::text, greatest(7, length(id::text)), '0')",
+}
+
+
+def set_end_to_end_ids(payroll_id: int) -> None:
+    """One UPDATE giving every new line of the payroll its end-to-end id, derived from the payroll and line ids."""
+    expression = _END_TO_END_SQL[db.session.get_bind().dialect.name]
+    db.session.execute(text(f"UPDATE payroll_line SET end_to_end_id = {expression} "  # noqa: S608 - constant SQL
+                            "WHERE payroll_id = :payroll AND end_to_end_id IS NULL"), {"payroll": payroll_id})
+
+
+def refresh_totals(payroll: Payroll) -> None:
+    """Cache the number and the sum of the included lines on the payroll."""
+    line = PayrollLine
+    included = and_(line.payroll_id == payroll.id, line.status == LineStatus.included)
+    db.session.execute(update(Payroll).where(Payroll.id == payroll.id).values(
+        line_count=select(func.count()).where(included).scalar_subquery(),
+        total_amount=select(func.coalesce(func.sum(line.amount), 0)).where(included).scalar_subquery(),
+    ).execution_options(synchronize_session=False))
+    db.session.expire(payroll, ["line_count", "total_amount"])

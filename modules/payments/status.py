@@ -1,0 +1,108 @@
+"""The payroll status machine: the only place that moves a payroll from one status to another.
+
+Every move is one conditional UPDATE (`… WHERE id = :id AND status = :current`) and its rowcount is checked, so
+two people approving, sending or cancelling the same payroll at once cannot both succeed: the second finds the
+status already changed and gets `PayrollConflict`. Every move is audited. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, update
+
+from modules.payments import totp
+from modules.payments.models import Payroll, PayrollLine, PayrollStatus
+from webapp import audit
+from webapp.extensions import db
+from webapp.models import Role
+from webapp.timeutil import utcnow
+
+S = PayrollStatus
+
+TRANSITIONS: dict[PayrollStatus, frozenset[PayrollStatus]] = {
+    S.draft: frozenset({S.checked, S.cancelled}),
+    S.checked: frozenset({S.approved, S.cancelled}),
+    S.approved: frozenset({S.sent, S.cancelled}),
+    S.sent: frozenset({S.reconciled}),
+    S.reconciled: frozenset(),
+    S.cancelled: frozenset(),
+}
+# The timestamp column each target status sets.
+STAMPS = {S.checked: "checked_at", S.approved: "approved_at", S.sent: "sent_at", S.reconciled: "reconciled_at",
+          S.cancelled: "cancelled_at"}
+
+
+class PayrollError(ValueError):
+    """A payroll request that cannot be carried out as it stands; nothing was changed."""
+
+
+class IllegalTransition(PayrollError):
+    def __init__(self, current: PayrollStatus, target: PayrollStatus):
+        super().__init__(f"A payroll that is {current.value} cannot become {target.value}")
+        self.current, self.target = current, target
+
+
+class PayrollConflict(PayrollError):
+    """Someone else changed the payroll's status first (e.g. two checkers approving at once)."""
+
+
+def can_transition(current: PayrollStatus, target: PayrollStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def transition(payroll: Payroll, target: PayrollStatus, actor=None, details: dict | None = None,
+               **values) -> Payroll:
+    """Move `payroll` to `target` (setting `values` too) or raise IllegalTransition / PayrollConflict."""
+    target = PayrollStatus(target)
+    current = payroll.status
+    if not can_transition(current, target):
+        raise IllegalTransition(current, target)
+    db.session.flush()
+    values = {"status": target, STAMPS[target]: utcnow(), **values}
+    result = db.session.execute(
+        update(Payroll).where(Payroll.id == payroll.id, Payroll.status == current).values(**values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.expire(payroll)
+        raise PayrollConflict(f"Payroll {payroll.id} was changed by someone else (it is no longer {current.value})")
+    db.session.expire(payroll)  # reload what the UPDATE wrote
+    audit.record(f"payroll.{target.value}", "payroll", payroll.id,
+                 {"from": current.value, "to": target.value, **(details or {})}, actor=actor)
+    return payroll
+
+
+def approve(payroll: Payroll, checker, totp_code: str) -> Payroll:
+    """Approval by a finance checker who did not prepare the payroll, confirmed with their authenticator code."""
+    if checker is None or checker.role is not Role.finance_checker:
+        raise PayrollError("Only a finance checker can approve a payroll.")
+    if payroll.prepared_by_id is not None and checker.id == payroll.prepared_by_id:
+        raise PayrollError("The person who prepared a payroll cannot approve it.")
+    if not can_transition(payroll.status, S.approved):
+        raise IllegalTransition(payroll.status, S.approved)
+    if not totp.verify(checker, totp_code):
+        audit.record("payroll.approval_refused", "payroll", payroll.id, {"reason": "totp"}, actor=checker)
+        raise PayrollError("The authenticator code is wrong or was already used.")
+    return transition(payroll, S.approved, checker, {"lines": payroll.line_count, "total": str(payroll.total_amount)},
+                      approved_by_id=checker.id)
+
+
+def mark_sent(payroll: Payroll, actor=None, details: dict | None = None) -> Payroll:
+    return transition(payroll, S.sent, actor, details)
+
+
+def mark_reconciled(payroll: Payroll, actor=None, details: dict | None = None) -> Payroll:
+    return transition(payroll, S.reconciled, actor, details)
+
+
+def cancel(payroll: Payroll, reason: str, actor=None) -> Payroll:
+    """Cancel a draft, checked or approved payroll and delete its lines, so the month can be paid by a new one."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PayrollError("A reason is required.")
+    counts = {"lines": payroll.line_count, "total": str(payroll.total_amount), "reason": reason}
+    transition(payroll, S.cancelled, actor, counts)
+    # After the status change: the triggers refuse deleting lines of an approved payroll, not of a cancelled one.
+    db.session.execute(delete(PayrollLine).where(PayrollLine.payroll_id == payroll.id)
+                       .execution_options(synchronize_session=False))
+    db.session.expire_all()
+    return payroll
+
