@@ -12,7 +12,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 
 
-@click.group("payroll", help="Monthly payrolls: generate, list, export bank files.")
+@click.group("payroll", help="Monthly payrolls: generate, list, export bank files, reconcile statements.")
 def payroll_group():
     pass
 
@@ -92,6 +92,32 @@ def export_command(payroll_id, file_format, output):
     with open(output, "wb") as handle:
         handle.write(content)
     click.echo(f"Payroll {payroll.id}: {file_format} written to {output} ({len(content)} bytes)")
+
+
+@payroll_group.command("reconcile", help="Import a bank statement (camt.053/054, pain.002, CSV) and print the counts.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--user", "username", help="The finance officer importing the file; default: the system.")
+@with_appcontext
+def reconcile_command(file, username):
+    from pathlib import Path
+
+    from modules.payments.reconciliation import ReconciliationError, import_statement
+    from webapp.models import User
+
+    actor = None
+    if username:
+        actor = db.session.scalar(select(User).where(User.username == username))
+        if actor is None:
+            _fail(f"no user {username!r}")
+    path = Path(file)
+    try:
+        record = import_statement(path.read_bytes(), path.name, actor)
+    except ReconciliationError as error:
+        db.session.rollback()
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo(json.dumps({"import": record.id, "kind": record.kind, "repeat": record.repeat, **record.counts()}))
 
 
 def register_commands(app) -> None:
