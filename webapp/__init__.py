@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     from modules.enrolment.blueprint import bp as enrolment
     from modules.means_test.blueprint import api_bp as means_test_api
     from modules.means_test.blueprint import bp as means_test
+    from modules.payments.blueprint import bp as payments
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
     from webapp.admin.blueprint import bp as admin
@@ -143,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(means_test)
     app.register_blueprint(means_test_api)
     app.register_blueprint(enrolment)
+    app.register_blueprint(payments)
     app.register_blueprint(admin)
     app.register_blueprint(civil_events)
     app.register_blueprint(notifications)

@@ -24,6 +24,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.view": frozenset({R.admin, R.auditor}),
     "notification.view": frozenset(_CASEWORK | {R.admin, R.auditor}),
     "user.manage": frozenset({R.admin}),
+    "payroll.view": frozenset({R.finance_maker, R.finance_checker, R.admin, R.auditor}),
+    "payroll.prepare": frozenset({R.finance_maker}),
+    "payroll.approve": frozenset({R.finance_checker}),
+    "account.authenticator": frozenset({R.finance_maker, R.finance_checker}),
 }
 
 

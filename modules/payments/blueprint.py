@@ -1,0 +1,15 @@
+"""URL map of the finance pages."""
+
+from flask import Blueprint
+
+from modules.payments import controllers as c
+
+bp = Blueprint("payments", __name__, template_folder="templates")
+bp.add_url_rule("/payrolls", "payroll_list", c.payroll_list)
+bp.add_url_rule("/payrolls/prepare", "payroll_prepare", c.payroll_prepare, methods=["POST"])
+bp.add_url_rule("/payrolls/<int:payroll_id>", "payroll_detail", c.payroll_detail)
+bp.add_url_rule("/payrolls/<int:payroll_id>/approve", "payroll_approve", c.payroll_approve, methods=["POST"])
+bp.add_url_rule("/payrolls/<int:payroll_id>/cancel", "payroll_cancel", c.payroll_cancel, methods=["POST"])
+bp.add_url_rule("/payrolls/<int:payroll_id>/sent", "payroll_mark_sent", c.payroll_mark_sent, methods=["POST"])
+bp.add_url_rule("/payrolls/<int:payroll_id>/files/<file_format>", "payroll_download", c.payroll_download)
+bp.add_url_rule("/account/authenticator", "authenticator", c.authenticator, methods=["GET", "POST"])

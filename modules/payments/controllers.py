@@ -1,0 +1,260 @@
+"""Finance pages: payroll list and detail, approval with an authenticator code, bank files, authenticator set-up.
+
+Thin: load, check access, call an operation of `generation`, `checks`, `status`, `export` or `totp`, commit or roll
+back, redirect. Every refusal is a flashed message and changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+from sqlalchemy import func, select
+
+from modules.enrolment.models import Enrolment
+from modules.payments import export, totp
+from modules.payments import status as machine
+from modules.payments.bankfiles import BankFileError
+from modules.payments.checks import CHECKS, run_checks
+from modules.payments.generation import PERIOD, generate
+from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.registration.models import Person
+from webapp.auth.permissions import has_permission, require
+from webapp.auth.scope import area_clause, areas_in_scope
+from webapp.extensions import db
+from webapp.filters import load_filters
+from webapp.models import Area, AreaLevel, Programme
+from webapp.models.audit import AuditEvent
+
+LINES_PER_PAGE = 50
+MIME = {"pain.001.001.03": "application/xml", "pain.001.001.09": "application/xml", "csv": "text/csv"}
+SUFFIX = {"pain.001.001.03": "xml", "pain.001.001.09": "xml", "csv": "csv"}
+
+
+class PayrollFilterArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    programme = fields.String(load_default=None)
+    region = fields.String(load_default=None)
+    period = fields.String(validate=validate.Regexp(PERIOD.pattern), load_default=None)
+    status = fields.String(validate=validate.OneOf([s.value for s in PayrollStatus]), load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+
+    @pre_load
+    def drop_blanks(self, data, **_kwargs):
+        if not hasattr(data, "items"):
+            return data
+        return {key: value for key, value in dict(data).items() if value not in ("", None)}
+
+
+def _programmes():
+    return db.session.scalars(select(Programme).where(Programme.active).order_by(Programme.id)).all()
+
+
+def _payrolls_query(filters: dict):
+    query = (select(Payroll).join(Programme, Programme.id == Payroll.programme_id)
+             .join(Area, Area.id == Payroll.area_id).where(area_clause(current_user, Payroll.area_id)))
+    if filters["programme"]:
+        query = query.where(Programme.code == filters["programme"])
+    if filters["region"]:
+        query = query.where(Area.code == filters["region"])
+    if filters["period"]:
+        query = query.where(Payroll.period == filters["period"])
+    if filters["status"]:
+        query = query.where(Payroll.status == PayrollStatus(filters["status"]))
+    return query.order_by(Payroll.period.desc(), Payroll.id.desc())
+
+
+@require("payroll.view")
+def payroll_list():
+    filters = load_filters(PayrollFilterArgs())
+    page = db.paginate(_payrolls_query(filters), page=filters["page"], per_page=filters["per_page"], error_out=False)
+    return render_template("payments/list.html", page=page, filters=filters, statuses=list(PayrollStatus),
+                           programmes=_programmes(), regions=areas_in_scope(current_user, AreaLevel.region))
+
+
+@require("payroll.prepare")
+def payroll_prepare():
+    form = request.form
+    programme, region, period = (form.get(key, "").strip() for key in ("programme", "region", "period"))
+    area = db.session.scalar(select(Area).where(Area.code == region))
+    if area is None or not db.session.scalar(select(Area.id).where(Area.id == area.id,
+                                                                   area_clause(current_user, Area.id))):
+        flash(_("Choose a region you work in."), "error")
+        return redirect(url_for("payments.payroll_list"))
+    try:
+        payroll = generate(programme, region, period, current_user)
+        summary = run_checks(payroll, current_user)
+    except machine.PayrollError as refusal:
+        db.session.rollback()
+        flash(str(refusal), "error")
+        return redirect(url_for("payments.payroll_list"))
+    db.session.commit()
+    flash(_("Payroll %(id)d prepared and checked: %(lines)d lines included, %(excluded)d excluded.",
+            id=payroll.id, lines=payroll.line_count, excluded=sum(summary.values())), "success")
+    return redirect(url_for("payments.payroll_detail", payroll_id=payroll.id))
+
+
+def _load_or_404(payroll_id: int) -> Payroll:
+    payroll = db.session.scalar(select(Payroll).where(Payroll.id == payroll_id,
+                                                      area_clause(current_user, Payroll.area_id)))
+    if payroll is None:
+        abort(404)  # out of scope looks exactly like missing
+    return payroll
+
+
+def _exclusions(payroll_id: int) -> list[tuple[str, int, object]]:
+    """[(reason, lines, amount)] of the excluded lines, largest first."""
+    rows = db.session.execute(
+        select(PayrollLine.exclusion_reason, func.count(), func.sum(PayrollLine.amount))
+        .where(PayrollLine.payroll_id == payroll_id, PayrollLine.status == LineStatus.excluded)
+        .group_by(PayrollLine.exclusion_reason)).all()
+    return sorted(((reason or "", n, amount) for reason, n, amount in rows), key=lambda row: (-row[1], row[0]))
+
+
+def _lines_query(payroll_id: int, excluded: bool):
+    condition = (PayrollLine.status == LineStatus.excluded) if excluded else (PayrollLine.status != LineStatus.excluded)
+    return select(PayrollLine).where(PayrollLine.payroll_id == payroll_id, condition).order_by(PayrollLine.id)
+
+
+def _with_beneficiaries(lines) -> list[tuple[PayrollLine, Person]]:
+    """[(line, beneficiary)] with one query for the people of the lines."""
+    people = dict(db.session.execute(
+        select(Enrolment.id, Person).join(Person, Person.id == Enrolment.beneficiary_person_id)
+        .where(Enrolment.id.in_([line.enrolment_id for line in lines]))).all()) if lines else {}
+    return [(line, people[line.enrolment_id]) for line in lines]
+
+
+def _timeline(payroll_id: int) -> list[AuditEvent]:
+    return db.session.scalars(select(AuditEvent).where(
+        AuditEvent.object_type == "payroll", AuditEvent.object_id == str(payroll_id)).order_by(AuditEvent.id)).all()
+
+
+def _approval_block(payroll: Payroll) -> str | None:
+    """Why the signed-in user cannot approve this payroll now (None: they can)."""
+    if payroll.status is not PayrollStatus.checked or not has_permission(current_user, "payroll.approve"):
+        return _("Only a finance checker can approve a checked payroll.")
+    if payroll.prepared_by_id is not None and payroll.prepared_by_id == current_user.id:
+        return _("You prepared this payroll, so another finance checker must approve it.")
+    if not current_user.totp_secret:
+        return _("Set up your authenticator before approving payrolls.")
+    return None
+
+
+@require("payroll.view")
+def payroll_detail(payroll_id: int):
+    payroll = _load_or_404(payroll_id)
+    exclusions = _exclusions(payroll.id)
+    try:
+        page_number = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page_number = 1
+    lines = db.paginate(_lines_query(payroll.id, excluded=False), page=page_number, per_page=LINES_PER_PAGE,
+                        error_out=False)
+    rows = _with_beneficiaries(lines.items)
+    exceptions = _with_beneficiaries(db.session.scalars(_lines_query(payroll.id, excluded=True).limit(500)).all())
+    return render_template(
+        "payments/detail.html", payroll=payroll, lines=lines, rows=rows, exceptions=exceptions, exclusions=exclusions,
+        excluded_lines=sum(n for _r, n, _a in exclusions), excluded_amount=sum((a or 0) for _r, _n, a in exclusions),
+        max_excluded=max([n for _r, n, _a in exclusions] or [1]), reasons=list(CHECKS), timeline=_timeline(payroll.id),
+        approval_block=_approval_block(payroll), downloadable=payroll.status in FROZEN, formats=export.FORMATS,
+        can_cancel=machine.can_transition(payroll.status, PayrollStatus.cancelled),
+        can_send=payroll.status is PayrollStatus.approved)
+
+
+def _back(payroll_id: int):
+    return redirect(url_for("payments.payroll_detail", payroll_id=payroll_id))
+
+
+def _act(payroll_id: int, operation, done: str):
+    """Run `operation(payroll)`; commit and flash `done`, or roll back and flash the refusal."""
+    payroll = _load_or_404(payroll_id)
+    try:
+        operation(payroll)
+    except (machine.IllegalTransition, machine.PayrollConflict) as refusal:
+        db.session.rollback()
+        flash(_("Nothing changed: %(why)s", why=str(refusal)), "error")
+    except machine.PayrollError as refusal:
+        # Raised before any change; a refused code leaves only its audit event, which is kept.
+        db.session.commit()
+        flash(str(refusal), "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return _back(payroll_id)
+
+
+def _approve(payroll: Payroll) -> None:
+    machine.approve(payroll, current_user, request.form.get("code", ""))
+
+
+@require("payroll.approve")
+def payroll_approve(payroll_id: int):
+    return _act(payroll_id, _approve, _("Payroll approved."))
+
+
+@require("payroll.prepare")
+def payroll_cancel(payroll_id: int):
+    return _act(payroll_id, lambda p: machine.cancel(p, request.form.get("reason", ""), current_user),
+                _("Payroll cancelled; its lines were released so the month can be prepared again."))
+
+
+@require("payroll.prepare")
+def payroll_mark_sent(payroll_id: int):
+    return _act(payroll_id, lambda p: machine.mark_sent(p, current_user, {"by": "page"}),
+                _("Payroll marked as sent."))
+
+
+@require("payroll.view")
+def payroll_download(payroll_id: int, file_format: str):
+    payroll = _load_or_404(payroll_id)
+    if file_format not in export.FORMATS:
+        abort(404)
+    try:
+        content = export.render(payroll, file_format)
+    except (machine.PayrollError, BankFileError) as refusal:
+        flash(str(refusal), "error")
+        return _back(payroll_id)
+    from webapp import audit
+
+    audit.record("payroll.file_downloaded", "payroll", payroll.id, {"format": file_format}, actor=current_user)
+    db.session.commit()
+    name = f"payroll-{payroll.id}-{payroll.period}-{file_format}.{SUFFIX[file_format]}"
+    return Response(content, mimetype=MIME[file_format],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _qr_svg(uri: str) -> str | None:
+    """The URI as an inline SVG QR code, or None when segno is not installed."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    return segno.make(uri, error="m").svg_inline(scale=4)
+
+
+@require("account.authenticator")
+def authenticator():
+    user = current_user
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "setup":
+            totp.enable(user, actor=user)
+            db.session.commit()
+            flash(_("A new authenticator key was made. Add it to your app, then confirm with a code."), "success")
+        elif action == "confirm":
+            if user.totp_secret and totp.verify(user, request.form.get("code", "")):
+                db.session.commit()
+                flash(_("Authenticator confirmed: you can use its codes to approve payrolls."), "success")
+            else:
+                db.session.rollback()
+                flash(_("The code is wrong or was already used; nothing changed. Try the next code."), "error")
+        return redirect(url_for("payments.authenticator"))
+    # Confirmed = a code of this secret was accepted once (enable() clears the last used step).
+    confirmed = bool(user.totp_secret) and user.totp_last_step is not None
+    uri = totp.provisioning_uri(user) if user.totp_secret and not confirmed else None
+    return render_template("payments/authenticator.html", has_secret=bool(user.totp_secret), confirmed=confirmed,
+                           uri=uri, secret=user.totp_secret if uri else None, qr=_qr_svg(uri) if uri else None)
