@@ -20,6 +20,7 @@ from modules.payments.checks import CHECKS, run_checks
 from modules.payments.generation import PERIOD, generate
 from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
 from modules.registration.models import Person
+from webapp import audit
 from webapp.auth.permissions import has_permission, require
 from webapp.auth.scope import area_clause, areas_in_scope
 from webapp.extensions import db
@@ -130,7 +131,8 @@ def _with_beneficiaries(lines) -> list[tuple[PayrollLine, Person]]:
 
 def _timeline(payroll_id: int) -> list[AuditEvent]:
     return db.session.scalars(select(AuditEvent).where(
-        AuditEvent.object_type == "payroll", AuditEvent.object_id == str(payroll_id)).order_by(AuditEvent.id)).all()
+        AuditEvent.object_type == "payroll", AuditEvent.object_id == str(payroll_id),
+        AuditEvent.action.not_in(("payroll.viewed", "payroll.file_downloaded"))).order_by(AuditEvent.id)).all()
 
 
 def _approval_block(payroll: Payroll) -> str | None:
@@ -155,6 +157,9 @@ def payroll_detail(payroll_id: int):
     lines = db.paginate(_lines_query(payroll.id, excluded=False), page=page_number, per_page=LINES_PER_PAGE,
                         error_out=False)
     rows = _with_beneficiaries(lines.items)
+    # The page lists beneficiaries by name and PIN: a staff read of people's records, so it is audited (DESIGN §8).
+    audit.record("payroll.viewed", "payroll", payroll.id, {"page": lines.page}, actor=current_user)
+    db.session.commit()
     exceptions = _with_beneficiaries(db.session.scalars(_lines_query(payroll.id, excluded=True).limit(500)).all())
     return render_template(
         "payments/detail.html", payroll=payroll, lines=lines, rows=rows, exceptions=exceptions, exclusions=exclusions,
@@ -218,8 +223,6 @@ def payroll_download(payroll_id: int, file_format: str):
     except (machine.PayrollError, BankFileError) as refusal:
         flash(str(refusal), "error")
         return _back(payroll_id)
-    from webapp import audit
-
     audit.record("payroll.file_downloaded", "payroll", payroll.id, {"format": file_format}, actor=current_user)
     db.session.commit()
     name = f"payroll-{payroll.id}-{payroll.period}-{file_format}.{SUFFIX[file_format]}"

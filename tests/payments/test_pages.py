@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pyotp
 import pytest
@@ -300,5 +299,26 @@ def test_a_registrar_has_no_authenticator_page(app):
     assert client.get("/account/authenticator").status_code == 403
 
 
-def test_amounts_are_decimals_in_the_totals(month):
-    assert _reload(month["payroll"]).total_amount == Decimal("500000.00")
+def test_viewing_a_payroll_and_downloading_its_file_are_audited(app, checker, month):
+    payroll = month["payroll"]
+    client = _client(app, checker)
+    client.get(f"/payrolls/{payroll.id}")
+    viewed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "payroll.viewed",
+                                                         AuditEvent.object_id == str(payroll.id))).all()
+    assert [event.actor_id for event in viewed] == [checker.id]
+    _approve(app, checker, payroll, _code(checker))
+    client.get(f"/payrolls/{payroll.id}/files/csv")
+    downloaded = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payroll.file_downloaded"))
+    assert downloaded.details == {"format": "csv"} and downloaded.actor_id == checker.id
+
+
+def test_without_segno_the_page_gives_the_address_only(app, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "segno", None)  # `import segno` now raises ImportError
+    user = factories.make_user("finance_maker", national=True)
+    db.session.commit()
+    client = _client(app, user)
+    page = _text(client.post("/account/authenticator", data={"action": "setup", "csrf_token": client.csrf},
+                             follow_redirects=True))
+    assert "otpauth://totp/" in page and "<svg" not in page
