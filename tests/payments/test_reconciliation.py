@@ -216,6 +216,24 @@ def test_lines_of_a_draft_payroll_are_not_matched():
     assert _statuses(payroll) == [LineStatus.included]
 
 
+def test_a_concurrent_import_of_the_same_file_is_a_repeat_not_an_error(monkeypatch):
+    payroll, (line,) = _sent_payroll(children=1)
+    data = _csv([(line.end_to_end_id, AMOUNT, "paid")])
+    first = reconciliation.import_statement(data, "1.csv")
+    audits = _count(AuditEvent)
+    real, calls = reconciliation._existing, []
+
+    def missed_once(digest):
+        # The other import commits between our look-up and our insert: the unique digest catches it.
+        calls.append(digest)
+        return None if len(calls) == 1 else real(digest)
+
+    monkeypatch.setattr(reconciliation, "_existing", missed_once)
+    again = reconciliation.import_statement(data, "1.csv")
+    assert len(calls) == 2 and again.id == first.id and again.repeat is True
+    assert (_count(StatementImport), _count(AuditEvent), _statuses(payroll)) == (1, audits, [LineStatus.paid])
+
+
 @pytest.mark.skipif(not TRYTON_CAMT053.exists(), reason="the shared ISO 20022 samples are not present")
 def test_the_tryton_camt053_sample_imports_with_every_entry_on_the_exceptions_list():
     payroll, _ = _sent_payroll(children=1)
