@@ -11,7 +11,7 @@ from itertools import count
 
 import pyotp
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
@@ -431,6 +431,8 @@ def test_two_checkers_approving_at_once_exactly_one_succeeds(app):  # noqa: PLR0
     checkers = [_checker(), _checker()]
     db.session.commit()
     payroll_id, checker_ids, enrolment_id = payroll.id, [checker.id for checker in checkers], enrolment.id
+    family_ids = {"application": family["application"].id, "household": family["household"].id,
+                  "persons": [p.id for p in (family["head"], family["spouse"], *family["children"])]}
     db.session.remove()
     barrier, results = threading.Barrier(2), {}
 
@@ -463,15 +465,25 @@ def test_two_checkers_approving_at_once_exactly_one_succeeds(app):  # noqa: PLR0
         assert approved_by == next(user_id for user_id, result in results.items() if result == "approved")
     finally:
         db.session.rollback()
-        _cleanup(payroll_id, enrolment_id)
+        _cleanup(payroll_id, enrolment_id, family_ids)
 
 
-def _cleanup(payroll_id: int, enrolment_id: int) -> None:
-    """Remove the committed payroll (its triggers allow it once cancelled) and end the enrolment."""
-    db.session.execute(text("UPDATE payroll SET status = 'cancelled' WHERE id = :id"), {"id": payroll_id})
-    db.session.execute(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
-    db.session.execute(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
-    db.session.execute(text("UPDATE enrolment SET status = 'ended' WHERE id = :id"), {"id": enrolment_id})
+def _cleanup(payroll_id: int, enrolment_id: int, family: dict) -> None:
+    """Remove what the test committed — the payroll (its triggers allow it once cancelled), the enrolment, the
+    family and its application — so that later tests, which list applications and persons, start clean."""
+    run = db.session.execute
+    run(text("UPDATE payroll SET status = 'cancelled' WHERE id = :id"), {"id": payroll_id})
+    run(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
+    run(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
+    run(text("DELETE FROM enrolment WHERE id = :id OR application_id = :app"),
+        {"id": enrolment_id, "app": family["application"]})
+    persons = {"ids": family["persons"]}
+    run(text("DELETE FROM bank_account WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+        persons)
+    run(text("DELETE FROM application WHERE id = :id"), {"id": family["application"]})  # cascades its rows
+    run(text("DELETE FROM household_member WHERE household_id = :id"), {"id": family["household"]})
+    run(text("DELETE FROM household WHERE id = :id"), {"id": family["household"]})
+    run(text("DELETE FROM person WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), persons)
     db.session.commit()
 
 
