@@ -5,7 +5,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -20,6 +20,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def string_enum(cls, name: str, length: int = 16) -> Enum:
+    """A Python enum stored as its string value (VARCHAR, no database enum type), checked on the way in."""
+    return Enum(cls, name=name, native_enum=False, length=length, validate_strings=True)
 
 
 db = SQLAlchemy(model_class=Base)

@@ -11,7 +11,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import db, string_enum
 from webapp.timeutil import utcnow
 
 
@@ -39,9 +38,6 @@ class BankAccountStatus(enum.StrEnum):
     closed = "closed"
 
 
-def _enum(cls, name: str, length: int = 16):
-    return Enum(cls, name=name, native_enum=False, length=length, validate_strings=True)
-
 
 class BankAccount(db.Model):
     """The account benefits are paid into: requested from the bank, opened (number known), card issued."""
@@ -57,7 +53,7 @@ class BankAccount(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     bank_code: Mapped[str] = mapped_column(String(5))  # MFO, the Central Bank's code of the branch
     account_number: Mapped[str | None] = mapped_column(String(20), unique=True)  # known once the bank opens it
-    status: Mapped[BankAccountStatus] = mapped_column(_enum(BankAccountStatus, "bank_account_status"))
+    status: Mapped[BankAccountStatus] = mapped_column(string_enum(BankAccountStatus, "bank_account_status"))
     request_id: Mapped[str] = mapped_column(String(64), unique=True)  # our reference in the request to the bank
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -95,7 +91,7 @@ class Enrolment(db.Model):
     lump_sum: Mapped[bool] = mapped_column(Boolean, default=False)  # paid once for all `months` (maternity)
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
-    status: Mapped[EnrolmentStatus] = mapped_column(_enum(EnrolmentStatus, "enrolment_status"),
+    status: Mapped[EnrolmentStatus] = mapped_column(string_enum(EnrolmentStatus, "enrolment_status"),
                                                     default=EnrolmentStatus.active)
     status_reason: Mapped[str | None] = mapped_column(String(500))
     bank_account_id: Mapped[int | None] = mapped_column(ForeignKey("bank_account.id"), index=True)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -34,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import db, string_enum
 from webapp.timeutil import utcnow
 
 
@@ -59,9 +58,6 @@ class LineStatus(enum.StrEnum):
     returned = "returned"
 
 
-def _enum(cls, name: str, length: int = 16):
-    return Enum(cls, name=name, native_enum=False, length=length, validate_strings=True)
-
 
 class Payroll(db.Model):
     """One programme's payments in one region for one month."""
@@ -78,7 +74,7 @@ class Payroll(db.Model):
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id"), index=True)  # a region
     period: Mapped[str] = mapped_column(String(7))  # YYYY-MM
-    status: Mapped[PayrollStatus] = mapped_column(_enum(PayrollStatus, "payroll_status"),
+    status: Mapped[PayrollStatus] = mapped_column(string_enum(PayrollStatus, "payroll_status"),
                                                   default=PayrollStatus.draft)
     prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: prepared by a job or the CLI
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
@@ -116,7 +112,8 @@ class PayrollLine(db.Model):
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id"))  # indexed by the unique constraint
     period: Mapped[str] = mapped_column(String(7))
     amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    status: Mapped[LineStatus] = mapped_column(_enum(LineStatus, "payroll_line_status"), default=LineStatus.included)
+    status: Mapped[LineStatus] = mapped_column(string_enum(LineStatus, "payroll_line_status"),
+                                               default=LineStatus.included)
     exclusion_reason: Mapped[str | None] = mapped_column(String(40))
     end_to_end_id: Mapped[str | None] = mapped_column(String(35), unique=True)  # set right after the insert
     # Mirrors the payroll's cancellation. Lines are deleted when their payroll is cancelled (so the month can be paid

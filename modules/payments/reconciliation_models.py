@@ -6,10 +6,10 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, Numeric, String
+from sqlalchemy import DateTime, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import db, string_enum
 from webapp.timeutil import utcnow
 
 
@@ -66,8 +66,7 @@ class StatementException(db.Model):
     reason_code: Mapped[str | None] = mapped_column(String(35))
     reason_text: Mapped[str | None] = mapped_column(String(500))
     source_line: Mapped[str] = mapped_column(String(200), default="")
-    kind: Mapped[ExceptionKind] = mapped_column(
-        Enum(ExceptionKind, name="statement_exception_kind", native_enum=False, length=16, validate_strings=True))
+    kind: Mapped[ExceptionKind] = mapped_column(string_enum(ExceptionKind, "statement_exception_kind"))
     payroll_line_id: Mapped[int | None] = mapped_column(ForeignKey("payroll_line.id"))
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import db, string_enum
 from webapp.models import Area, Programme
 from webapp.timeutil import utcnow
 
@@ -56,9 +55,6 @@ class ApplicationStatus(enum.StrEnum):
     withdrawn = "withdrawn"
 
 
-def _enum(cls, name, length: int = 16):
-    return Enum(cls, name=name, native_enum=False, length=length, validate_strings=True)
-
 
 class Person(db.Model):
     """A copy of the population register's record, refreshed by the connectors."""
@@ -71,7 +67,7 @@ class Person(db.Model):
     first_name: Mapped[str] = mapped_column(String(80))
     patronymic: Mapped[str | None] = mapped_column(String(80))
     birth_date: Mapped[date] = mapped_column(Date)
-    sex: Mapped[Sex] = mapped_column(_enum(Sex, "sex"))
+    sex: Mapped[Sex] = mapped_column(string_enum(Sex, "sex"))
     phone: Mapped[str | None] = mapped_column(String(20))
     death_date: Mapped[date | None] = mapped_column(Date)
     area_id: Mapped[int] = mapped_column(ForeignKey("area.id"), index=True)
@@ -110,7 +106,7 @@ class HouseholdMember(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    relation: Mapped[Relation] = mapped_column(_enum(Relation, "relation"))
+    relation: Mapped[Relation] = mapped_column(string_enum(Relation, "relation"))
     joined_at: Mapped[date] = mapped_column(Date, default=date.today)
     left_at: Mapped[date | None] = mapped_column(Date)
 
@@ -145,8 +141,8 @@ class Application(db.Model):
     phone: Mapped[str] = mapped_column(String(20))
     # The language of the notices the applicant receives by SMS (uz, ru, en; kg where the country is kg).
     language: Mapped[str] = mapped_column(String(8), default="uz", server_default="uz")
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
-    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus, "application_status", 24))
+    channel: Mapped[Channel] = mapped_column(string_enum(Channel, "channel"))
+    status: Mapped[ApplicationStatus] = mapped_column(string_enum(ApplicationStatus, "application_status", 24))
     # Kept in step with `status` by the status machine; exists so the database can index "open".
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     period: Mapped[str] = mapped_column(String(7))  # calendar month of the application, "YYYY-MM"
@@ -188,7 +184,7 @@ class ApplicationMember(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    relation: Mapped[Relation] = mapped_column(_enum(Relation, "relation"))
+    relation: Mapped[Relation] = mapped_column(string_enum(Relation, "relation"))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
 
     application: Mapped[Application] = relationship(back_populates="members")
