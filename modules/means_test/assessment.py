@@ -9,7 +9,7 @@ the applicant is told by SMS (`modules.means_test.notices`).
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import current_app
@@ -21,6 +21,7 @@ from modules.registration.models import Application, ApplicationStatus
 from rules.engines import evaluate
 from webapp import audit, signals
 from webapp.extensions import db
+from webapp.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 S = ApplicationStatus
@@ -32,8 +33,8 @@ def pack_id() -> str:
 
 
 def store_assessment(application: Application, facts: dict, result: dict, engine: str, actor=None,
-                     kind: str = "initial") -> Assessment:
-    """One immutable assessment row from an engine result."""
+                     kind: str = "initial", created_at: datetime | None = None) -> Assessment:
+    """One immutable assessment row from an engine result (`created_at`: when decided, default now)."""
     total = sum(Decimal(str(p["monthly_amount"])) for p in result["programmes"])
     pack, version = result["pack_version"].split("@", 1)
     assessment = Assessment(
@@ -41,7 +42,7 @@ def store_assessment(application: Application, facts: dict, result: dict, engine
         pack_version=version, engine=engine, as_of=date.fromisoformat(facts["application_date"]),
         decision=Decision(result["decision"]), per_capita_income=Decimal(str(result["per_capita_income"])),
         monthly_total=total, reasons=result["reasons"], programmes=result["programmes"], facts=facts,
-        trace=result["trace"], created_by_id=getattr(actor, "id", None))
+        trace=result["trace"], created_by_id=getattr(actor, "id", None), created_at=created_at or utcnow())
     db.session.add(assessment)
     db.session.flush()
     return assessment

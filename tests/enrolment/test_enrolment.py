@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from modules.enrolment import operations
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
 from modules.enrolment.status import IllegalAccountTransition, IllegalTransition
+from modules.means_test.assessment import store_assessment
 from modules.means_test.models import Assessment, Decision
 from modules.registration import operations as registration
 from modules.registration.schemas import ApplicationArgs
@@ -50,16 +51,7 @@ def _decided(family: dict | None = None, monthly_income: int = 300_000, extra: d
     result = evaluate(facts, "uz", engine="durable_rules")
     if edit:
         edit(result)
-    assessment = Assessment(
-        application_id=application.id, household_id=application.household_id, kind="initial", pack_id="uz",
-        pack_version=result["pack_version"].split("@")[1], engine="durable_rules", as_of=date(2025, 11, 10),
-        decision=Decision(result["decision"]), per_capita_income=Decimal(str(result["per_capita_income"])),
-        monthly_total=sum(Decimal(str(p["monthly_amount"])) for p in result["programmes"]),
-        reasons=result["reasons"], programmes=result["programmes"], facts=facts, trace=result["trace"],
-        created_at=decided)
-    db.session.add(assessment)
-    db.session.flush()
-    return assessment
+    return store_assessment(application, facts, result, "durable_rules", created_at=decided)
 
 
 def _decide(assessment: Assessment, actor=None) -> list[Enrolment]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 
+from modules.means_test.assessment import store_assessment
 from modules.means_test.models import Assessment, Decision
 from modules.means_test.recertification import due, period_end, recertify
 from modules.registration import operations
@@ -38,16 +38,7 @@ def _assessed(monthly_income: int, decided: datetime) -> Assessment:
                                                   user)
     facts = validate_facts(_facts(family, monthly_income))
     result = evaluate(facts, "uz", engine="durable_rules")
-    assessment = Assessment(
-        application_id=application.id, household_id=application.household_id, kind="initial", pack_id="uz",
-        pack_version=result["pack_version"].split("@")[1], engine="durable_rules", as_of=date(2025, 11, 10),
-        decision=Decision(result["decision"]), per_capita_income=Decimal(str(result["per_capita_income"])),
-        monthly_total=sum(Decimal(str(p["monthly_amount"])) for p in result["programmes"]),
-        reasons=result["reasons"], programmes=result["programmes"], facts=facts, trace=result["trace"],
-        created_at=decided)
-    db.session.add(assessment)
-    db.session.flush()
-    return assessment
+    return store_assessment(application, facts, result, "durable_rules", created_at=decided)
 
 
 def test_due_households_are_reassessed_like_the_real_time_engine_and_only_once(app):
