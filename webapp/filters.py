@@ -2,7 +2,24 @@
 
 from flask import flash, request
 from flask_babel import gettext as _
-from marshmallow import Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+
+class PageArgs(Schema):
+    """The base of every list page's `*FilterArgs`: page and page size; blank and unknown arguments ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+
+    @pre_load
+    def drop_blanks(self, data, **_kwargs):
+        if not hasattr(data, "items"):
+            return data  # marshmallow answers "Invalid input type" for it
+        stripped = {key: value.strip() if isinstance(value, str) else value for key, value in dict(data).items()}
+        return {key: value for key, value in stripped.items() if value not in ("", None)}
 
 
 def load_filters(schema: Schema) -> dict:

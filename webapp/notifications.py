@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from twilio.request_validator import RequestValidator
@@ -22,7 +22,7 @@ from webapp import audit
 from webapp.auth.permissions import require
 from webapp.auth.scope import area_clause
 from webapp.extensions import db
-from webapp.filters import load_filters
+from webapp.filters import PageArgs, load_filters
 from webapp.models import Notification, NotificationStatus
 
 bp = Blueprint("notifications", __name__)
@@ -38,17 +38,9 @@ STATUS_LABELS = {
 }
 
 
-class NotificationFilterArgs(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class NotificationFilterArgs(PageArgs):
     status = fields.String(validate=validate.OneOf([s.value for s in NotificationStatus]), load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-
-    @pre_load
-    def drop_blanks(self, data, **_kwargs):
-        return {key: value for key, value in dict(data).items() if value not in ("", None)}
 
 
 def visible_notifications(user, status: str | None = None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from modules.enrolment.models import Enrolment
@@ -24,7 +24,7 @@ from webapp import audit
 from webapp.auth.permissions import has_permission, require
 from webapp.auth.scope import area_clause, areas_in_scope
 from webapp.extensions import db
-from webapp.filters import load_filters
+from webapp.filters import PageArgs, load_filters
 from webapp.models import Area, AreaLevel, Programme
 from webapp.models.audit import AuditEvent
 
@@ -33,22 +33,11 @@ MIME = {"pain.001.001.03": "application/xml", "pain.001.001.09": "application/xm
 SUFFIX = {"pain.001.001.03": "xml", "pain.001.001.09": "xml", "csv": "csv"}
 
 
-class PayrollFilterArgs(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class PayrollFilterArgs(PageArgs):
     programme = fields.String(load_default=None)
     region = fields.String(load_default=None)
     period = fields.String(validate=validate.Regexp(PERIOD.pattern), load_default=None)
     status = fields.String(validate=validate.OneOf([s.value for s in PayrollStatus]), load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
-
-    @pre_load
-    def drop_blanks(self, data, **_kwargs):
-        if not hasattr(data, "items"):
-            return data
-        return {key: value for key, value in dict(data).items() if value not in ("", None)}
 
 
 def _programmes():

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from modules.registration.models import ApplicationStatus, Channel, Relation
+from webapp.filters import PageArgs
 
 _REQUIRED = {"required": _l("This field is required."), "null": _l("This field is required.")}
 _PHONE_UZ = re.compile(r"^\+998\d{9}$")
@@ -92,10 +93,7 @@ class ApplicationArgs(LocalizedSchema):
         return data
 
 
-class ApplicationFilterArgs(LocalizedSchema):
-    class Meta:
-        unknown = EXCLUDE
-
+class ApplicationFilterArgs(LocalizedSchema, PageArgs):
     status = fields.String(validate=validate.OneOf([s.value for s in ApplicationStatus]), load_default=None)
     area = fields.Integer(load_default=None)
     programme = fields.String(load_default=None)
@@ -103,14 +101,6 @@ class ApplicationFilterArgs(LocalizedSchema):
     date_to = fields.Date(load_default=None)
     overdue = fields.Boolean(load_default=False)
     q = fields.String(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
-
-    @pre_load
-    def drop_blanks(self, data, **_kwargs):
-        if not hasattr(data, "items"):
-            return data
-        return {key: value for key, value in dict(data).items() if value not in ("", None)}
 
 
 class PersonSchema(Schema):

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
+from marshmallow import fields, validate
+
+from webapp.filters import PageArgs
 
 
-class _QueryArgs(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+class _QueryArgs(PageArgs):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-
-    @pre_load
-    def drop_blanks(self, data, **_kwargs):
-        stripped = {key: value.strip() if isinstance(value, str) else value for key, value in dict(data).items()}
-        return {key: value for key, value in stripped.items() if value not in ("", None)}
 
 
 class UserFilterArgs(_QueryArgs):
