@@ -11,7 +11,9 @@ from sqlalchemy import select
 from connectors.simulator import store
 from connectors.simulator.app import create_simulator_app
 from connectors.synthetic import synthesize
+from modules.registration import operations
 from modules.registration.models import Person, Sex
+from modules.registration.schemas import ApplicationArgs
 from tests.connectors.transport import live_server
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -81,3 +83,18 @@ def _person(row) -> Person:
     db.session.flush()
     person.relation = row["relation"]
     return person
+
+
+def register(family: list[Person], user, submitted_at=None):
+    """Register and submit a copied family (head first) as `user`; collection runs after the commit (inline)."""
+    head, *others = family
+    payload = {"applicant_pin": head.pin, "phone": "+998901234567", "channel": "office",
+               "programmes": ["child_allowance"],
+               "members": [{"pin": p.pin, "relation": p.relation if p.relation != "head" else "other"}
+                           for p in others]}
+    application = operations.register_application(ApplicationArgs().load(payload), user)
+    if submitted_at is not None:
+        application.submitted_at = submitted_at  # a fixed date: the income window never drifts with the calendar
+    db.session.commit()
+    db.session.refresh(application)
+    return application

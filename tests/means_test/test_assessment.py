@@ -11,8 +11,8 @@ from modules.means_test.models import Assessment, DataPull
 from modules.registration.models import ApplicationStatus
 from rules.engines import evaluate
 from tests.conftest import sign_in
-from tests.means_test.conftest import copy_family
-from tests.means_test.test_collection import _faults, _register, registrar  # noqa: F401 (fixture)
+from tests.means_test.conftest import copy_family, register
+from tests.means_test.test_collection import _faults, registrar  # noqa: F401 (fixture)
 from webapp.extensions import db
 from webapp.models import AuditEvent, Notification
 
@@ -26,7 +26,7 @@ def _assessments(application_id: int) -> list[Assessment]:
 def test_collection_ends_in_a_stored_explained_decision_and_one_sms(app, client, sources_at, simulator_store,
                                                                      registrar):  # noqa: F811
     _faults(sources_at, {})
-    application = _register(copy_family(simulator_store), registrar)
+    application = register(copy_family(simulator_store), registrar)
     assert application.status is S.decided
     [stored] = _assessments(application.id)
     # The stored decision is what the engine gives for the stored facts: the evidence suffices to redo it.
@@ -57,7 +57,7 @@ def test_the_decision_sms_is_in_the_applicants_language_and_never_sent_twice(app
 
     _faults(sources_at, {})
     family = copy_family(simulator_store)
-    application = _register(family, registrar)
+    application = register(family, registrar)
     [stored] = _assessments(application.id)
     application.language = "ru"
     signals.application_decided.send(application, assessment=stored, actor=None)  # e.g. a job run twice
@@ -77,7 +77,7 @@ def test_a_failing_assessment_keeps_the_evidence_and_leaves_the_application_coll
 
     monkeypatch.setattr(assessment_module, "evaluate", broken)
     _faults(sources_at, {})
-    application = _register(copy_family(simulator_store), registrar)
+    application = register(copy_family(simulator_store), registrar)
     assert application.status is S.collected
     assert _assessments(application.id) == []
     assert db.session.scalar(select(func.count()).select_from(DataPull).where(
@@ -88,7 +88,7 @@ def test_a_failing_assessment_keeps_the_evidence_and_leaves_the_application_coll
 
 def test_assessments_cannot_be_edited(app, sources_at, simulator_store, registrar):  # noqa: F811
     _faults(sources_at, {})
-    application = _register(copy_family(simulator_store), registrar)
+    application = register(copy_family(simulator_store), registrar)
     [stored] = _assessments(application.id)
     with pytest.raises(DBAPIError, match="immutable"), db.session.begin_nested():
         db.session.execute(text("UPDATE assessment SET decision = 'eligible' WHERE id = :id"), {"id": stored.id})

@@ -9,27 +9,13 @@ from sqlalchemy import func, select
 from connectors.catalog import SOURCES
 from modules.means_test.models import DataPull
 from modules.means_test.operations import missing_sources
-from modules.registration import operations
 from modules.registration.models import ApplicationStatus
-from modules.registration.schemas import ApplicationArgs
 from tests import factories
 from tests.conftest import sign_in
-from tests.means_test.conftest import copy_family
+from tests.means_test.conftest import copy_family, register
 from webapp.extensions import db
 
 S = ApplicationStatus
-
-
-def _register(family, user):
-    head, *others = family
-    payload = {"applicant_pin": head.pin, "phone": "+998901234567", "channel": "office",
-               "programmes": ["child_allowance"],
-               "members": [{"pin": p.pin, "relation": p.relation if p.relation != "head" else "other"}
-                           for p in others]}
-    application = operations.register_application(ApplicationArgs().load(payload), user)
-    db.session.commit()  # the collection job runs after the commit (inline in tests)
-    db.session.refresh(application)
-    return application
 
 
 def _faults(base_url, config):
@@ -46,7 +32,7 @@ def registrar(app):
 def test_submission_collects_every_source_for_every_member(app, sources_at, simulator_store, registrar):
     _faults(sources_at, {})
     family = copy_family(simulator_store)
-    application = _register(family, registrar)
+    application = register(family, registrar)
     # Collection complete → assessed and decided in the same job (modules/means_test/assessment.py).
     assert application.status is S.decided, [e.note for e in application.events]
     pulls = db.session.scalars(select(DataPull).where(DataPull.application_id == application.id)).all()
@@ -64,7 +50,7 @@ def test_a_failing_source_sends_the_application_to_manual_verification_and_a_ret
     _faults(sources_at, {"tax": {"mode": "down"}})
     try:
         family = copy_family(simulator_store)
-        application = _register(family, registrar)
+        application = register(family, registrar)
         assert application.status is S.manual_verification
         assert missing_sources(application) == ["tax"]
         tax_pulls = db.session.scalars(select(DataPull).where(DataPull.application_id == application.id,
@@ -100,7 +86,7 @@ def test_malformed_answers_and_timeouts_are_recorded_as_such(app, sources_at, si
     _faults(sources_at, {"cadastre": {"mode": "malformed", "error_rate": 1},
                          "vehicles": {"mode": "timeout", "error_rate": 1, "timeout_s": 2}})
     try:
-        application = _register(copy_family(simulator_store), registrar)
+        application = register(copy_family(simulator_store), registrar)
     finally:
         _faults(sources_at, {})
     assert application.status is S.manual_verification
@@ -113,7 +99,7 @@ def test_the_job_is_idempotent(app, sources_at, simulator_store, registrar):
     from modules.means_test.tasks import collect
 
     _faults(sources_at, {})
-    application = _register(copy_family(simulator_store), registrar)
+    application = register(copy_family(simulator_store), registrar)
     before = db.session.scalar(select(func.count()).select_from(DataPull))
     assert collect("job", application.id) == {"skipped": "decided"}
     assert db.session.scalar(select(func.count()).select_from(DataPull)) == before
@@ -124,7 +110,7 @@ def test_data_pull_rows_cannot_be_edited(app, sources_at, simulator_store, regis
     from sqlalchemy.exc import DBAPIError
 
     _faults(sources_at, {})
-    application = _register(copy_family(simulator_store), registrar)
+    application = register(copy_family(simulator_store), registrar)
     with pytest.raises(DBAPIError), db.session.begin_nested():
         db.session.execute(text("UPDATE data_pull SET status = 'ok' WHERE application_id = :id"),
                            {"id": application.id})
@@ -149,7 +135,7 @@ def test_registries_down_then_back_up(app, client, simulator_store, registrar, m
     monkeypatch.setitem(app.config, "COLLECT_ON_SUBMIT", True)
     app.extensions.pop("srsp_connectors", None)
     try:
-        application = _register(copy_family(simulator_store), registrar)
+        application = register(copy_family(simulator_store), registrar)
         assert application.status is S.manual_verification
         assert len(missing_sources(application)) == len(SOURCES)
 

@@ -18,12 +18,10 @@ from connectors.simulator import store
 from modules.means_test.facts import application_day, build_facts
 from modules.means_test.models import DataPull, PullStatus
 from modules.means_test.operations import missing_sources
-from modules.registration import operations
 from modules.registration.models import Person, Sex
-from modules.registration.schemas import ApplicationArgs
 from rules.facts import validate_facts
 from tests import factories
-from tests.means_test.conftest import AS_OF
+from tests.means_test.conftest import AS_OF, register
 from webapp.extensions import db
 from webapp.models import Area
 
@@ -48,7 +46,7 @@ def collected(app, sources_at, simulator_store, registrar):
 
     def make(condition):
         family = _family(simulator_store, condition)
-        application = _register(family, registrar)
+        application = register(family, registrar, submitted_at=SUBMITTED)
         # Every source answered for every member (what follows collection, e.g. an assessment, may have run too).
         assert application.submitted_at and not missing_sources(application), [e.note for e in application.events]
         return application, family
@@ -275,19 +273,6 @@ def _person(row) -> Person:
     db.session.flush()
     person.relation = row["relation"]
     return person
-
-
-def _register(family, user):
-    head, *others = family
-    payload = {"applicant_pin": head.pin, "phone": "+998901234567", "channel": "office",
-               "programmes": ["child_allowance"],
-               "members": [{"pin": p.pin, "relation": p.relation if p.relation != "head" else "other"}
-                           for p in others]}
-    application = operations.register_application(ApplicationArgs().load(payload), user)
-    application.submitted_at = SUBMITTED
-    db.session.commit()  # the collection job runs after the commit (inline in tests)
-    db.session.refresh(application)
-    return application
 
 
 def _pull(application, person, source: str, payload: list[dict]) -> None:
