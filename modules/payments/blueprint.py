@@ -13,3 +13,15 @@ bp.add_url_rule("/payrolls/<int:payroll_id>/cancel", "payroll_cancel", c.payroll
 bp.add_url_rule("/payrolls/<int:payroll_id>/sent", "payroll_mark_sent", c.payroll_mark_sent, methods=["POST"])
 bp.add_url_rule("/payrolls/<int:payroll_id>/files/<file_format>", "payroll_download", c.payroll_download)
 bp.add_url_rule("/account/authenticator", "authenticator", c.authenticator, methods=["GET", "POST"])
+
+# Reconciliation: imported bank statements, their exceptions, returns to the budget.
+from modules.payments import statement_controllers as sc  # noqa: E402
+
+bp.add_url_rule("/statements", "statement_list", sc.statement_list)
+bp.add_url_rule("/statements", "statement_upload", sc.statement_upload, methods=["POST"])
+bp.add_url_rule("/statements/<int:import_id>", "statement_detail", sc.statement_detail)
+bp.add_url_rule("/statements/exceptions", "exception_list", sc.exception_list)
+bp.add_url_rule("/statements/exceptions/<int:exception_id>/resolve", "exception_resolve", sc.exception_resolve,
+                methods=["POST"])
+bp.add_url_rule("/payrolls/returns", "payroll_returns", sc.payroll_returns)
+bp.add_app_template_global(sc.open_exception_count, "open_statement_exceptions")

@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "payroll.prepare": frozenset({R.finance_maker}),
     "payroll.approve": frozenset({R.finance_checker}),
     "account.authenticator": frozenset({R.finance_maker, R.finance_checker}),
+    "statement.view": frozenset({R.finance_maker, R.finance_checker, R.admin, R.auditor}),
+    "statement.import": frozenset({R.finance_maker, R.finance_checker}),
 }
 
 
