@@ -103,6 +103,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "JOBS_INLINE": None,
         "SOURCES": _json_object("SRSP_SOURCES", env.get("SRSP_SOURCES", "")),
         "SOURCES_URL": env.get("SRSP_SOURCES_URL", "http://127.0.0.1:5001"),
+        "PARTNERS": _json_object("SRSP_PARTNERS", env.get("SRSP_PARTNERS", "")),
         "COLLECT_ON_SUBMIT": True,
         "COLLECTION_ROUNDS": _positive_int("SRSP_COLLECTION_ROUNDS", env.get("SRSP_COLLECTION_ROUNDS", "2")),
         **_sms_config(env),
@@ -110,6 +111,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "PAYER_NAME": env.get("SRSP_PAYER_NAME", "Ijtimoiy himoya milliy agentligi (demo)"),
         "PAYER_ACCOUNT": env.get("SRSP_PAYER_ACCOUNT", "23402000900100001001"),
         "PAYER_BANK_CODE": env.get("SRSP_PAYER_BANK_CODE", "00014"),
+        # The agent bank's branch where payees' accounts are opened (MFO).
+        "PAYEE_BANK_CODE": env.get("SRSP_PAYEE_BANK_CODE", "00014"),
+        # Request bank accounts for new beneficiaries as soon as they are enrolled (tests switch it off).
+        "BANK_ACCOUNTS_ON_ENROLMENT": True,
     }
     config.update(overrides)
     if not config["SECRET_KEY"]:
@@ -146,6 +151,9 @@ def validate(config: dict) -> None:
         raise ConfigError(f"SRSP_TIMEZONE: unknown time zone {config['TIMEZONE']!r}, e.g. Asia/Tashkent") from None
     if config["COUNTRY"] not in {"uz", "kg"}:
         raise ConfigError(f"SRSP_COUNTRY: unknown country profile {config['COUNTRY']!r}; use uz or kg")
+    for name, variable in (("PAYER_BANK_CODE", "SRSP_PAYER_BANK_CODE"), ("PAYEE_BANK_CODE", "SRSP_PAYEE_BANK_CODE")):
+        if not re.fullmatch(r"\d{5}", config.get(name) or ""):
+            raise ConfigError(f"{variable}: expected the bank branch's 5-digit MFO code, got {config.get(name)!r}")
     _validate_sms(config)
 
 

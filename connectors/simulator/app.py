@@ -76,6 +76,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -85,8 +86,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors import wire
 from connectors.catalog import BY_NAME, SOURCES, Source
+from connectors.simulator import finance, store
 from connectors.simulator import sources as queries
-from connectors.simulator import store
 from connectors.simulator.faults import FaultConfigError, Faults, interruptible_sleep
 from connectors.transport.dci import (
     EVENT_BIRTH,
@@ -166,6 +167,7 @@ class SimulatorState:
         self._subscriptions: dict[tuple[str, str], dict[str, Any]] = {}
         self._trusted: dict[str, dict[str, Any]] = {}  # sender_id: {"jwks": ... | "url": ..., "kids": [...]}
         self._calls: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.treasury_limit: Decimal | None = None  # a fund request above it is refused (finance.py)
 
     def shutdown(self) -> None:
         """End every injected hang and latency at once (the server is going down)."""
@@ -277,9 +279,13 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
     @app.route("/r1/<path:_rest>", methods=["GET", "POST"])
     def xroad(_rest):
         try:
-            xreq = parse_xroad_request(request, services=SERVICE_IDS)
+            xreq = parse_xroad_request(request, services=[*SERVICE_IDS, *finance.SERVICES])
         except XRoadRequestError as exc:
             return exc.response()
+        if str(xreq.service) in finance.SERVICES:
+            state.count(str(xreq.service).split("/")[2].lower(), "calls")
+            return finance.serve(state, str(xreq.service), xreq.path, lambda body, status: _json(
+                body, status, headers=xroad_response_headers(xreq, request.get_data())))
         source = SERVICE_IDS[str(xreq.service)]
         state.count(source.name, "calls")
         failed = _inject(state, source, xreq)
@@ -342,6 +348,23 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
         except ValueError as exc:
             return _json({"error": "bad_request", "message": str(exc)}, 400)
         return _json(state.trusted_senders())
+
+    @app.route("/_control/treasury", methods=["GET", "PUT"])
+    def treasury_control():
+        if request.method == "PUT":
+            body = request.get_json(silent=True)
+            try:
+                limit = body["limit"]
+                state.treasury_limit = None if limit is None else Decimal(str(limit))
+            except (KeyError, TypeError, InvalidOperation):
+                return _json({"error": "bad_request", "message": "send {\"limit\": \"UZS\" or null}"}, 400)
+        return _json({"limit": None if state.treasury_limit is None else str(state.treasury_limit)})
+
+    @app.post("/_control/bank/accounts/<number>/close")
+    def close_bank_account(number):
+        if not finance.close_account(state.engine, number):
+            return _json({"error": "not_found", "message": f"no account {number} at the bank"}, 404)
+        return _json({"account_number": number, "status": "closed"})
 
     @app.get("/_control/dci/subscriptions")
     def get_subscriptions():
