@@ -39,6 +39,7 @@ def base_config(instance_dir, database_url) -> dict:
         "JOBS_INLINE": True,
         "PUBLIC_HOLIDAYS": [],
         "COLLECT_ON_SUBMIT": False,  # registration tests stop at `submitted`; collection tests switch it on
+        "BANK_ACCOUNTS_ON_ENROLMENT": False,  # payments tests point the bank connector at the simulator themselves
     }
 
 

@@ -13,16 +13,23 @@ logger = logging.getLogger(__name__)
 
 @signals.application_decided.connect
 def _enrol_on_decision(application, assessment=None, actor=None, **_extra):
+    from flask import current_app
+
     from modules.enrolment.operations import EnrolmentError, enrol_from_assessment
-    from webapp import audit
+    from webapp import audit, jobs
     from webapp.extensions import db
 
     if assessment is None:
         return
     try:
         with db.session.begin_nested():
-            enrol_from_assessment(assessment, actor)
+            created = enrol_from_assessment(assessment, actor)
     except EnrolmentError as refusal:  # e.g. the amounts disagree with the pack: the decision stands, staff see why
         logger.warning("application %s not enrolled: %s", application.id, refusal)
         audit.record("enrolment.refused", "application", application.id,
                      {"assessment": assessment.id, "reason": str(refusal)}, actor=actor)
+        return
+    if created and current_app.config.get("BANK_ACCOUNTS_ON_ENROLMENT"):
+        # After the commit: the payee list goes to the bank only for enrolments that were stored.
+        jobs.enqueue("modules.enrolment.tasks:open_bank_accounts", queue="payments",
+                     enrolment_ids=[enrolment.id for enrolment in created])

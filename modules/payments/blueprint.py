@@ -10,7 +10,11 @@ bp.add_url_rule("/payrolls/prepare", "payroll_prepare", c.payroll_prepare, metho
 bp.add_url_rule("/payrolls/<int:payroll_id>", "payroll_detail", c.payroll_detail)
 bp.add_url_rule("/payrolls/<int:payroll_id>/approve", "payroll_approve", c.payroll_approve, methods=["POST"])
 bp.add_url_rule("/payrolls/<int:payroll_id>/cancel", "payroll_cancel", c.payroll_cancel, methods=["POST"])
-bp.add_url_rule("/payrolls/<int:payroll_id>/sent", "payroll_mark_sent", c.payroll_mark_sent, methods=["POST"])
+bp.add_url_rule("/payrolls/<int:payroll_id>/funds", "payroll_request_funds", c.payroll_request_funds,
+                methods=["POST"])
+bp.add_url_rule("/payrolls/<int:payroll_id>/send", "payroll_send", c.payroll_send, methods=["POST"])
+bp.add_url_rule("/payrolls/<int:payroll_id>/statement", "payroll_fetch_statement", c.payroll_fetch_statement,
+                methods=["POST"])
 bp.add_url_rule("/payrolls/<int:payroll_id>/files/<file_format>", "payroll_download", c.payroll_download)
 bp.add_url_rule("/account/authenticator", "authenticator", c.authenticator, methods=["GET", "POST"])
 

@@ -13,7 +13,7 @@ from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from modules.enrolment.models import Enrolment
-from modules.payments import export, totp
+from modules.payments import export, funding, sending, totp
 from modules.payments import status as machine
 from modules.payments.bankfiles import BankFileError
 from modules.payments.checks import CHECKS, run_checks
@@ -156,28 +156,35 @@ def payroll_detail(payroll_id: int):
         max_excluded=max([n for _r, n, _a in exclusions] or [1]), reasons=list(CHECKS), timeline=_timeline(payroll.id),
         approval_block=_approval_block(payroll), downloadable=payroll.status in FROZEN, formats=export.FORMATS,
         can_cancel=machine.can_transition(payroll.status, PayrollStatus.cancelled),
-        can_send=payroll.status is PayrollStatus.approved)
+        fund_requests=funding.requests_of(payroll.id), funded=machine.funds_confirmed(payroll.id),
+        live_fund_request=funding.live_request(payroll.id), transfer=sending.transfer_of(payroll.id))
 
 
 def _back(payroll_id: int):
     return redirect(url_for("payments.payroll_detail", payroll_id=payroll_id))
 
 
-def _act(payroll_id: int, operation, done: str):
-    """Run `operation(payroll)`; commit and flash `done`, or roll back and flash the refusal."""
+def _act(payroll_id: int, operation, done: str, keep_refusal: bool = False):
+    """Run `operation(payroll)`; commit and flash `done`, or roll back and flash the refusal.
+
+    `keep_refusal`: a refusal raised before any change is committed anyway, for the audit event it wrote (a wrong
+    authenticator code)."""
     payroll = _load_or_404(payroll_id)
     try:
-        operation(payroll)
+        result = operation(payroll)
     except (machine.IllegalTransition, machine.PayrollConflict) as refusal:
         db.session.rollback()
         flash(_("Nothing changed: %(why)s", why=str(refusal)), "error")
-    except machine.PayrollError as refusal:
-        # Raised before any change; a refused code leaves only its audit event, which is kept.
-        db.session.commit()
+    except (machine.PayrollError, BankFileError) as refusal:
+        if keep_refusal:
+            db.session.commit()
+        else:
+            db.session.rollback()
         flash(str(refusal), "error")
     else:
+        message = done(result) if callable(done) else done
         db.session.commit()
-        flash(done, "success")
+        flash(message, "success")
     return _back(payroll_id)
 
 
@@ -187,7 +194,7 @@ def _approve(payroll: Payroll) -> None:
 
 @require("payroll.approve")
 def payroll_approve(payroll_id: int):
-    return _act(payroll_id, _approve, _("Payroll approved."))
+    return _act(payroll_id, _approve, _("Payroll approved."), keep_refusal=True)
 
 
 @require("payroll.prepare")
@@ -196,10 +203,42 @@ def payroll_cancel(payroll_id: int):
                 _("Payroll cancelled; its lines were released so the month can be prepared again."))
 
 
+def _funds_message(fund_request) -> str:
+    if fund_request.status.value == "confirmed":
+        return _("The treasury confirmed the funds (%(ref)s): the payroll can be sent to the bank.",
+                 ref=fund_request.treasury_reference or fund_request.reference)
+    if fund_request.status.value == "refused":
+        return _("The treasury refused the request: %(why)s", why=fund_request.refusal_reason or "")
+    return _("The request was sent; the treasury has not answered yet.")
+
+
 @require("payroll.prepare")
-def payroll_mark_sent(payroll_id: int):
-    return _act(payroll_id, lambda p: machine.mark_sent(p, current_user, {"by": "page"}),
-                _("Payroll marked as sent."))
+def payroll_request_funds(payroll_id: int):
+    def request_or_refresh(payroll):
+        pending = funding.live_request(payroll.id)
+        if pending is not None and pending.status.value == "pending":
+            return funding.refresh(pending, current_user)
+        return funding.request_funds([payroll], current_user)
+
+    return _act(payroll_id, request_or_refresh, _funds_message)
+
+
+@require("payroll.prepare")
+def payroll_send(payroll_id: int):
+    return _act(payroll_id, lambda p: sending.send_to_bank(p, current_user),
+                lambda transfer: _("The bank received the file %(msg)s (%(n)d payments); the payroll is sent.",
+                                   msg=transfer.message_id, n=transfer.transactions))
+
+
+@require("payroll.prepare")
+def payroll_fetch_statement(payroll_id: int):
+    def summary(record) -> str:
+        if record.repeat:
+            return _("The bank's statement has not changed since it was last fetched: nothing changed.")
+        return _("Statement imported: %(paid)d paid, %(failed)d failed, %(returned)d returned, %(other)d exceptions.",
+                 paid=record.paid, failed=record.failed, returned=record.returned, other=record.unmatched)
+
+    return _act(payroll_id, lambda p: sending.fetch_statement(p, current_user), summary)
 
 
 @require("payroll.view")

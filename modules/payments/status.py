@@ -7,10 +7,11 @@ status already changed and gets `PayrollConflict`. Every move is audited. Nothin
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from modules.payments import totp
 from modules.payments.models import Payroll, PayrollLine, PayrollStatus
+from modules.payments.transfer_models import FundRequest, FundRequestPayroll, FundRequestStatus
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import Role
@@ -56,6 +57,8 @@ def transition(payroll: Payroll, target: PayrollStatus, actor=None, details: dic
     current = payroll.status
     if not can_transition(current, target):
         raise IllegalTransition(current, target)
+    if target is S.sent and not funds_confirmed(payroll.id):  # a payroll is never sent unfunded
+        raise PayrollError("The treasury has not confirmed the funds for this payroll: request them first.")
     db.session.flush()
     values = {"status": target, STAMPS[target]: utcnow(), **values}
     result = db.session.execute(
@@ -83,6 +86,13 @@ def approve(payroll: Payroll, checker, totp_code: str) -> Payroll:
         raise PayrollError("The authenticator code is wrong or was already used.")
     return transition(payroll, S.approved, checker, {"lines": payroll.line_count, "total": str(payroll.total_amount)},
                       approved_by_id=checker.id)
+
+
+def funds_confirmed(payroll_id: int) -> bool:
+    """The treasury confirmed a live fund request covering the payroll."""
+    return db.session.scalar(select(FundRequestPayroll.id).join(FundRequest).where(
+        FundRequestPayroll.payroll_id == payroll_id, FundRequestPayroll.live.is_(True),
+        FundRequest.status == FundRequestStatus.confirmed).limit(1)) is not None
 
 
 def mark_sent(payroll: Payroll, actor=None, details: dict | None = None) -> Payroll:

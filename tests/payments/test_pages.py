@@ -230,10 +230,11 @@ def test_approving_twice_is_refused_the_second_time(app, checker, month):
     assert "Nothing changed: A payroll that is approved cannot become approved" in _text(response)
 
 
-def test_cancel_needs_a_reason_and_mark_sent_follows_approval(app, maker, checker, month):
+def test_cancel_needs_a_reason_and_the_page_takes_an_approved_payroll_to_reconciled(app, maker, checker, month,
+                                                                                    partners_at):
     payroll = month["payroll"]
     client = _client(app, maker)
-    refused = client.post(f"/payrolls/{payroll.id}/sent", data={"csrf_token": client.csrf}, follow_redirects=True)
+    refused = client.post(f"/payrolls/{payroll.id}/send", data={"csrf_token": client.csrf}, follow_redirects=True)
     assert "Nothing changed" in _text(refused) and _reload(payroll).status is PayrollStatus.checked
     no_reason = client.post(f"/payrolls/{payroll.id}/cancel", data={"reason": " ", "csrf_token": client.csrf},
                             follow_redirects=True)
@@ -241,9 +242,21 @@ def test_cancel_needs_a_reason_and_mark_sent_follows_approval(app, maker, checke
 
     _approve(app, checker, payroll, _code(checker))
     page = _text(client.get(f"/payrolls/{payroll.id}"))
-    assert "Mark as sent" in page and "come later" in page
-    client.post(f"/payrolls/{payroll.id}/sent", data={"csrf_token": client.csrf})
-    assert _reload(payroll).status is PayrollStatus.sent
+    assert "Request 500 000.00 UZS from the treasury" in page and "once the treasury has confirmed" in page
+    unfunded = _text(client.post(f"/payrolls/{payroll.id}/send", data={"csrf_token": client.csrf},
+                                 follow_redirects=True))
+    assert "treasury has not confirmed" in unfunded and _reload(payroll).status is PayrollStatus.approved
+
+    funded = _text(client.post(f"/payrolls/{payroll.id}/funds", data={"csrf_token": client.csrf},
+                               follow_redirects=True))
+    assert "The treasury confirmed the funds (GFMIS-" in funded and "Send the file to the bank (2 payments)" in funded
+    sent = _text(client.post(f"/payrolls/{payroll.id}/send", data={"csrf_token": client.csrf}, follow_redirects=True))
+    assert "The bank received the file SRSP-P" in sent and _reload(payroll).status is PayrollStatus.sent
+    # The bank never opened these test accounts, so it returns both payments (AC01) and the month is settled.
+    fetched = _text(client.post(f"/payrolls/{payroll.id}/statement", data={"csrf_token": client.csrf},
+                                follow_redirects=True))
+    assert "Statement imported: 0 paid, 0 failed, 2 returned, 0 exceptions." in fetched
+    assert _reload(payroll).status is PayrollStatus.reconciled
 
 
 # --- downloads --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from modules.payments import checks, generation, status, totp
 from modules.payments.bankfiles import ids
 from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.transfer_models import FundRequest, FundRequestPayroll, FundRequestStatus
 from modules.registration import operations as registration
 from modules.registration.schemas import ApplicationArgs
 from tests import factories
@@ -97,6 +98,18 @@ def _checker(**kwargs):
 
 def _code(user, at: datetime | None = None) -> str:
     return pyotp.TOTP(user.totp_secret).at(at or datetime.now(UTC))
+
+
+def fund(payroll: Payroll) -> FundRequest:
+    """Record the treasury's confirmation for an approved payroll, as `funding.request_funds` would."""
+    request = FundRequest(reference=f"TEST-FR-{payroll.id}-{uuid.uuid4().hex[:8]}", period=payroll.period,
+                          status=FundRequestStatus.confirmed, total_amount=payroll.total_amount,
+                          beneficiaries=payroll.line_count, lines=[], treasury_reference="GFMIS-TEST")
+    db.session.add(request)
+    db.session.flush()
+    db.session.add(FundRequestPayroll(fund_request_id=request.id, payroll_id=payroll.id, amount=payroll.total_amount))
+    db.session.flush()
+    return request
 
 
 # --- generation -------------------------------------------------------------------------------------------------
@@ -389,6 +402,9 @@ def test_a_draft_cannot_be_approved_and_a_sent_payroll_cannot_be_cancelled():
     with pytest.raises(status.IllegalTransition):
         status.approve(payroll, checker, _code(checker))
     payroll, _ = _approved_payroll_in("2026-02")
+    with pytest.raises(status.PayrollError, match="treasury has not confirmed"):
+        status.mark_sent(payroll)  # never sent before the funds are confirmed
+    fund(payroll)
     status.mark_sent(payroll)
     with pytest.raises(status.IllegalTransition):
         status.cancel(payroll, "too late")

@@ -15,7 +15,7 @@ from modules.payments.models import LineStatus, PayrollStatus
 from modules.payments.reconciliation_models import ExceptionKind, StatementException, StatementImport
 from modules.payments.statements import read_statement
 from tests import factories
-from tests.payments.test_payroll import PERIOD, _checker, _code, _enrol, _household, _lines
+from tests.payments.test_payroll import PERIOD, _checker, _code, _enrol, _household, _lines, fund
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
@@ -34,6 +34,7 @@ def _sent_payroll(children: int = 3):
     checks.run_checks(payroll, maker)
     checker = _checker()
     status.approve(payroll, checker, _code(checker))
+    fund(payroll)
     status.mark_sent(payroll)
     lines = _lines(payroll)
     assert len(lines) == children and all(line.status is LineStatus.included for line in lines)

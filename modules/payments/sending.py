@@ -1,0 +1,91 @@
+"""Sending an approved, funded payroll's pain.001 file to the bank, and fetching what the bank booked.
+
+`send_to_bank` records the transfer (unique per payroll and per MsgId), moves the payroll to sent (the status
+machine refuses it unless the treasury confirmed the funds) and only then calls the bank, all in one transaction:
+if the bank refuses or cannot be reached, nothing is stored and the payroll stays approved; two people sending at
+once, the second fails on the unique payroll before calling the bank. The bank accepts a MsgId once, so repeating a
+send whose answer was lost cannot pay anyone twice. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from connectors.partners import bank_connector
+from connectors.transport.errors import SourceError
+from connectors.transport.xroad import staff_user_id
+from modules.payments import export
+from modules.payments import status as machine
+from modules.payments.bankfiles import ids
+from modules.payments.models import Payroll, PayrollStatus
+from modules.payments.reconciliation import ReconciliationError, import_statement
+from modules.payments.reconciliation_models import StatementImport
+from modules.payments.transfer_models import BankTransfer
+from webapp.extensions import db
+
+DEFAULT_FORMAT = "pain.001.001.03"
+BANK_FORMATS = ("pain.001.001.03", "pain.001.001.09")
+
+
+def transfer_of(payroll_id: int) -> BankTransfer | None:
+    return db.session.scalar(select(BankTransfer).where(BankTransfer.payroll_id == payroll_id))
+
+
+def send_to_bank(payroll: Payroll, actor=None, file_format: str = DEFAULT_FORMAT) -> BankTransfer:
+    """Send the payroll's file to the bank and mark it sent; see the module doc."""
+    if file_format not in BANK_FORMATS:
+        raise machine.PayrollError(f"The bank takes {' or '.join(BANK_FORMATS)}, not {file_format!r}.")
+    if payroll.status is not PayrollStatus.approved:
+        raise machine.IllegalTransition(payroll.status, PayrollStatus.sent)
+    content = export.render(payroll, file_format)  # validated against the XSD before it leaves
+    transfer = BankTransfer(payroll_id=payroll.id, message_id=ids.message_id(payroll.id, export.VERSION_TAG),
+                            file_format=file_format, sha256=hashlib.sha256(content).hexdigest(),
+                            transactions=payroll.line_count, control_sum=payroll.total_amount,
+                            sent_by_id=getattr(actor, "id", None))
+    try:
+        with db.session.begin_nested():
+            db.session.add(transfer)
+            db.session.flush()
+    except IntegrityError as exc:
+        raise machine.PayrollConflict(f"Payroll {payroll.id} was sent to the bank by someone else.") from exc
+    machine.mark_sent(payroll, actor, {"message_id": transfer.message_id, "format": file_format,
+                                       "sha256": transfer.sha256})
+    try:
+        receipt = bank_connector().submit_payment_file(content, transfer.message_id, file_format,
+                                                       user_id=_user_id(actor))
+    except SourceError as exc:
+        raise machine.PayrollError(f"The bank did not take the file; the payroll stays approved. ({exc})") from exc
+    if receipt.transactions != transfer.transactions or Decimal(receipt.control_sum) != transfer.control_sum:
+        raise machine.PayrollError(
+            f"The bank read {receipt.transactions} payments for {receipt.control_sum} UZS, but the payroll has "
+            f"{transfer.transactions} for {transfer.control_sum}: the payroll stays approved; call the bank.")
+    transfer.bank_file_id = receipt.file_id
+    db.session.flush()
+    return transfer
+
+
+def fetch_statement(payroll: Payroll, actor=None) -> StatementImport:
+    """Fetch the bank's notification for the payroll's file and reconcile it (a repeat changes nothing)."""
+    transfer = transfer_of(payroll.id)
+    if transfer is None or transfer.bank_file_id is None:
+        raise machine.PayrollError(f"Payroll {payroll.id} was not sent through the bank connector: upload the "
+                                   "bank's statement on the statements page instead.")
+    try:
+        file_format, content = bank_connector().statement(transfer.bank_file_id, user_id=_user_id(actor))
+    except SourceError as exc:
+        raise machine.PayrollError(f"The bank's statement could not be fetched. Try again later. ({exc})") from exc
+    try:
+        record = import_statement(content, f"{transfer.bank_file_id}.{file_format}.xml", actor)
+    except ReconciliationError as exc:
+        raise machine.PayrollError(str(exc)) from exc
+    transfer.statement_import_id = record.id
+    db.session.flush()
+    return record
+
+
+def _user_id(actor) -> str | None:
+    return staff_user_id(actor.username) if actor is not None else None
