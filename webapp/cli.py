@@ -225,14 +225,22 @@ def _decide_history_in_background(app) -> None:
     """Past decisions for the analysts' pages, made through the real path while the server starts."""
     import threading
 
+    from connectors.simulator import store
     from webapp.demo import decide_demo_history
+    from webapp.demo_payroll import prepare_demo_month
 
     def run():
         with app.app_context():
             count = decide_demo_history()
             db.session.remove()
+            month = prepare_demo_month(store.engine_for())
+            db.session.remove()
         if count:
             click.echo(f"  Demo history: {count} applications collected and decided (see Policy simulation)")
+        if month:
+            click.echo(f"  Demo month: payroll {month['payroll']} for {month['period']} ({month['lines']} lines, "
+                       f"{month['total']} UZS) prepared by finance.maker, ready for finance.checker to approve "
+                       "(set up the authenticator first)")
 
     threading.Thread(target=run, daemon=True, name="demo-history").start()
 

@@ -13,11 +13,24 @@ from webapp.models import Job
 bp = Blueprint("core", __name__)
 
 
+# Each role's first page: the first of these its permissions open (a finance officer lands on the payrolls, not
+# on a list of applications it may not see).
+HOMES = (("application.view", "registration.application_list"), ("payroll.view", "payments.payroll_list"),
+         ("policy.simulate", "means_test.policy_simulate"), ("audit.view", "admin.audit_list"))
+
+
+def home_url(user) -> str:
+    for permission, endpoint in HOMES:
+        if has_permission(user, permission):
+            return url_for(endpoint)
+    return url_for("core.job_list")
+
+
 @bp.route("/")
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    return redirect(url_for("registration.application_list"))
+    return redirect(home_url(current_user))
 
 
 @bp.route("/healthz")

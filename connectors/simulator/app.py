@@ -269,6 +269,7 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
     names = [source.name for source in SOURCES]
     fault_state = Faults(faults, names) if faults is not None else Faults.from_env(names)
     engine = store.engine_for(database_url or store.default_url())
+    finance.create_tables(engine)
     state = SimulatorState(engine, fault_state, keyring or _keyring_from_env(), schemas or DCISchemas())
     if trusted_senders is None:
         raw = os.environ.get(ENV_TRUSTED_SENDERS)
@@ -578,6 +579,7 @@ def _population_summary(engine) -> dict[str, Any]:
 def population_size(database_url: str | None = None) -> int:
     """Persons in the simulator database (0: none, or no tables): what `srsp simulator serve` checks first."""
     engine = store.engine_for(database_url or store.default_url())
+    finance.create_tables(engine)
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table(store.person.name):

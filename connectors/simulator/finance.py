@@ -68,6 +68,11 @@ fund_request = Table(
 )
 
 
+def create_tables(engine) -> None:
+    """The bank's and the treasury's tables, in any simulator database (also one made before they existed)."""
+    store.metadata.create_all(engine, tables=[bank_account, payment_file, fund_request])
+
+
 class Refused(Exception):
     """A request the simulated partner refuses: (HTTP status, message)."""
 

@@ -233,5 +233,7 @@ def _sqlite_transactions(engine: Engine) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables and indexes that do not exist yet."""
+    """Create the tables and indexes that do not exist yet (the bank's and treasury's too: simulator/finance.py)."""
+    import connectors.simulator.finance  # noqa: F401 - registers its tables on `metadata`
+
     metadata.create_all(engine)

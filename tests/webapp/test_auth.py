@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests import factories
@@ -103,3 +104,16 @@ def test_next_parameter_cannot_redirect_off_site(client):
 def test_passwords_are_stored_as_argon2id(app):
     user = factories.make_user("registrar", areas=["UZ-TK"])
     assert user.password_hash.startswith("$argon2id$")
+
+
+@pytest.mark.parametrize(("role", "home"), [("finance_checker", "/payrolls"), ("analyst", "/policy/simulate"),
+                                            ("auditor", "/applications"), ("mahalla_worker", "/applications")])
+def test_each_role_lands_on_a_page_it_may_see(app, role, home):
+    client = app.test_client()
+    user = factories.make_user(role, national=True) if role != "mahalla_worker" else factories.make_user(
+        role, areas=["UZ-TK"])
+    response = client.post("/login", data={"username": user.username, "password": factories.PASSWORD,
+                                           "csrf_token": csrf_token(client)})
+    assert response.status_code == 302 and response.headers["Location"].endswith(home)
+    assert client.get(home).status_code == 200
+    assert client.get("/").headers["Location"].endswith(home)

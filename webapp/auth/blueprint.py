@@ -15,7 +15,9 @@ def _safe_next(target: str | None) -> str:
     # Only same-site paths: an attacker's link must not bounce a fresh sign-in to another site.
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("registration.application_list")
+    from webapp.core import home_url
+
+    return home_url(current_user)
 
 
 @bp.route("/login", methods=["GET", "POST"])

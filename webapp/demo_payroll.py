@@ -1,0 +1,118 @@
+"""A month ready to approve in `make run`: a few Tashkent families decided eligible, enrolled, banked, on a payroll.
+
+Few synthetic families pass the means test (most have an able-bodied adult without income, or a car), so the demo
+chooses some families with children and makes their registry records those of a low-income family: in the
+simulator's registries (never in the registry's own tables) it removes their cars, property and securities and
+gives every adult a modest salary. Then everything goes through the real path, as people would do it: a registrar
+registers them, the registries are pulled, the means test decides and enrols them, their payee list goes to the
+simulated bank, which opens the accounts, and the demo finance maker prepares and checks next month's payroll. The
+demo finance checker approves it from the page. Does nothing once any payroll exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from sqlalchemy import delete, insert, select
+
+from connectors.simulator import store
+from modules.registration.models import Household, Relation
+from webapp.extensions import db
+from webapp.models import Area, User
+
+log = logging.getLogger(__name__)
+FAMILIES = 6
+SKIP = 18  # the banner's 3 families (left for trying by hand) and the 15 of the demo history
+MONTHLY_SALARY = 220_000  # UZS per adult: well under the threshold per person in a family with children
+PROGRAMME, REGION = "child_allowance", "UZ-TK"
+
+
+def prepare_demo_month(sim_engine, today: date | None = None) -> dict | None:
+    """Decide, enrol and bank a few families, then prepare and check next month's payroll; None if done before."""
+    from modules.payments.models import Payroll
+
+    if db.session.scalar(select(Payroll.id).limit(1)) is not None:
+        return None
+    today = today or date.today()
+    families = _families_with_children(FAMILIES, today)
+    with sim_engine.begin() as conn:
+        for family in families:
+            _low_income(conn, [person.pin for person, _relation in family], today)
+    registered = sum(_register(family) for family in families)
+    return {"registered": registered, **_prepare_payroll(today)}
+
+
+def _families_with_children(count: int, today: date) -> list[list[tuple]]:
+    """[(person, relation)] of Tashkent households with a child under 18 and nobody deceased, head first."""
+    region = db.session.scalar(select(Area).where(Area.code == REGION))
+    households = db.session.scalars(select(Household).join(Area, Household.area_id == Area.id)
+                                    .where(Area.path.startswith(region.path)).order_by(Household.id)
+                                    .offset(SKIP).limit(200)).all()
+    born_after = date(today.year - 18, today.month, 1)  # under 18 on the first of this month
+    chosen = []
+    for household in households:
+        members = sorted(((m.person, m.relation) for m in household.members), key=lambda pr: pr[1] != Relation.head)
+        alive = all(person.death_date is None for person, _ in members)
+        has_child = any(relation is Relation.child and person.birth_date > born_after for person, relation in members)
+        if alive and has_child and members and members[0][1] is Relation.head:
+            chosen.append(members)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _low_income(conn, pins: list[str], today: date) -> None:
+    """In the simulated registries: no car, property or securities; a modest salary for every adult, 12 months."""
+    conn.execute(delete(store.vehicle).where(store.vehicle.c.owner_pin.in_(pins)))
+    conn.execute(delete(store.real_estate).where(store.real_estate.c.owner_pin.in_(pins)))
+    conn.execute(delete(store.security_holding).where(store.security_holding.c.owner_pin.in_(pins)))
+    conn.execute(delete(store.income).where(store.income.c.pin.in_(pins)))
+    conn.execute(delete(store.alimony_paid).where(store.alimony_paid.c.pin.in_(pins)))
+    adults = conn.scalars(select(store.person.c.pin).where(
+        store.person.c.pin.in_(pins), store.person.c.birth_date <= date(today.year - 18, today.month, 1))).all()
+    months = [_month_before(today, n) for n in range(1, 13)]
+    if adults:
+        conn.execute(insert(store.income), [{"pin": pin, "source": "salary", "month": month, "amount": MONTHLY_SALARY}
+                                            for pin in adults for month in months])
+
+
+def _month_before(today: date, n: int) -> str:
+    index = today.year * 12 + today.month - 1 - n
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _register(family: list[tuple]) -> bool:
+    """Register and submit as the demo registrar; collection and the means test run after the commit."""
+    from modules.registration.operations import RegistrationError, register_application
+    from modules.registration.schemas import ApplicationArgs
+
+    registrar = db.session.scalar(select(User).where(User.username == "registrar"))
+    (head, _), *others = family
+    payload = {"applicant_pin": head.pin, "phone": "+998901234567", "channel": "mahalla", "programmes": [PROGRAMME],
+               "members": [{"pin": person.pin, "relation": relation.value} for person, relation in others]}
+    try:
+        register_application(ApplicationArgs().load(payload), registrar)
+        db.session.commit()
+    except RegistrationError as refusal:
+        db.session.rollback()
+        log.info("demo month: family of %s not registered: %s", head.pin, refusal)
+        return False
+    return True
+
+
+def _prepare_payroll(today: date) -> dict:
+    """Next month's payroll of the region, generated and checked by the demo finance maker."""
+    from modules.enrolment.banking import sync_accounts
+    from modules.payments.checks import run_checks
+    from modules.payments.generation import generate
+
+    sync_accounts()  # the bank issues the cards by the time it is asked again
+    db.session.commit()
+    maker = db.session.scalar(select(User).where(User.username == "finance.maker"))
+    index = today.year * 12 + today.month  # the month after this one (0-based months)
+    period = f"{index // 12:04d}-{index % 12 + 1:02d}"
+    payroll = generate(PROGRAMME, REGION, period, maker)
+    run_checks(payroll, maker)
+    db.session.commit()
+    return {"payroll": payroll.id, "period": period, "lines": payroll.line_count, "total": str(payroll.total_amount)}
