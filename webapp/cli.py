@@ -31,6 +31,7 @@ def register_commands(app) -> None:
     from connectors.civil_events import register_commands as register_source_commands
     from connectors.cli import register_commands as register_synth_commands
     from connectors.simulator.cli import register_commands as register_simulator_commands
+    from modules.enrolment.cli import register_commands as register_bank_commands
     from modules.means_test.cli import register_commands as register_means_test_commands
     from modules.payments.cli import register_commands as register_payroll_commands
     from rules.cli import register_commands as register_rules_commands
@@ -43,6 +44,7 @@ def register_commands(app) -> None:
     register_rules_commands(app)
     register_means_test_commands(app)
     register_payroll_commands(app)
+    register_bank_commands(app)
 
 
 @click.group(help="Administrative areas.")

@@ -22,6 +22,40 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _payroll_or_fail(payroll_id: int):
+    from modules.payments.models import Payroll
+
+    payroll = db.session.get(Payroll, payroll_id)
+    if payroll is None:
+        _fail(f"no payroll {payroll_id}")
+    return payroll
+
+
+def _actor_or_fail(username: str | None):
+    from webapp.models import User
+
+    if not username:
+        return None
+    actor = db.session.scalar(select(User).where(User.username == username))
+    if actor is None:
+        _fail(f"no user {username!r}")
+    return actor
+
+
+def _run(operation):
+    """Run an operation; commit, or roll back and exit 1 with its message."""
+    from modules.payments.bankfiles import BankFileError
+    from modules.payments.status import PayrollError
+
+    try:
+        result = operation()
+    except (PayrollError, BankFileError) as error:
+        db.session.rollback()
+        _fail(str(error))
+    db.session.commit()
+    return result
+
+
 @payroll_group.command("generate", help="Generate (or top up) the draft payroll of a programme, region and month.")
 @click.option("--programme", "programme_code", required=True, help="Programme code, e.g. child_allowance.")
 @click.option("--region", "region_code", required=True, help="Region code, e.g. UZ-TK.")
@@ -30,20 +64,9 @@ def _fail(message: str) -> None:
 @with_appcontext
 def generate_command(programme_code, region_code, period, username):
     from modules.payments.generation import generate
-    from modules.payments.status import PayrollError
-    from webapp.models import User
 
-    actor = None
-    if username:
-        actor = db.session.scalar(select(User).where(User.username == username))
-        if actor is None:
-            _fail(f"no user {username!r}")
-    try:
-        payroll = generate(programme_code, region_code, period, actor)
-    except PayrollError as error:
-        db.session.rollback()
-        _fail(str(error))
-    db.session.commit()
+    actor = _actor_or_fail(username)
+    payroll = _run(lambda: generate(programme_code, region_code, period, actor))
     click.echo(f"Payroll {payroll.id}: {payroll.line_count} lines, {payroll.total_amount} UZS ({payroll.status})")
 
 
@@ -78,17 +101,9 @@ def list_command(as_json):
 @with_appcontext
 def export_command(payroll_id, file_format, output):
     from modules.payments import export
-    from modules.payments.bankfiles import BankFileError
-    from modules.payments.models import Payroll
-    from modules.payments.status import PayrollError
 
-    payroll = db.session.get(Payroll, payroll_id)
-    if payroll is None:
-        _fail(f"no payroll {payroll_id}")
-    try:
-        content = export.render(payroll, file_format)
-    except (PayrollError, BankFileError) as error:
-        _fail(str(error))
+    payroll = _payroll_or_fail(payroll_id)
+    content = _run(lambda: export.render(payroll, file_format))
     with open(output, "wb") as handle:
         handle.write(content)
     click.echo(f"Payroll {payroll.id}: {file_format} written to {output} ({len(content)} bytes)")
@@ -102,13 +117,8 @@ def reconcile_command(file, username):
     from pathlib import Path
 
     from modules.payments.reconciliation import ReconciliationError, import_statement
-    from webapp.models import User
 
-    actor = None
-    if username:
-        actor = db.session.scalar(select(User).where(User.username == username))
-        if actor is None:
-            _fail(f"no user {username!r}")
+    actor = _actor_or_fail(username)
     path = Path(file)
     try:
         record = import_statement(path.read_bytes(), path.name, actor)
@@ -118,6 +128,51 @@ def reconcile_command(file, username):
         sys.exit(2)
     db.session.commit()
     click.echo(json.dumps({"import": record.id, "kind": record.kind, "repeat": record.repeat, **record.counts()}))
+
+
+@payroll_group.command("request-funds", help="Ask the treasury (GFMIS) for the funds of approved payrolls.")
+@click.argument("payroll_ids", type=int, nargs=-1, required=True)
+@click.option("--user", "username", help="The finance officer asking; default: the system.")
+@with_appcontext
+def request_funds_command(payroll_ids, username):
+    from modules.payments import funding
+
+    actor = _actor_or_fail(username)
+    payrolls = [_payroll_or_fail(payroll_id) for payroll_id in payroll_ids]
+    request = _run(lambda: funding.request_funds(payrolls, actor))
+    click.echo(json.dumps({"reference": request.reference, "status": request.status.value,
+                           "treasury_reference": request.treasury_reference, "reason": request.refusal_reason,
+                           "total": str(request.total_amount), "lines": request.lines}, ensure_ascii=False))
+
+
+@payroll_group.command("send", help="Send an approved, funded payroll's file to the bank.")
+@click.argument("payroll_id", type=int)
+@click.option("--format", "file_format", default="pain.001.001.03", show_default=True,
+              type=click.Choice(["pain.001.001.03", "pain.001.001.09"]))
+@click.option("--user", "username", help="The finance officer sending; default: the system.")
+@with_appcontext
+def send_command(payroll_id, file_format, username):
+    from modules.payments import sending
+
+    actor = _actor_or_fail(username)
+    payroll = _payroll_or_fail(payroll_id)
+    transfer = _run(lambda: sending.send_to_bank(payroll, actor, file_format))
+    click.echo(f"Payroll {payroll.id}: {transfer.message_id} received by the bank as {transfer.bank_file_id} "
+               f"({transfer.transactions} payments, {transfer.control_sum} UZS)")
+
+
+@payroll_group.command("fetch-statement", help="Fetch the bank's statement for a sent payroll and reconcile it.")
+@click.argument("payroll_id", type=int)
+@click.option("--user", "username", help="The finance officer; default: the system.")
+@with_appcontext
+def fetch_statement_command(payroll_id, username):
+    from modules.payments import sending
+
+    actor = _actor_or_fail(username)
+    payroll = _payroll_or_fail(payroll_id)
+    record = _run(lambda: sending.fetch_statement(payroll, actor))
+    click.echo(json.dumps({"import": record.id, "kind": record.kind, "repeat": record.repeat,
+                           "payroll_status": payroll.status.value, **record.counts()}))
 
 
 def register_commands(app) -> None:

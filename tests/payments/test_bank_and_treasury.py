@@ -4,6 +4,7 @@ payroll's file, fetching the bank's camt.054 and reconciling it; and a whole mon
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -287,3 +288,42 @@ def test_a_whole_month_from_decisions_to_reconciled(partners_at):
     assert payroll.status is PayrollStatus.reconciled
     with pytest.raises(status.PayrollError, match="already reconciled"):
         generation.generate("child_allowance", "UZ-TK", "2025-12", maker)
+
+
+# --- commands -----------------------------------------------------------------------------------------------------
+
+def _invoke(app, *args):
+    result = app.test_cli_runner().invoke(args=[str(arg) for arg in args])
+    return result.exit_code, result.output.strip().splitlines()[-1] if result.output.strip() else ""
+
+
+def test_commands_take_a_payroll_from_approved_to_reconciled(app, partners_at):
+    payroll = _approved(children=2)
+    _open_at_bank(payroll)
+    db.session.commit()
+    try:
+        code, output = _invoke(app, "payroll", "send", payroll.id)
+        assert code == 1 and "treasury has not confirmed" in output
+        code, output = _invoke(app, "payroll", "request-funds", payroll.id)
+        assert code == 0 and json.loads(output)["status"] == "confirmed"
+        code, output = _invoke(app, "payroll", "send", payroll.id, "--format", "pain.001.001.09")
+        assert code == 0 and "received by the bank" in output
+        code, output = _invoke(app, "payroll", "fetch-statement", payroll.id)
+        assert code == 0 and json.loads(output)["payroll_status"] == "reconciled" and json.loads(output)["paid"] == 2
+        code, output = _invoke(app, "payroll", "send", 999999)
+        assert code == 1 and "no payroll 999999" in output
+    finally:
+        db.session.rollback()
+
+
+def test_bank_commands_open_and_sync_accounts(app, partners_at):
+    family = _household(children=1)
+    _enrol(family, account=None)
+    db.session.commit()
+    try:
+        code, output = _invoke(app, "bank", "open-accounts")
+        assert code == 0 and json.loads(output)["opened"] == 1
+        code, output = _invoke(app, "bank", "sync-accounts")
+        assert code == 0 and json.loads(output) == {"opened": 0, "card_issued": 1, "rejected": 0}
+    finally:
+        db.session.rollback()
