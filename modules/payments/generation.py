@@ -15,7 +15,7 @@ import calendar
 import re
 from datetime import date
 
-from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, case, exists, func, insert, literal, literal_column, or_, select, text, update
 
 from modules.enrolment.models import Enrolment, EnrolmentStatus
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
@@ -77,8 +77,9 @@ def _insert_lines(payroll: Payroll, programme_id: int, region_path: str, period:
     # A lump sum (maternity) is paid once, for all its months, in the month its period starts.
     amount = case((e.lump_sum.is_(True), e.monthly_amount * e.months), else_=e.monthly_amount)
     due = (
-        select(literal(payroll.id), e.id, literal(period), amount, literal(LineStatus.included.value),
-               literal(False))
+        select(literal(payroll.id).label("payroll_id"), e.id.label("enrolment_id"), literal(period).label("period"),
+               amount.label("amount"), literal(LineStatus.included.value).label("status"),
+               literal(False).label("cancelled"))
         .select_from(e).join(h, h.id == e.household_id).join(a, a.id == h.area_id)
         .where(e.programme_id == programme_id, e.status == EnrolmentStatus.active,
                a.path.startswith(region_path, autoescape=True),
@@ -87,8 +88,18 @@ def _insert_lines(payroll: Payroll, programme_id: int, region_path: str, period:
                ~exists().where(and_(line.enrolment_id == e.id, line.period == period)))
     )
     columns = ["payroll_id", "enrolment_id", "period", "amount", "status", "cancelled"]
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The line ids drawn from the column's sequence in the SELECT, so the end-to-end ids (derived from them) are
+        # written by the INSERT itself: an UPDATE of every new line afterwards would cost as much again (triggers).
+        numbered = due.with_only_columns(func.nextval(_LINE_ID_SEQUENCE).label("id"), *due.selected_columns,
+                                         maintain_column_froms=True).subquery("numbered")
+        due = select(*numbered.c, literal_column(_END_TO_END_SQL["postgresql"]))
+        columns = ["id", *columns, "end_to_end_id"]
     result = db.session.execute(insert(line.__table__).from_select(columns, due))
     return result.rowcount
+
+
+_LINE_ID_SEQUENCE = "payroll_line_id_seq"  # the sequence behind payroll_line.id (a serial column)
 
 
 # The format of `bankfiles.ids.end_to_end_id` (SRSP-P000123-L0000456), written in each dialect's SQL: numbers

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 ALLOWED = re.compile(r"[A-Za-z0-9/\-?:().,'+ ]")
 
@@ -38,13 +39,20 @@ _VOWELS = set("аоуэиыеёюяўАОУЭИЫЕЁЮЯЎ")
 _AFTER_WHICH_YE = _VOWELS | set("ъьЪЬ")
 
 
+_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9/\-?:().,'+ ]")
+# Only letters of the Cyrillic blocks are changed by `_letter` (no other character lower-cases into the table).
+_CYRILLIC_BLOCK = re.compile("[\u0400-\u052f]")
+
+
+@lru_cache(maxsize=65536)  # a payroll repeats names and the remittance text many times
 def latin(text: str) -> str:
     """Return `text` in the bank's basic Latin set (see the module docstring for the rules)."""
     text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
-    text = "".join(_letter(text, i) for i in range(len(text)))
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = "".join(c if ALLOWED.fullmatch(c) else " " for c in text)
-    return " ".join(text.split())
+    if _CYRILLIC_BLOCK.search(text):  # the per-character pass only where it can change something
+        text = "".join(_letter(text, i) for i in range(len(text)))
+    if not text.isascii():  # ASCII has nothing to decompose
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(_NOT_ALLOWED.sub(" ", text).split())
 
 
 def _letter(text: str, i: int) -> str:
