@@ -98,6 +98,14 @@ def _payrolls_touched(record: StatementImport) -> list[Payroll]:
     return list(db.session.scalars(select(Payroll).where(Payroll.id.in_(sorted(ids))).order_by(Payroll.id)))
 
 
+def _lines_of(exceptions) -> dict[int, PayrollLine]:
+    """The payroll lines the exceptions point at (amount mismatches, second outcomes), in one query."""
+    ids = sorted({e.payroll_line_id for e in exceptions if e.payroll_line_id is not None})
+    if not ids:
+        return {}
+    return {line.id: line for line in db.session.scalars(select(PayrollLine).where(PayrollLine.id.in_(ids)))}
+
+
 def open_exception_count() -> int:
     """Open exceptions across imports (the payroll list links to them); 0 for those who may not see them."""
     if not has_permission(current_user, "statement.view"):
@@ -169,7 +177,8 @@ def statement_detail(import_id: int):
             ("returned", _("Returned"), record.returned), ("exceptions", _("Exceptions"), record.unmatched),
             ("pending", _("Pending"), record.pending)]
     return render_template("payments/statement.html", record=record, exceptions=exceptions, bars=bars,
-                           max_bar=max([n for _k, _l, n in bars] or [1]) or 1, payrolls=_payrolls_touched(record))
+                           max_bar=max([n for _k, _l, n in bars] or [1]) or 1, payrolls=_payrolls_touched(record),
+                           lines=_lines_of(exceptions.items))
 
 
 # --- exceptions ----------------------------------------------------------------------------------------------------
@@ -182,7 +191,8 @@ def exception_list():
         query = query.where(StatementException.kind == ExceptionKind(filters["kind"]))
     page = db.paginate(query.order_by(StatementException.id), page=filters["page"], per_page=filters["per_page"],
                        error_out=False)
-    return render_template("payments/exceptions.html", page=page, filters=filters, kinds=list(ExceptionKind))
+    return render_template("payments/exceptions.html", page=page, filters=filters, kinds=list(ExceptionKind),
+                           lines=_lines_of(page.items))
 
 
 @require("statement.import")

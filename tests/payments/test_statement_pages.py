@@ -36,13 +36,18 @@ def _count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+def _committed() -> None:
+    """Forget what the last request did not commit (in tests its session outlives the request)."""
+    db.session.rollback()
+
+
 def _statuses(payroll) -> list[LineStatus]:
-    db.session.expire_all()
+    _committed()
     return [line.status for line in _lines(payroll)]
 
 
 def _payroll_status(payroll) -> PayrollStatus:
-    db.session.expire_all()
+    _committed()
     return db.session.get(Payroll, payroll.id).status
 
 
@@ -68,6 +73,7 @@ def test_uploading_a_camt054_settles_the_payroll_and_shows_the_summary(app, offi
 
     response = _upload(client, data)
 
+    _committed()
     record = db.session.scalar(select(StatementImport))
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/statements/{record.id}")
     assert _statuses(payroll) == [LineStatus.paid, LineStatus.returned, LineStatus.paid]
@@ -168,7 +174,7 @@ def test_resolving_an_exception_needs_a_note(app, officer):
     missing = client.post(f"/statements/exceptions/{exception.id}/resolve", data={"csrf_token": client.csrf},
                           follow_redirects=True)
     assert "Nothing changed: A resolution note is required." in _text(missing)
-    db.session.expire_all()
+    _committed()
     assert db.session.get(StatementException, exception.id).resolved_at is None
     assert db.session.scalar(select(func.count()).where(AuditEvent.action == "statement.exception_resolved")) == 0
 
@@ -177,7 +183,7 @@ def test_resolving_an_exception_needs_a_note(app, officer):
                        follow_redirects=True)
     page = _text(done)
     assert f"Exception {exception.id} resolved." in page and "Another agency's payment; told the bank" in page
-    db.session.expire_all()
+    _committed()
     resolved = db.session.get(StatementException, exception.id)
     assert resolved.resolved_by_id == officer.id and resolved.resolution == "Another agency's payment; told the bank"
 
@@ -194,7 +200,7 @@ def test_a_note_that_is_too_long_is_refused(app, officer):
                            data={"note": "x" * 501, "csrf_token": client.csrf, "back": "exceptions"},
                            follow_redirects=True)
     assert "The note is too long" in _text(response)
-    db.session.expire_all()
+    _committed()
     assert db.session.get(StatementException, exception.id).resolved_at is None
 
 
@@ -213,6 +219,9 @@ def test_the_open_exceptions_list_spans_imports_and_filters_by_kind(app, officer
     assert f'id="exception-{unmatched.id}"' in rows and f'id="exception-{mismatch.id}"' in rows
     assert f'id="exception-{solved.id}"' not in rows and "2 open exceptions" in page
     assert mismatch.kind is ExceptionKind.amount_mismatch
+    mismatch_row = re.search(rf'<tr id="exception-{mismatch.id}">(.*?)</tr>', rows, re.S).group(1)
+    assert "1.00 UZS" in mismatch_row and "line: 250 000.00, included" in mismatch_row
+    assert f'href="/payrolls/{payroll.id}"' in mismatch_row
 
     only = _text(client.get("/statements/exceptions?kind=amount_mismatch"))
     assert f'id="exception-{mismatch.id}"' in only and f'id="exception-{unmatched.id}"' not in only
@@ -221,6 +230,7 @@ def test_the_open_exceptions_list_spans_imports_and_filters_by_kind(app, officer
 
     client.post(f"/statements/exceptions/{unmatched.id}/resolve",
                 data={"note": "refunded", "back": "exceptions", "csrf_token": client.csrf})
+    _committed()
     after = _text(client.get("/statements/exceptions"))
     assert f'id="exception-{unmatched.id}"' not in after and "1 open exceptions" in after
 
@@ -285,7 +295,7 @@ def test_an_auditor_can_view_but_not_upload_or_resolve(app, officer):
     assert _upload(client, _csv([("SRSP-X-2", AMOUNT, "paid")]), "x.csv").status_code == 403
     assert client.post(f"/statements/exceptions/{exception.id}/resolve",
                        data={"note": "x", "csrf_token": client.csrf}).status_code == 403
-    db.session.expire_all()
+    _committed()
     assert _count(StatementImport) == imports and db.session.get(StatementException, exception.id).resolved_at is None
 
 
