@@ -101,9 +101,14 @@ def list_command(as_json):
 @with_appcontext
 def export_command(payroll_id, file_format, output):
     from modules.payments import export
+    from modules.payments.bankfiles import BankFileError
+    from modules.payments.status import PayrollError
 
     payroll = _payroll_or_fail(payroll_id)
-    content = _run(lambda: export.render(payroll, file_format))
+    try:
+        content = export.render(payroll, file_format)  # reads only: nothing to commit or roll back
+    except (PayrollError, BankFileError) as error:
+        _fail(str(error))
     with open(output, "wb") as handle:
         handle.write(content)
     click.echo(f"Payroll {payroll.id}: {file_format} written to {output} ({len(content)} bytes)")

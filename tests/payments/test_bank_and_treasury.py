@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from connectors.bank import BankConnector
@@ -24,8 +25,9 @@ from modules.payments import checks, export, funding, generation, sending, statu
 from modules.payments.models import LineStatus, Payroll, PayrollStatus
 from modules.payments.transfer_models import BankTransfer, FundRequestPayroll, FundRequestStatus
 from tests import factories
+from tests.conftest import TEST_DATABASE_URL
 from tests.enrolment.test_enrolment import _decide, _decided
-from tests.payments.test_payroll import PERIOD, _checker, _code, _enrol, _household, _lines
+from tests.payments.test_payroll import PERIOD, _checker, _cleanup, _code, _enrol, _household, _lines
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
@@ -327,3 +329,62 @@ def test_bank_commands_open_and_sync_accounts(app, partners_at):
         assert code == 0 and json.loads(output) == {"opened": 0, "card_issued": 1, "rejected": 0}
     finally:
         db.session.rollback()
+
+
+# --- two people sending at once -----------------------------------------------------------------------------------
+
+@pytest.mark.committed
+@pytest.mark.skipif(not (TEST_DATABASE_URL or "").startswith("postgresql"), reason="needs PostgreSQL")
+def test_two_people_sending_the_same_payroll_at_once_exactly_one_succeeds(app, partners_at):
+    family = _household()
+    enrolment = _enrol(family, start=date(2026, 11, 1))  # a month no other test pays
+    payroll = generation.generate("child_allowance", "UZ-TK", "2026-11")
+    checks.run_checks(payroll)
+    checker = _checker()
+    status.approve(payroll, checker, _code(checker))
+    request = funding.request_funds([payroll])
+    _open_at_bank(payroll)
+    makers = [factories.make_user("finance_maker", national=True) for _ in range(2)]
+    db.session.commit()
+    payroll_id, maker_ids, enrolment_id, request_id = payroll.id, [m.id for m in makers], enrolment.id, request.id
+    family_ids = {"application": family["application"].id, "household": family["household"].id,
+                  "persons": [p.id for p in (family["head"], family["spouse"], *family["children"])]}
+    db.session.remove()
+    barrier, results = threading.Barrier(2), {}
+
+    def send(user_id):
+        from webapp.models import User
+
+        with app.app_context():
+            user = db.session.get(User, user_id)
+            target = db.session.get(Payroll, payroll_id)
+            barrier.wait()
+            try:
+                sending.send_to_bank(target, user)
+                db.session.commit()
+                results[user_id] = "sent"
+            except status.PayrollError as error:
+                db.session.rollback()
+                results[user_id] = type(error).__name__
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=send, args=(user_id,)) for user_id in maker_ids]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(results.values()) == ["PayrollConflict", "sent"]
+        assert db.session.scalar(select(func.count()).select_from(BankTransfer)
+                                 .where(BankTransfer.payroll_id == payroll_id)) == 1
+        with _sim_engine().connect() as conn:  # the bank got the file once
+            assert conn.scalar(select(func.count()).select_from(finance.payment_file)) == 1
+    finally:
+        db.session.rollback()
+        run = db.session.execute
+        run(text("DELETE FROM bank_transfer WHERE payroll_id = :id"), {"id": payroll_id})
+        run(text("DELETE FROM fund_request_payroll WHERE fund_request_id = :id"), {"id": request_id})
+        run(text("DELETE FROM fund_request WHERE id = :id"), {"id": request_id})
+        db.session.commit()
+        _cleanup(payroll_id, enrolment_id, family_ids)
