@@ -19,6 +19,7 @@ from modules.payments.bankfiles import BankFileError
 from modules.payments.checks import CHECKS, run_checks
 from modules.payments.generation import PERIOD, generate
 from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.transfer_models import FundRequestPayroll
 from modules.registration.models import Person
 from webapp import audit
 from webapp.auth.permissions import has_permission, require
@@ -63,7 +64,42 @@ def payroll_list():
     filters = load_filters(PayrollFilterArgs())
     page = db.paginate(_payrolls_query(filters), page=filters["page"], per_page=filters["per_page"], error_out=False)
     return render_template("payments/list.html", page=page, filters=filters, statuses=list(PayrollStatus),
-                           programmes=_programmes(), regions=areas_in_scope(current_user, AreaLevel.region))
+                           programmes=_programmes(), regions=areas_in_scope(current_user, AreaLevel.region),
+                           awaiting_funds=_awaiting_funds())
+
+
+def _unfunded_approved():
+    """Approved payrolls in the user's regions that no live fund request covers."""
+    covered = select(FundRequestPayroll.payroll_id).where(FundRequestPayroll.live.is_(True))
+    return select(Payroll).where(Payroll.status == PayrollStatus.approved, Payroll.id.not_in(covered),
+                                 area_clause(current_user, Payroll.area_id))
+
+
+def _awaiting_funds() -> list[tuple[str, int]]:
+    """[(month, payrolls)] approved and waiting for a fund request, oldest month first."""
+    waiting = _unfunded_approved().subquery()
+    return [tuple(row) for row in db.session.execute(
+        select(waiting.c.period, func.count()).group_by(waiting.c.period).order_by(waiting.c.period))]
+
+
+@require("payroll.prepare")
+def payroll_request_month_funds():
+    period = request.form.get("period", "").strip()
+    if not PERIOD.fullmatch(period):
+        flash(_("Give the month as YYYY-MM."), "error")
+        return redirect(url_for("payments.payroll_list"))
+    payrolls = list(db.session.scalars(_unfunded_approved().where(Payroll.period == period).order_by(Payroll.id)))
+    try:
+        fund_request = funding.request_funds(payrolls, current_user)
+    except machine.PayrollError as refusal:
+        db.session.rollback()
+        flash(str(refusal), "error")
+        return redirect(url_for("payments.payroll_list"))
+    message = _funds_message(fund_request)
+    db.session.commit()
+    flash(_("%(n)d payrolls, %(amount)s UZS: ", n=len(payrolls), amount=f"{fund_request.total_amount:,.2f}"
+            .replace(",", " ")) + message, "success" if fund_request.status.value != "refused" else "error")
+    return redirect(url_for("payments.payroll_list", period=period))
 
 
 @require("payroll.prepare")

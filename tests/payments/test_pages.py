@@ -11,7 +11,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from modules.payments import checks, generation, totp
+from modules.payments import checks, funding, generation, totp
 from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
 from tests import factories
@@ -335,3 +335,35 @@ def test_without_segno_the_page_gives_the_address_only(app, monkeypatch):
     page = _text(client.post("/account/authenticator", data={"action": "setup", "csrf_token": client.csrf},
                              follow_redirects=True))
     assert "otpauth://totp/" in page and "<svg" not in page
+
+
+def test_one_fund_request_covers_the_months_approved_payrolls_by_programme_and_region(app, maker, checker,
+                                                                                      partners_at):
+    payrolls = []
+    for region in ("UZ-TK", "UZ-SA"):
+        _enrol(_household(region=region))
+        payroll = generation.generate("child_allowance", region, PERIOD, maker)
+        checks.run_checks(payroll, maker)
+        payrolls.append(payroll)
+    db.session.commit()
+    for payroll in payrolls:
+        _approve(app, checker, payroll, _code(checker))
+        checker.totp_last_step = None  # a fresh code for the second approval in the same 30 s
+        db.session.commit()
+    client = _client(app, maker)
+    listing = _text(client.get("/payrolls"))
+    assert f"Approved and waiting for funds: {PERIOD} (2)" in listing
+    bad = _text(client.post("/payrolls/funds", data={"period": "2026-13", "csrf_token": client.csrf},
+                            follow_redirects=True))
+    assert "Give the month as YYYY-MM." in bad
+    page = _text(client.post("/payrolls/funds", data={"period": PERIOD, "csrf_token": client.csrf},
+                             follow_redirects=True))
+    assert "2 payrolls, 500 000.00 UZS: The treasury confirmed the funds" in page
+    request = funding.live_request(payrolls[0].id)
+    assert request.lines == [
+        {"programme": "child_allowance", "region": "UZ-SA", "beneficiaries": 1, "amount": "250000.00"},
+        {"programme": "child_allowance", "region": "UZ-TK", "beneficiaries": 1, "amount": "250000.00"}]
+    assert funding.live_request(payrolls[1].id).id == request.id
+    again = _text(client.post("/payrolls/funds", data={"period": PERIOD, "csrf_token": client.csrf},
+                              follow_redirects=True))
+    assert "No approved payroll to request funds for." in again
