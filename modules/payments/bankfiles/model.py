@@ -104,6 +104,8 @@ class Payment:
     creditor_pin: str | None = None
 
     def __post_init__(self) -> None:
+        if self._usual():
+            return
         _check_pattern(self.end_to_end_id, ID_PATTERN, "end_to_end_id", "1-35 characters A-Z a-z 0-9 -")
         ctx = self.end_to_end_id
         object.__setattr__(self, "amount", _check_amount(self.amount, ctx))
@@ -114,6 +116,28 @@ class Payment:
         _clean_text(self, "remittance", context=ctx)
         if self.creditor_pin is not None:
             _check_pattern(self.creditor_pin, PIN_PATTERN, "creditor_pin", "a 14-digit PINFL", ctx)
+
+    def _usual(self) -> bool:
+        """The checks above in one go for the usual payment (every field valid, the amount a Decimal with 2 decimals,
+        as the database gives it), setting the converted texts; False, changing nothing, for anything else, which
+        then goes through the checks one by one (and their messages). Payrolls build 100,000s of payments."""
+        amount, name, remittance = self.amount, self.creditor_name, self.remittance
+        if not (type(amount) is Decimal and amount.is_finite() and 0 < amount < MAX_AMOUNT
+                and amount.as_tuple().exponent == -2  # then quantize(CENT) would give it back unchanged
+                and type(self.end_to_end_id) is str and ID_PATTERN.fullmatch(self.end_to_end_id)
+                and type(self.currency) is str and CURRENCY_PATTERN.fullmatch(self.currency)
+                and type(name) is str and type(remittance) is str
+                and type(self.creditor_account) is str and ACCOUNT_PATTERN.fullmatch(self.creditor_account)
+                and type(self.creditor_bank_code) is str and BANK_CODE_PATTERN.fullmatch(self.creditor_bank_code)
+                and (self.creditor_pin is None
+                     or (type(self.creditor_pin) is str and PIN_PATTERN.fullmatch(self.creditor_pin)))):
+            return False
+        name, remittance = latin(name), latin(remittance)
+        if not (0 < len(name) <= MAX_TEXT and 0 < len(remittance) <= MAX_TEXT):
+            return False
+        object.__setattr__(self, "creditor_name", name)
+        object.__setattr__(self, "remittance", remittance)
+        return True
 
 
 @dataclass(frozen=True)
