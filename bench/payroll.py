@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -248,49 +249,92 @@ def suspend_after_generation() -> int:
 # --- the timed run --------------------------------------------------------------------------------------------------
 
 
+class Clock:
+    """Wall seconds per phase, with the CPU seconds of this process (all threads) and of the database server's
+    backends for this database when they run on this machine (/proc): on a shared machine the wall time alone
+    says little."""
+
+    def __init__(self):
+        self.phases: dict[str, dict] = {}
+
+    @staticmethod
+    def _client_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    @staticmethod
+    def _server_cpu() -> float | None:
+        if db.engine.dialect.name != "postgresql":
+            return None
+        pids = db.session.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).all()
+        total = 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                return None  # not on this machine
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def start(self) -> tuple:
+        return time.perf_counter(), self._client_cpu(), self._server_cpu()
+
+    def add(self, phase: str, mark: tuple) -> None:
+        wall, client, server = self.start()
+        entry = self.phases.setdefault(phase, {"s": 0.0, "client_cpu_s": 0.0, "server_cpu_s": 0.0})
+        entry["s"] += wall - mark[0]
+        entry["client_cpu_s"] += client - mark[1]
+        entry["server_cpu_s"] = None if server is None or mark[2] is None else entry["server_cpu_s"] + server - mark[2]
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def run(maker, regions: list[str], checkers: dict) -> dict:
-    phases = {}
-    started = time.perf_counter()
+    clock = Clock()
     payrolls = {}
     for code in regions:
+        mark = clock.start()
         payroll = generation.generate(PROGRAMME, code, PERIOD, actor=maker)
         db.session.commit()
+        clock.add("generate", mark)
         payrolls[code] = payroll.id
-    phases["generate_s"] = time.perf_counter() - started
+        _progress(f"generated {code}: {payroll.line_count} lines, {time.perf_counter() - mark[0]:.1f} s")
     generated = db.session.scalar(text("SELECT count(*) FROM payroll_line WHERE period = :p"), {"p": PERIOD})
 
     suspended = suspend_after_generation()  # not timed: it stands for what happens between two clicks
 
-    mark = time.perf_counter()
     excluded: dict[str, int] = {}
     for code in regions:
+        mark = clock.start()
         summary = checks.run_checks(db.session.get(Payroll, payrolls[code]), actor=maker)
         db.session.commit()
+        clock.add("checks", mark)
         for reason, lines in summary.items():
             excluded[reason] = excluded.get(reason, 0) + lines
-    phases["checks_s"] = time.perf_counter() - mark
+        _progress(f"checked {code}: {time.perf_counter() - mark[0]:.1f} s")
 
-    mark = time.perf_counter()
     for code in regions:
         checker = checkers[code]
+        mark = clock.start()
         status.approve(db.session.get(Payroll, payrolls[code]), checker, pyotp.TOTP(checker.totp_secret).now())
         db.session.commit()
-    phases["approve_s"] = time.perf_counter() - mark
+        clock.add("approve", mark)
 
     files = {}
-    export_s = 0.0
     for code in regions:
         payroll = db.session.get(Payroll, payrolls[code])
-        mark = time.perf_counter()
+        mark = clock.start()
         xml = export.render(payroll, FORMAT)
-        export_s += time.perf_counter() - mark
+        clock.add("export", mark)
         files[code] = {"lines": payroll.line_count, "bytes": len(xml), "sha256": hashlib.sha256(xml).hexdigest()}
+        _progress(f"exported {code}: {len(xml)} bytes, {time.perf_counter() - mark[0]:.1f} s")
         db.session.rollback()  # read-only; frees the session's identity map
         del xml
-    phases["export_s"] = export_s
-    total = sum(phases.values())
-    return {"phases": phases, "total": total, "generated": generated, "suspended_after_generation": suspended,
-            "excluded": excluded, "files": files}
+    return {"phases": clock.phases, "total": sum(p["s"] for p in clock.phases.values()), "generated": generated,
+            "suspended_after_generation": suspended, "excluded": excluded, "files": files}
 
 
 # --- baseline --------------------------------------------------------------------------------------------------------
@@ -341,6 +385,7 @@ def main(argv=None) -> None:
             population = populate(args.enrolments)
             maker, regions, checkers = staff()
             populated = time.perf_counter() - mark
+            load = [round(x, 2) for x in os.getloadavg()]
             if args.profile:
                 import cProfile
 
@@ -358,7 +403,10 @@ def main(argv=None) -> None:
         "setup": {"migrate_s": round(migrated, 1), "populate_s": round(populated, 1), **population},
         "lines_generated": result["generated"], "lines_paid": paid,
         "suspended_after_generation": result["suspended_after_generation"], "excluded": result["excluded"],
-        **{k: round(v, 2) for k, v in result["phases"].items()}, "total_s": round(total, 2),
+        **{f"{phase}_s": round(p["s"], 2) for phase, p in result["phases"].items()}, "total_s": round(total, 2),
+        "cpu_s": {phase: {k: None if v is None else round(v, 2) for k, v in p.items() if k != "s"}
+                  for phase, p in result["phases"].items()},
+        "load_average_before": load, "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "lines_per_s": round(result["generated"] / total), "file_bytes_total": sum(sizes),
         "file_bytes_max": max(sizes), "files": result["files"],
         "baseline": "COPY FROM STDIN" if dialect == "postgresql" else "executemany INSERT",
