@@ -70,6 +70,8 @@ class Programme:
     lump_sum: bool
     legal: str
     name: dict
+    # Programmes a household cannot be paid for the same month together with this one (pre-payroll check).
+    incompatible_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,15 @@ class _Builder:
         pack.labels = self.labels(data.get("labels", {}))
         self.unique("rule", [rule.id for rule in pack.rules])
         self.unique("programme", [programme.code for programme in pack.programmes])
+        self.check_incompatible(pack.programmes)
         return pack
+
+    def check_incompatible(self, programmes: list[Programme]) -> None:
+        codes = {programme.code for programme in programmes}
+        for programme in programmes:
+            for other in programme.incompatible_with:
+                if other not in codes or other == programme.code:
+                    self.fail(f"programme {programme.code}: incompatible_with", f"unknown programme {other!r}")
 
     def labels(self, labels: dict) -> dict:
         for name in labels:
@@ -333,7 +343,8 @@ class _Builder:
         if isinstance(months, int) and months < 1:
             self.fail(f"{where}: months", "must be at least 1")
         return Programme(item["code"], str(item["eligible"]), eligible, str(item["amount"]), amount, months,
-                         item.get("lump_sum", False), item.get("legal", ""), item.get("name", {"en": item["code"]}))
+                         item.get("lump_sum", False), item.get("legal", ""), item.get("name", {"en": item["code"]}),
+                         tuple(item.get("incompatible_with", ())))
 
     def check_template(self, where: str, template: str) -> None:
         try:

@@ -8,24 +8,40 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import current_app
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.orm import aliased
 
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
+from modules.enrolment.operations import PER_CHILD
 from modules.payments import status as machine
 from modules.payments.generation import month_bounds, refresh_totals
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
 from modules.registration.models import Person
+from rules.pack import get_pack
 from webapp.extensions import db
 from webapp.models import Programme
 
 L, E = PayrollLine, Enrolment
 OPEN_ACCOUNT = (BankAccountStatus.opened, BankAccountStatus.card_issued)
-# Programme pairs a household cannot receive for the same month: material support is for families without
-# children under 18 (uz pack, seed 002), the child allowance for families with them.
-INCOMPATIBLE = (("material_support", "child_allowance"),)
-# Child benefits stop on the child's 18th birthday (uz pack `child_age_limit`); checked on the month's first day.
-CHILD_AGE_LIMIT = {"child_allowance": 18}
+
+
+def _pack(first: date):
+    """The country's rule pack and its parameters in force on the month's first day."""
+    pack = get_pack(current_app.config["COUNTRY"])
+    return pack, pack.version_for(first).parameters
+
+
+def incompatible_codes(code: str, first: date) -> list[str]:
+    """Programmes the pack says a household cannot be paid together with `code` (declared on either side)."""
+    pack, _parameters = _pack(first)
+    others = set()
+    for programme in pack.programmes:
+        if programme.code == code:
+            others.update(programme.incompatible_with)
+        elif code in programme.incompatible_with:
+            others.add(programme.code)
+    return sorted(others)
 
 
 def _enrolment_of_line(*conditions):
@@ -56,7 +72,7 @@ def _two_households(payroll: Payroll, first: date, last: date):
 def _incompatible(payroll: Payroll, first: date, last: date):
     """The household already has a line not excluded for the same month in an incompatible programme."""
     code = db.session.scalar(select(Programme.code).where(Programme.id == payroll.programme_id))
-    others = [b if a == code else a for a, b in INCOMPATIBLE if code in (a, b)]
+    others = incompatible_codes(code, first)
     if not others:
         return None
     other_line, other_enrolment, mine = aliased(PayrollLine), aliased(Enrolment), aliased(Enrolment)
@@ -86,10 +102,13 @@ def _amount_mismatch(payroll: Payroll, first: date, last: date):
 
 
 def _child_aged_out(payroll: Payroll, first: date, last: date):
+    """Benefits paid per child stop at the pack's `child_age_limit` (reached by the month's first day)."""
     code = db.session.scalar(select(Programme.code).where(Programme.id == payroll.programme_id))
-    if code not in CHILD_AGE_LIMIT:
+    _pack_, parameters = _pack(first)
+    if code not in PER_CHILD or "child_age_limit" not in parameters:
         return None
-    born_by = date(first.year - CHILD_AGE_LIMIT[code], first.month, 1)  # 18 or older on the month's first day
+    limit = int(parameters["child_age_limit"])
+    born_by = date(first.year - limit, first.month, 1)  # at the age limit or older on the month's first day
     return _enrolment_of_line(exists().where(Person.id == E.beneficiary_person_id, Person.birth_date <= born_by))
 
 

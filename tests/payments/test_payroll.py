@@ -549,3 +549,18 @@ def test_a_month_end_to_end_exports_a_valid_byte_identical_pain001(app, tmp_path
     rows = [row for row in json.loads(listed.output) if row["id"] == payroll.id]
     assert rows == [{"id": payroll.id, "programme": "child_allowance", "region": "UZ-TK", "period": PERIOD,
                      "status": "approved", "lines": 2, "total": "500000.00"}]
+
+
+def test_incompatible_programmes_and_the_child_age_limit_come_from_the_pack(app, monkeypatch):
+    first = date(2026, 1, 1)
+    assert checks.incompatible_codes("child_allowance", first) == ["material_support"]
+    assert checks.incompatible_codes("material_support", first) == ["child_allowance"]
+    assert checks.incompatible_codes("maternity", first) == []
+    family = _household(children=1)
+    child = family["children"][0]
+    child.birth_date = date(2009, 1, 15)  # 17 on 1 January 2026: paid under uz's limit of 18
+    _enrol(family, child)
+    payroll = generation.generate("child_allowance", "UZ-TK", PERIOD)
+    assert checks.apply_checks(payroll)["child_aged_out"] == 0
+    monkeypatch.setitem(app.config, "COUNTRY", "kg")  # the kg pack declares no incompatible programmes
+    assert checks.incompatible_codes("child_allowance", first) == []

@@ -166,6 +166,12 @@ programmes:
                                                       "unknown parameter 'support_months'"),
     "programme months below one": (variant("months: 6", "months: 0"), "programme support: months",
                                    "must be at least 1"),
+    "programme incompatible with an unknown programme": (
+        variant("months: 6", "months: 6\n    incompatible_with: [suport]"), "programme support: incompatible_with",
+        "unknown programme 'suport'"),
+    "programme incompatible with itself": (
+        variant("months: 6", "months: 6\n    incompatible_with: [support]"), "programme support: incompatible_with",
+        "unknown programme 'support'"),
 }
 
 
