@@ -2,9 +2,10 @@
 
 A file is imported once: its sha256 digest is unique, so importing the same bytes again returns the earlier import
 and changes nothing. Entries are matched by EndToEndId to lines of approved, sent or reconciled payrolls; a line
-moves from included to paid, failed or returned only when the amount agrees. Everything else (unknown ids, amounts
-that disagree, a second different outcome for a settled line, bookings that are not our outcomes, entries not final
-yet) goes on the exceptions list for a finance officer: nothing in a file is dropped. Nothing here commits.
+moves from included to paid, failed or returned, or from paid to returned (the beneficiary's bank sent the money
+back after booking it: it must go back to the budget), only when the amount agrees. Everything else (unknown ids,
+amounts that disagree, any other second outcome for a settled line, bookings that are not our outcomes, entries not
+final yet) goes on the exceptions list for a finance officer: nothing in a file is dropped. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from webapp.timeutil import local_today
 
 CURRENCY = "UZS"
 SETTLED = (LineStatus.paid, LineStatus.failed, LineStatus.returned)
+# The moves a bank's report may make: any outcome for a line still open, and a return of a payment it had booked.
+MOVES = {(LineStatus.included, LineStatus.paid), (LineStatus.included, LineStatus.failed),
+         (LineStatus.included, LineStatus.returned), (LineStatus.paid, LineStatus.returned)}
 NO_ID = {"", "NOTPROVIDED"}  # what banks write when they lost our reference
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's parameter limit
 
@@ -72,7 +76,7 @@ def _apply(statement: Statement, filename: str | None, actor) -> StatementImport
     db.session.flush()  # the unique digest refuses a concurrent import of the same file here
     lines = _lines_for({entry.end_to_end_id for entry in statement.entries})
     current = {e2e: status for e2e, (_, _, status, _) in lines.items()}
-    changes: dict[str, LineStatus] = {}
+    changes: dict[str, tuple[LineStatus, LineStatus]] = {}  # e2e -> (status in the database, new status)
     exceptions: list[dict] = []
     counts = defaultdict(int)
     for entry in statement.entries:
@@ -86,8 +90,10 @@ def _apply(statement: Statement, filename: str | None, actor) -> StatementImport
             continue
         outcome = LineStatus(entry.outcome)
         now = current[entry.end_to_end_id]
-        if now is LineStatus.included:
-            current[entry.end_to_end_id] = changes[entry.end_to_end_id] = outcome
+        if (now, outcome) in MOVES:
+            start = changes.get(entry.end_to_end_id, (now, now))[0]
+            changes[entry.end_to_end_id] = (start, outcome)
+            current[entry.end_to_end_id] = outcome
             counts["matched"] += 1
             counts[outcome.value] += 1
         elif now is outcome:
@@ -127,17 +133,19 @@ def _lines_for(e2e_ids: set[str | None]) -> dict[str, tuple[int, Decimal, LineSt
     return found
 
 
-def _write_changes(lines: dict, changes: dict[str, LineStatus]) -> None:
-    """One conditional UPDATE per outcome: only lines still included move, so a concurrent import cannot double up."""
-    by_outcome: dict[LineStatus, list[int]] = defaultdict(list)
-    for e2e, outcome in changes.items():
-        by_outcome[outcome].append(lines[e2e][0])
-    for outcome, ids in by_outcome.items():
+def _write_changes(lines: dict, changes: dict[str, tuple[LineStatus, LineStatus]]) -> None:
+    """One conditional UPDATE per move: only lines still in the status we read move, so a concurrent import cannot
+    double up."""
+    by_move: dict[tuple[LineStatus, LineStatus], list[int]] = defaultdict(list)
+    for e2e, move in changes.items():
+        if move[0] is not move[1]:
+            by_move[move].append(lines[e2e][0])
+    for (before, after), ids in by_move.items():
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start:start + _CHUNK]
             result = db.session.execute(
-                update(PayrollLine).where(PayrollLine.id.in_(chunk), PayrollLine.status == LineStatus.included)
-                .values(status=outcome).execution_options(synchronize_session=False))
+                update(PayrollLine).where(PayrollLine.id.in_(chunk), PayrollLine.status == before)
+                .values(status=after).execution_options(synchronize_session=False))
             if result.rowcount != len(chunk):
                 raise ReconciliationError("Some payroll lines were settled by another import at the same time; "
                                           "nothing was imported, try again.")

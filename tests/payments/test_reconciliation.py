@@ -175,10 +175,23 @@ def test_a_second_different_outcome_for_a_settled_line_is_an_exception():
     reconciliation.import_statement(_csv([(line.end_to_end_id, AMOUNT, "paid")]), "1.csv")
     same = reconciliation.import_statement(_csv([(line.end_to_end_id, AMOUNT, "paid")]) + b"\n", "2.csv")
     assert same.repeat is False and same.matched == 1 and same.paid == 0 and _exceptions(same) == []
-    other = reconciliation.import_statement(_csv([(line.end_to_end_id, AMOUNT, "returned")]), "3.csv")
+    other = reconciliation.import_statement(_csv([(line.end_to_end_id, AMOUNT, "failed")]), "3.csv")
     (exception,) = _exceptions(other)
     assert exception.kind is ExceptionKind.already_settled and "already paid" in exception.reason_text
     assert _statuses(payroll) == [LineStatus.paid]
+
+
+def test_a_payment_returned_after_it_was_booked_becomes_returned_and_goes_back_to_the_budget():
+    payroll, (line,) = _sent_payroll(children=1)
+    reconciliation.import_statement(_camt054([(line.end_to_end_id, AMOUNT, "paid")], "NTF-1"), "1.xml")
+    assert _statuses(payroll) == [LineStatus.paid]
+    returned = reconciliation.import_statement(_camt054([(line.end_to_end_id, AMOUNT, "returned")], "NTF-2"),
+                                               "2.xml")
+    assert (returned.matched, returned.returned, _exceptions(returned)) == (1, 1, [])
+    assert _statuses(payroll) == [LineStatus.returned]
+    assert reconciliation.returns_to_budget(PERIOD, date(2026, 2, 1))["amount"] == AMOUNT
+    paid_again = reconciliation.import_statement(_camt054([(line.end_to_end_id, AMOUNT, "paid")], "NTF-3"), "3.xml")
+    assert _exceptions(paid_again)[0].kind is ExceptionKind.already_settled  # never back from returned to paid
 
 
 def test_a_pain002_rejection_marks_the_line_failed():
