@@ -27,6 +27,13 @@ ENUM_LABELS = [
     _l("passenger"), _l("truck"), _l("motorcycle"), _l("residential"), _l("non_residential"), _l("student"),
     _l("military_service"), _l("detention"), _l("iron_notebook"), _l("employment_registered"),
     _l("registered_unemployed"), _l("disability"), _l("birth"), _l("death"), _l("marriage"), _l("divorce"),
+    # payrolls, their lines, exclusion reasons of the pre-payroll checks, fund requests, statement exceptions
+    _l("checked"), _l("approved"), _l("sent"), _l("reconciled"), _l("cancelled"), _l("included"), _l("excluded"),
+    _l("paid"), _l("returned"), _l("deceased"), _l("two_households"), _l("incompatible_programmes"),
+    _l("enrolment_not_active"), _l("no_bank_account"), _l("amount_mismatch"), _l("child_aged_out"),
+    _l("confirmed"), _l("refused"), _l("unmatched"), _l("already_settled"), _l("unclassified"),
+    # enrolments and bank accounts
+    _l("active"), _l("suspended"), _l("ended"), _l("requested"), _l("opened"), _l("card_issued"), _l("closed"),
     # the thirteen sources (connectors/catalog.py)
     _l("Ministry of Internal Affairs — population register"), _l("Ministry of Justice — civil registry (ZAGS)"),
     _l("State Tax Committee — salaries and entrepreneurial income"), _l("Pension Fund — pensions and benefits"),
