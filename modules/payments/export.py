@@ -47,11 +47,10 @@ def build_batch(payroll: Payroll) -> Batch:
     if not rows:
         raise PayrollError(f"payroll {payroll.id} has no line to pay")
     remittance = f"{programme.code} {payroll.period}"
-    payments = [Payment(end_to_end_id=row.end_to_end_id, amount=row.amount,
-                        creditor_name=f"{row.last_name} {row.first_name}", creditor_account=row.account_number,
-                        creditor_bank_code=row.bank_code, remittance=remittance,
-                        creditor_pin=row.pin if len(row.pin) == 14 and row.pin.isdigit() else None)
-               for row in rows]
+    payments = [Payment(end_to_end_id=end_to_end_id, amount=amount, creditor_name=f"{last_name} {first_name}",
+                        creditor_account=account_number, creditor_bank_code=bank_code, remittance=remittance,
+                        creditor_pin=pin if len(pin) == 14 and pin.isdigit() else None)
+               for end_to_end_id, amount, last_name, first_name, pin, account_number, bank_code in rows]
     created = payroll.approved_at or payroll.created_at
     if created.tzinfo is None:  # SQLite gives back naive datetimes; they are stored in UTC
         created = created.replace(tzinfo=UTC)
