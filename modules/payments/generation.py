@@ -89,17 +89,35 @@ def _insert_lines(payroll: Payroll, programme_id: int, region_path: str, period:
     )
     columns = ["payroll_id", "enrolment_id", "period", "amount", "status", "cancelled"]
     if db.session.get_bind().dialect.name == "postgresql":
-        # The line ids drawn from the column's sequence in the SELECT, so the end-to-end ids (derived from them) are
-        # written by the INSERT itself: an UPDATE of every new line afterwards would cost as much again (triggers).
-        numbered = due.with_only_columns(func.nextval(_LINE_ID_SEQUENCE).label("id"), *due.selected_columns,
-                                         maintain_column_froms=True).subquery("numbered")
-        due = select(*numbered.c, literal_column(_END_TO_END_SQL["postgresql"]))
-        columns = ["id", *columns, "end_to_end_id"]
+        due, columns = _due_first(due, payroll, period, amount), ["id", *columns, "end_to_end_id"]
     result = db.session.execute(insert(line.__table__).from_select(columns, due))
     return result.rowcount
 
 
 _LINE_ID_SEQUENCE = "payroll_line_id_seq"  # the sequence behind payroll_line.id (a serial column)
+
+
+def _due_first(due, payroll: Payroll, period: str, amount):
+    """PostgreSQL: the rows to insert, with the enrolments due chosen in full before the first line is inserted, and
+    the line ids and end-to-end ids written by the INSERT itself.
+
+    In a plain INSERT … SELECT the NOT EXISTS on payroll_line can be planned as a nested loop that scans payroll_line
+    again for every enrolment (it is chosen when the table looks empty, e.g. the first month of a new database), and
+    each scan then also reads every line the statement itself has inserted so far: quadratic, minutes for a region.
+    Here the ids due are one array (an InitPlan, evaluated once before the scan starts) joined back to enrolment.
+    The line ids come from the column's sequence in the SELECT, so the end-to-end ids (derived from them) need no
+    UPDATE of every new line afterwards, which would cost as much as the INSERT again (its triggers).
+    """
+    e = Enrolment
+    ids_due = due.with_only_columns(func.array_agg(e.id), maintain_column_froms=True).scalar_subquery()
+    chosen = func.unnest(ids_due).table_valued("enrolment_id").render_derived(name="due")
+    numbered = (
+        select(func.nextval(_LINE_ID_SEQUENCE).label("id"), literal(payroll.id).label("payroll_id"),
+               e.id.label("enrolment_id"), literal(period).label("period"), amount.label("amount"),
+               literal(LineStatus.included.value).label("status"), literal(False).label("cancelled"))
+        .select_from(chosen).join(e, e.id == chosen.c.enrolment_id)
+    ).subquery("numbered")
+    return select(*numbered.c, literal_column(_END_TO_END_SQL["postgresql"]))
 
 
 # The format of `bankfiles.ids.end_to_end_id` (SRSP-P000123-L0000456), written in each dialect's SQL: numbers
