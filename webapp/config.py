@@ -94,6 +94,8 @@ def load_config(overrides: dict | None = None) -> dict:
             "SRSP_LOGIN_LOCKOUT_MINUTES", env.get("SRSP_LOGIN_LOCKOUT_MINUTES", "15")
         ),
         "PAGE_SIZE": 25,
+        # Uploads (bank statements) above this are refused with 413 before they are read; statements stop at 20 MB.
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "uz",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "LANGUAGES": LANGUAGES,

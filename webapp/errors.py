@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 _TITLES = {400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404: "Not found",
-           405: "Method not allowed", 409: "Conflict"}
+           405: "Method not allowed", 409: "Conflict", 413: "File too large"}
 
 
 def _wants_json() -> bool:

@@ -19,7 +19,7 @@ ENUM_LABELS = [
     _l("queued"), _l("running"), _l("finished"), _l("failed"),
     # error page titles
     _l("Bad request"), _l("Sign-in required"), _l("Not allowed"), _l("Not found"), _l("Method not allowed"),
-    _l("Conflict"), _l("Error"),
+    _l("Conflict"), _l("File too large"), _l("Error"),
     # data collection: states of a source, statuses of a pull, record words
     _l("answered"), _l("failed"), _l("pending"), _l("waiting"), _l("ok"), _l("not_found"), _l("error"),
     _l("timeout"), _l("salary"), _l("entrepreneurial"), _l("pension"), _l("benefit"), _l("unemployment_benefit"),

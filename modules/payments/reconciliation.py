@@ -112,10 +112,11 @@ def _apply(statement: Statement, filename: str | None, actor) -> StatementImport
     record.pending = sum(1 for row in exceptions if row["kind"] is ExceptionKind.pending)
     record.unmatched = len(exceptions) - record.pending
     db.session.flush()
+    settled = sorted({lines[e2e][3] for e2e in changes})  # the payrolls whose lines this file moved
     audit.record("statement.import", "statement_import", record.id,
                  {"kind": record.kind, "filename": record.filename, "message_id": record.message_id,
-                  "digest": record.digest, **record.counts()}, actor=actor)
-    _reconcile_payrolls({lines[e2e][3] for e2e in changes}, actor, record)
+                  "digest": record.digest, "payrolls": settled, **record.counts()}, actor=actor)
+    _reconcile_payrolls(set(settled), actor, record)
     return record
 
 

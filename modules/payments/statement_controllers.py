@@ -79,17 +79,11 @@ def _load_import_or_404(import_id: int) -> StatementImport:
 
 
 def _payrolls_touched(record: StatementImport) -> list[Payroll]:
-    """Payrolls this import reconciled (their audit events name it) or that its exceptions point at."""
-    # The import's own audit event comes first; the payrolls it reconciled are audited after it, in the same request.
-    start = db.session.scalar(select(func.min(AuditEvent.id)).where(
+    """Payrolls whose lines this import settled (its audit event names them) or that its exceptions point at."""
+    details = db.session.scalar(select(AuditEvent.details).where(
         AuditEvent.action == "statement.import", AuditEvent.object_type == "statement_import",
-        AuditEvent.object_id == str(record.id)))
-    ids: set[int] = set()
-    if start is not None:
-        events = db.session.execute(select(AuditEvent.object_id, AuditEvent.details).where(
-            AuditEvent.action == "payroll.reconciled", AuditEvent.object_type == "payroll", AuditEvent.id > start))
-        ids |= {int(object_id) for object_id, details in events
-                if (details or {}).get("statement_import") == record.id}
+        AuditEvent.object_id == str(record.id)).order_by(AuditEvent.id).limit(1)) or {}
+    ids = {int(payroll_id) for payroll_id in details.get("payrolls", [])}
     ids |= set(db.session.scalars(
         select(PayrollLine.payroll_id).join(StatementException, StatementException.payroll_line_id == PayrollLine.id)
         .where(StatementException.import_id == record.id).distinct()))

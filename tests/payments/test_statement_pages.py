@@ -220,7 +220,7 @@ def test_the_open_exceptions_list_spans_imports_and_filters_by_kind(app, officer
     assert f'id="exception-{solved.id}"' not in rows and "2 open exceptions" in page
     assert mismatch.kind is ExceptionKind.amount_mismatch
     mismatch_row = re.search(rf'<tr id="exception-{mismatch.id}">(.*?)</tr>', rows, re.S).group(1)
-    assert "1.00 UZS" in mismatch_row and "line: 250 000.00, included" in mismatch_row
+    assert "1.00 UZS" in mismatch_row and "line: 250 000.00, Included" in mismatch_row
     assert f'href="/payrolls/{payroll.id}"' in mismatch_row
 
     only = _text(client.get("/statements/exceptions?kind=amount_mismatch"))
@@ -304,3 +304,12 @@ def test_a_missing_import_or_exception_is_not_found(app, officer):
     assert client.get("/statements/999999").status_code == 404
     assert client.post("/statements/exceptions/999999/resolve",
                        data={"note": "x", "csrf_token": client.csrf}).status_code == 404
+
+
+def test_an_upload_over_the_request_limit_is_refused_before_it_is_read(app):
+    client = _client(app, factories.make_user("finance_maker", national=True))
+    big = io.BytesIO(b"0" * (app.config["MAX_CONTENT_LENGTH"] + 1))
+    response = client.post("/statements", data={"csrf_token": client.csrf, "file": (big, "huge.xml")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413 and "File too large" in _text(response)
+    assert db.session.scalar(select(func.count()).select_from(StatementImport)) == 0
