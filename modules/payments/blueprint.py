@@ -29,4 +29,5 @@ bp.add_url_rule("/statements/exceptions", "exception_list", sc.exception_list)
 bp.add_url_rule("/statements/exceptions/<int:exception_id>/resolve", "exception_resolve", sc.exception_resolve,
                 methods=["POST"])
 bp.add_url_rule("/payrolls/returns", "payroll_returns", sc.payroll_returns)
+bp.add_url_rule("/payrolls/returns", "payroll_returns_record", sc.payroll_returns_record, methods=["POST"])
 bp.add_app_template_global(sc.open_exception_count, "open_statement_exceptions")

@@ -22,6 +22,7 @@ from modules.payments import status as machine
 from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
 from modules.payments.reconciliation_models import ExceptionKind, StatementException, StatementImport
 from modules.payments.statements import Statement, StatementError, read_statement
+from modules.payments.transfer_models import BudgetReturn
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import Area, Programme
@@ -248,3 +249,38 @@ def returns_to_budget(period: str, today: date | None = None) -> dict:
     return {"period": period, "deadline": deadline, "as_of": today, "groups": totals,
             "lines": sum(group["lines"] for group in totals),
             "amount": sum((group["amount"] for group in totals), Decimal("0.00"))}
+
+
+def recorded_returns(period: str) -> list[BudgetReturn]:
+    return list(db.session.scalars(select(BudgetReturn).where(BudgetReturn.period == period)
+                                   .order_by(BudgetReturn.programme_id, BudgetReturn.area_id)))
+
+
+def record_returns_to_budget(period: str, actor=None, today: date | None = None) -> list[BudgetReturn]:
+    """Record the month's returns to the budget, once per programme and region, after the deadline (when the unpaid
+    lines are final). Recording again adds only programmes and regions not recorded yet. Returns the new records."""
+    result = returns_to_budget(period, today)
+    if result["as_of"] <= result["deadline"]:
+        raise ReconciliationError(f"Returns for {period} are recorded after {result['deadline']:%d.%m.%Y}, when "
+                                  "unpaid payments are final.")
+    programmes = dict(db.session.execute(select(Programme.code, Programme.id)).all())
+    regions = dict(db.session.execute(select(Area.code, Area.id).where(
+        Area.code.in_([group["region"] for group in result["groups"]]))).all())
+    done = {(r.programme_id, r.area_id) for r in recorded_returns(period)}
+    records = []
+    for group in result["groups"]:
+        key = (programmes[group["programme"]], regions[group["region"]])
+        if key in done:
+            continue
+        by_status = {status: {"lines": part["lines"], "amount": str(part["amount"])}
+                     for status, part in group["by_status"].items()}
+        records.append(BudgetReturn(period=period, programme_id=key[0], area_id=key[1], lines=group["lines"],
+                                    amount=group["amount"], by_status=by_status,
+                                    recorded_by_id=getattr(actor, "id", None)))
+    db.session.add_all(records)
+    db.session.flush()  # the unique (period, programme, region) refuses a concurrent second record
+    for record in records:
+        audit.record("budget_return.recorded", "budget_return", record.id,
+                     {"period": period, "lines": record.lines, "amount": str(record.amount),
+                      "by_status": record.by_status}, actor=actor)
+    return records

@@ -237,8 +237,25 @@ def payroll_returns():
     programmes = {programme.code: programme.name for programme in db.session.scalars(select(Programme))}
     codes = sorted({group["region"] for group in result["groups"]}) if result else []
     regions = {area.code: area.name for area in db.session.scalars(select(Area).where(Area.code.in_(codes)))}
+    recorded = reconciliation.recorded_returns(period) if result else []
     return render_template("payments/returns.html", period=period, result=result, totals=totals,
-                           programmes=programmes, regions=regions)
+                           programmes=programmes, regions=regions, recorded=recorded)
+
+
+@require("statement.import")
+def payroll_returns_record():
+    period = request.form.get("period", "").strip()
+    try:
+        records = reconciliation.record_returns_to_budget(period, current_user)
+    except reconciliation.ReconciliationError as refusal:
+        db.session.rollback()
+        flash(_("Nothing was recorded: %(why)s", why=str(refusal)), "error")
+    else:
+        db.session.commit()
+        flash(_("Recorded for return to the budget: %(n)d programmes and regions.", n=len(records)) if records
+              else _("Everything of %(period)s was recorded already; nothing changed.", period=period),
+              "success" if records else "info")
+    return redirect(url_for("payments.payroll_returns", period=period))
 
 
 def _totals_by_status(groups: list[dict]) -> dict[str, dict]:

@@ -14,7 +14,7 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db, string_enum
@@ -89,3 +89,25 @@ class BankTransfer(db.Model):
     payroll = relationship("Payroll")
     sent_by = relationship("User")
     statement_import = relationship("StatementImport")
+
+
+class BudgetReturn(db.Model):
+    """Money of a month's payrolls that goes back to the budget (failed, returned, unpaid by the deadline), recorded
+    once per programme and region after the deadline: the figures the finance officer reports to the treasury."""
+
+    __tablename__ = "budget_return"
+    __table_args__ = (UniqueConstraint("period", "programme_id", "area_id", name="uq_budget_return_month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"))
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id"))
+    lines: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    by_status: Mapped[dict] = mapped_column(JSON, default=dict)  # {"failed"|"returned"|"unpaid": {lines, amount}}
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    programme = relationship("Programme")
+    area = relationship("Area")
+    recorded_by = relationship("User")

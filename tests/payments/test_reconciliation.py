@@ -322,3 +322,18 @@ def test_reconcile_command_prints_the_counts_and_refuses_a_bad_file(app, tmp_pat
         assert refused.exit_code == 2 and "bad.xml" in refused.output
     finally:
         db.session.rollback()
+
+
+def test_a_months_return_to_the_budget_is_recorded_once_per_programme_and_region_in_the_database():
+    from sqlalchemy.exc import IntegrityError
+
+    from modules.payments.transfer_models import BudgetReturn
+
+    payroll, _lines_ = _sent_payroll(children=1)
+    (record,) = reconciliation.record_returns_to_budget(PERIOD, today=date(2026, 3, 1))  # the line never got paid
+    assert (record.lines, record.amount) == (1, AMOUNT)
+    assert reconciliation.record_returns_to_budget(PERIOD, today=date(2026, 3, 2)) == []
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        db.session.add(BudgetReturn(period=PERIOD, programme_id=payroll.programme_id, area_id=payroll.area_id,
+                                    lines=1, amount=AMOUNT, by_status={}))
+        db.session.flush()

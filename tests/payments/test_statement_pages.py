@@ -259,6 +259,34 @@ def test_the_returns_page_shows_failed_returned_and_unpaid_lines(app, officer, m
     assert "Nothing goes back to the budget for 2026-02" in _text(client.get("/payrolls/returns?period=2026-02"))
 
 
+def test_the_return_is_recorded_once_after_the_deadline(app, officer, monkeypatch):
+    payroll, (a, b, _c) = _sent_payroll(children=3)
+    reconciliation.import_statement(_csv([(a.end_to_end_id, AMOUNT, "paid"), (b.end_to_end_id, AMOUNT, "returned")]),
+                                    "out.csv")
+    db.session.commit()
+    client = _client(app, officer)
+    monkeypatch.setattr(reconciliation, "local_today", lambda: date(2026, 2, 25))
+    before = _text(client.get(f"/payrolls/returns?period={PERIOD}"))
+    assert "Record " not in before and "recorded after the deadline" in before
+    early = _text(client.post("/payrolls/returns", data={"period": PERIOD, "csrf_token": client.csrf},
+                              follow_redirects=True))
+    assert "Nothing was recorded: Returns for 2026-01 are recorded after 25.02.2026" in early
+    assert reconciliation.recorded_returns(PERIOD) == []
+
+    monkeypatch.setattr(reconciliation, "local_today", lambda: date(2026, 2, 26))
+    assert "Record 500 000.00 UZS for return to the budget" in _text(client.get(f"/payrolls/returns?period={PERIOD}"))
+    done = _text(client.post("/payrolls/returns", data={"period": PERIOD, "csrf_token": client.csrf},
+                             follow_redirects=True))
+    assert "Recorded for return to the budget: 1 programmes and regions." in done and "Record 500" not in done
+    (record,) = reconciliation.recorded_returns(PERIOD)
+    assert (record.lines, record.amount, record.recorded_by_id) == (2, 2 * AMOUNT, officer.id)
+    assert record.by_status == {"returned": {"lines": 1, "amount": "250000.00"},
+                                "unpaid": {"lines": 1, "amount": "250000.00"}}
+    again = _text(client.post("/payrolls/returns", data={"period": PERIOD, "csrf_token": client.csrf},
+                              follow_redirects=True))
+    assert "was recorded already; nothing changed" in again and len(reconciliation.recorded_returns(PERIOD)) == 1
+
+
 @pytest.mark.parametrize("period", ["2026-13", "January", "2026-1"])
 def test_a_bad_month_on_the_returns_page_gets_a_clear_message(app, officer, period):
     page = _text(_client(app, officer).get(f"/payrolls/returns?period={period}"))
