@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from modules.payments.transfer_models import BankTransfer, FundRequestPayroll, F
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
 from tests.enrolment.test_enrolment import _decide, _decided
+from tests.payments.concurrency import race
 from tests.payments.test_payroll import PERIOD, _checker, _cleanup, _code, _enrol, _household, _lines
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
@@ -350,31 +350,18 @@ def test_two_people_sending_the_same_payroll_at_once_exactly_one_succeeds(app, p
     family_ids = {"application": family["application"].id, "household": family["household"].id,
                   "persons": [p.id for p in (family["head"], family["spouse"], *family["children"])]}
     db.session.remove()
-    barrier, results = threading.Barrier(2), {}
 
-    def send(user_id):
+    def send(user_id, ready):
         from webapp.models import User
 
-        with app.app_context():
-            user = db.session.get(User, user_id)
-            target = db.session.get(Payroll, payroll_id)
-            barrier.wait()
-            try:
-                sending.send_to_bank(target, user)
-                db.session.commit()
-                results[user_id] = "sent"
-            except status.PayrollError as error:
-                db.session.rollback()
-                results[user_id] = type(error).__name__
-            finally:
-                db.session.remove()
+        user = db.session.get(User, user_id)
+        target = db.session.get(Payroll, payroll_id)
+        ready()
+        sending.send_to_bank(target, user)
+        return "sent"
 
-    threads = [threading.Thread(target=send, args=(user_id,)) for user_id in maker_ids]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        results = race(app, send, maker_ids)
         assert sorted(results.values()) == ["PayrollConflict", "sent"]
         assert db.session.scalar(select(func.count()).select_from(BankTransfer)
                                  .where(BankTransfer.payroll_id == payroll_id)) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,6 +24,7 @@ from modules.registration import operations as registration
 from modules.registration.schemas import ApplicationArgs
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
+from tests.payments.concurrency import race
 from webapp.extensions import db
 from webapp.models import Programme
 from webapp.models.audit import AuditEvent
@@ -439,7 +439,7 @@ def test_a_stale_status_is_a_conflict_not_a_second_approval():
 
 @pytest.mark.committed
 @pytest.mark.skipif(not (TEST_DATABASE_URL or "").startswith("postgresql"), reason="needs PostgreSQL")
-def test_two_checkers_approving_at_once_exactly_one_succeeds(app):  # noqa: PLR0915
+def test_two_checkers_approving_at_once_exactly_one_succeeds(app):
     family = _household()
     enrolment = _enrol(family, start=date(2031, 1, 1))  # a month no other test pays
     payroll = generation.generate("child_allowance", "UZ-TK", "2031-01")
@@ -450,32 +450,19 @@ def test_two_checkers_approving_at_once_exactly_one_succeeds(app):  # noqa: PLR0
     family_ids = {"application": family["application"].id, "household": family["household"].id,
                   "persons": [p.id for p in (family["head"], family["spouse"], *family["children"])]}
     db.session.remove()
-    barrier, results = threading.Barrier(2), {}
 
-    def approve(user_id):
+    def approve(user_id, ready):
         from webapp.models import User
 
-        with app.app_context():
-            user = db.session.get(User, user_id)
-            target = db.session.get(Payroll, payroll_id)
-            code = _code(user)
-            barrier.wait()
-            try:
-                status.approve(target, user, code)
-                db.session.commit()
-                results[user_id] = "approved"
-            except status.PayrollError as error:
-                db.session.rollback()
-                results[user_id] = type(error).__name__
-            finally:
-                db.session.remove()
+        user = db.session.get(User, user_id)
+        target = db.session.get(Payroll, payroll_id)
+        code = _code(user)
+        ready()
+        status.approve(target, user, code)
+        return "approved"
 
-    threads = [threading.Thread(target=approve, args=(user_id,)) for user_id in checker_ids]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        results = race(app, approve, checker_ids)
         assert sorted(results.values()) == ["PayrollConflict", "approved"]
         approved_by = db.session.scalar(select(Payroll.approved_by_id).where(Payroll.id == payroll_id))
         assert approved_by == next(user_id for user_id, result in results.items() if result == "approved")
