@@ -1,7 +1,10 @@
-"""Pre-payroll checks: each one set-based UPDATE that excludes the lines it catches, keeping the reason.
+"""Pre-payroll checks: set-based UPDATEs that exclude the lines they catch, keeping the reason.
 
 Checks run in the order of `CHECKS` and only look at lines still included, so a line excluded by one check keeps
-that first reason. `run_checks` moves the payroll from draft to checked and returns {reason: lines excluded}.
+that first reason. The checks that look only at a line's own enrolment run first, together, as one UPDATE (one pass
+over the payroll's lines instead of five); the checks that compare a line with the month's other lines (the same
+person in two households, incompatible programmes) run after them, so they count only lines still to be paid.
+`run_checks` moves the payroll from draft to checked and returns {reason: lines excluded}.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
@@ -112,33 +115,49 @@ def _child_aged_out(payroll: Payroll, first: date, last: date):
     return _enrolment_of_line(exists().where(Person.id == E.beneficiary_person_id, Person.birth_date <= born_by))
 
 
-CHECKS = {
+# The line's own enrolment only: run together, the first that holds giving the reason.
+OWN_CHECKS = {
     "deceased": _deceased,
-    "two_households": _two_households,
-    "incompatible_programmes": _incompatible,
     "enrolment_not_active": _not_active,
     "no_bank_account": _no_bank_account,
     "amount_mismatch": _amount_mismatch,
     "child_aged_out": _child_aged_out,
 }
+# Against the month's other lines still to be paid: one at a time, in this order.
+CROSS_CHECKS = {
+    "two_households": _two_households,
+    "incompatible_programmes": _incompatible,
+}
+CHECKS = {**OWN_CHECKS, **CROSS_CHECKS}
 
 
 def apply_checks(payroll: Payroll) -> dict[str, int]:
     """Run every check on the payroll's included lines; {reason: lines excluded}. Does not change its status."""
     first, last = month_bounds(payroll.period)
-    summary = {}
-    for reason, condition in CHECKS.items():
-        where = condition(payroll, first, last)
-        if where is None:
-            summary[reason] = 0
-            continue
-        result = db.session.execute(
-            update(L).where(and_(L.payroll_id == payroll.id, L.status == LineStatus.included, where))
-            .values(status=LineStatus.excluded, exclusion_reason=reason)
-            .execution_options(synchronize_session=False))
-        summary[reason] = result.rowcount
+    before = _excluded_by_reason(payroll.id)
+    own = [(condition, reason) for reason, check in OWN_CHECKS.items()
+           if (condition := check(payroll, first, last)) is not None]
+    if own:
+        _exclude(payroll.id, or_(*(condition for condition, _reason in own)), case(*own))
+    for reason, check in CROSS_CHECKS.items():
+        condition = check(payroll, first, last)
+        if condition is not None:
+            _exclude(payroll.id, condition, literal(reason))
+    after = _excluded_by_reason(payroll.id)
     refresh_totals(payroll)
-    return summary
+    return {reason: after.get(reason, 0) - before.get(reason, 0) for reason in CHECKS}
+
+
+def _exclude(payroll_id: int, condition, reason) -> None:
+    db.session.execute(
+        update(L).where(and_(L.payroll_id == payroll_id, L.status == LineStatus.included, condition))
+        .values(status=LineStatus.excluded, exclusion_reason=reason).execution_options(synchronize_session=False))
+
+
+def _excluded_by_reason(payroll_id: int) -> dict[str, int]:
+    return dict(db.session.execute(
+        select(L.exclusion_reason, func.count()).where(L.payroll_id == payroll_id, L.status == LineStatus.excluded)
+        .group_by(L.exclusion_reason)).all())
 
 
 def run_checks(payroll: Payroll, actor=None) -> dict[str, int]:

@@ -315,6 +315,24 @@ def test_each_check_catches_its_case():
         AuditEvent.action == "payroll.checked", AuditEvent.object_id == str(payroll.id)))["excluded"] == summary
 
 
+def test_a_line_is_compared_only_with_lines_still_to_be_paid():
+    """The own-enrolment checks run first: a child's line without a bank account is excluded for that, and then does
+    not make the same child's line in another household a duplicate; the first reason that holds is kept."""
+    unbanked, other = _household(), _household()
+    own = _enrol(unbanked, account=BankAccountStatus.requested)
+    elsewhere = _enrol(other, unbanked["children"][0], programme="material_support", amount="400000.00")
+    both_family = _household()
+    both = _enrol(both_family, account=BankAccountStatus.requested)
+    both_family["children"][0].death_date = date(2025, 12, 1)  # deceased and without an account: deceased first
+    db.session.flush()
+    support = generation.generate("material_support", "UZ-TK", PERIOD)
+    allowance = generation.generate("child_allowance", "UZ-TK", PERIOD)
+    summary = checks.run_checks(allowance)
+    assert _reasons(allowance)[own.id] == "no_bank_account" and _reasons(allowance)[both.id] == "deceased"
+    assert (summary["two_households"], summary["no_bank_account"], summary["deceased"]) == (0, 1, 1)
+    assert checks.run_checks(support)["two_households"] == 0 and _reasons(support)[elsewhere.id] is None
+
+
 def test_checks_only_run_on_a_draft():
     _enrol(_household())
     payroll = generation.generate("child_allowance", "UZ-TK", PERIOD)
