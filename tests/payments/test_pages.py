@@ -161,9 +161,9 @@ def test_the_detail_page_shows_totals_exclusions_and_exceptions(app, maker, mont
     excluded = re.search(r'<dd id="excluded">(.*?)</dd>', page, re.S).group(1)
     assert "2 lines" in included and "500 000.00" in included
     assert "1 lines" in excluded and "250 000.00" in excluded
-    assert 'class="bars"' in page and "no_bank_account" in page
+    assert 'class="bars"' in page and "No open bank account" in page
     exceptions = re.search(r'<table class="list" id="exceptions">(.*?)</table>', page, re.S).group(1)
-    assert month["unbanked"].pin in exceptions and "no_bank_account" in exceptions
+    assert month["unbanked"].pin in exceptions and "No open bank account" in exceptions
     lines = re.search(r'<table class="list" id="lines">(.*?)</table>', page, re.S).group(1)
     assert month["unbanked"].pin not in lines and lines.count("<tr>") == 3  # a header and two lines
     assert "generated" in page and "checked" in page  # the timeline from the audit trail
