@@ -32,6 +32,8 @@ ENUM_LABELS = [
     _l("paid"), _l("returned"), _l("deceased"), _l("two_households"), _l("incompatible_programmes"),
     _l("enrolment_not_active"), _l("no_bank_account"), _l("amount_mismatch"), _l("child_aged_out"),
     _l("confirmed"), _l("refused"), _l("unmatched"), _l("already_settled"), _l("unclassified"),
+    # a payroll's timeline (audit actions payroll.*)
+    _l("generated"), _l("approval_refused"), _l("funds_confirmed"), _l("funds_refused"), _l("funds_pending"),
     # enrolments and bank accounts
     _l("active"), _l("suspended"), _l("ended"), _l("requested"), _l("opened"), _l("card_issued"), _l("closed"),
     # the thirteen sources (connectors/catalog.py)

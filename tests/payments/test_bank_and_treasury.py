@@ -21,6 +21,7 @@ from modules.enrolment import banking
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment
 from modules.means_test.models import Decision
 from modules.payments import checks, export, funding, generation, sending, status
+from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import LineStatus, Payroll, PayrollStatus
 from modules.payments.transfer_models import BankTransfer, FundRequestPayroll, FundRequestStatus
 from tests import factories
@@ -254,7 +255,6 @@ def test_sending_without_the_bank_connector_fetch_is_refused_clearly():
 
 # --- a whole month ------------------------------------------------------------------------------------------------
 
-@needs_standards
 def test_a_whole_month_from_decisions_to_reconciled(partners_at):
     """Real decisions → enrolments → accounts at the bank → payroll → checks → approval with TOTP → funds →
     pain.001 valid against the published XSD → the bank's camt.054 → every line paid, the payroll reconciled."""
@@ -280,8 +280,10 @@ def test_a_whole_month_from_decisions_to_reconciled(partners_at):
     transfer = sending.send_to_bank(payroll, maker)
 
     pain = export.render(payroll, "pain.001.001.03")
-    schema = etree.XMLSchema(etree.parse(str(XSD / "payments_initiation/pain.001/pain.001.001.03.xsd")))
-    assert schema.validate(etree.fromstring(pain)), schema.error_log
+    validate(pain, "pain.001.001.03")  # the XSD bundled with the package
+    if XSD.is_dir():  # and the published one, where the standards folder is beside the repository
+        schema = etree.XMLSchema(etree.parse(str(XSD / "payments_initiation/pain.001/pain.001.001.03.xsd")))
+        assert schema.validate(etree.fromstring(pain)), schema.error_log
     assert transfer.sha256 == hashlib.sha256(pain).hexdigest()
 
     record = sending.fetch_statement(payroll, maker)

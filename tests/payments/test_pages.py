@@ -166,7 +166,8 @@ def test_the_detail_page_shows_totals_exclusions_and_exceptions(app, maker, mont
     assert month["unbanked"].pin in exceptions and "No open bank account" in exceptions
     lines = re.search(r'<table class="list" id="lines">(.*?)</table>', page, re.S).group(1)
     assert month["unbanked"].pin not in lines and lines.count("<tr>") == 3  # a header and two lines
-    assert "generated" in page and "checked" in page  # the timeline from the audit trail
+    timeline = re.search(r"<ol class=\"timeline\">(.*?)</ol>", page, re.S).group(1)
+    assert "<strong>Generated</strong>" in timeline and "<strong>Checked</strong>" in timeline  # from the audit trail
 
 
 def test_a_payroll_out_of_the_users_regions_is_not_found(app, month):
@@ -197,8 +198,9 @@ def test_a_wrong_code_is_refused_with_a_message_and_nothing_changes(app, checker
     assert "The authenticator code is wrong or was already used." in _text(response)
     payroll = _reload(month["payroll"])
     assert (payroll.status, payroll.approved_by_id) == (PayrollStatus.checked, None)
-    refused = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payroll.approval_refused"))
-    assert refused is not None and refused.actor_id == checker.id
+    refused = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payroll.approval_refused",
+                                                         AuditEvent.actor_id == checker.id))
+    assert refused is not None and refused.object_id == str(payroll.id)
 
 
 def test_the_preparer_cannot_approve_and_is_told_why(app, checker):
