@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from werkzeug.serving import make_server
 
 from modules.registration.models import Application, Household, HouseholdMember, Person
+from tests import factories
 from tests.conftest import base_config
 from webapp import create_app
 from webapp.extensions import db
@@ -61,3 +62,23 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+
+
+def commit_and_let_go() -> None:
+    """Commit the set-up and keep no transaction open: on SQLite an open one would lock the server out."""
+    db.session.commit()
+    db.session.close()
+
+
+def go(page, target) -> None:
+    """Click a link or a form's button (a selector or a locator) and wait for the page it leads to (after a form's
+    redirect), so that what is read next is the new page, not the old one."""
+    with page.expect_navigation():
+        (page.locator(target) if isinstance(target, str) else target).click()
+
+
+def sign_in(page, base_url, username) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("#username", username)
+    page.fill("#password", factories.PASSWORD)
+    go(page, "button[type=submit].primary")

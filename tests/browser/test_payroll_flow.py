@@ -19,8 +19,9 @@ from modules.payments import checks, generation
 from modules.payments.models import Payroll, PayrollStatus
 from modules.payments.reconciliation_models import StatementImport
 from tests import factories
+from tests.browser.conftest import commit_and_let_go, go, sign_in
 from tests.connectors.transport import live_server as serve
-from tests.payments.test_payroll import _enrol, _household
+from tests.payments.test_payroll import _enrol, _household, remove_family
 from webapp.extensions import db
 from webapp.models import Area, Programme
 
@@ -141,35 +142,8 @@ def _remove_month(made: dict) -> None:
                 ("DELETE FROM payroll WHERE id IN :p", {"p": [payroll_id]})):
             run(text(sql).bindparams(*[bindparam(k, expanding=True) for k in params]), params)
     for family in made["family_ids"]:
-        persons = {"ids": family["persons"]}
-        run(text("DELETE FROM enrolment WHERE application_id = :app"), {"app": family["application"]})
-        run(text("DELETE FROM bank_account WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True)),
-            persons)
-        run(text("DELETE FROM application WHERE id = :id"), {"id": family["application"]})  # cascades its rows
-        run(text("DELETE FROM household_member WHERE household_id = :id"), {"id": family["household"]})
-        run(text("DELETE FROM household WHERE id = :id"), {"id": family["household"]})
-        run(text("DELETE FROM person WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), persons)
+        remove_family(family)
     db.session.commit()
-
-
-def _commit_and_let_go() -> None:
-    """Commit the set-up and keep no transaction open: on SQLite an open one would lock the server out."""
-    db.session.commit()
-    db.session.close()
-
-
-def _sign_in(page, base_url, username):
-    page.goto(f"{base_url}/login")
-    page.fill("#username", username)
-    page.fill("#password", factories.PASSWORD)
-    _go(page, "button[type=submit].primary")
-
-
-def _go(page, target) -> None:
-    """Click a link or a form's button (a selector or a locator) and wait for the page it leads to (after a form's
-    redirect), so that what is read next is the new page, not the old one."""
-    with page.expect_navigation():
-        (page.locator(target) if isinstance(target, str) else target).click()
 
 
 def _flash(page) -> str:
@@ -201,32 +175,32 @@ def _wrong(secret: str) -> str:
 def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month, live_server, browser, tmp_path):
     payroll_id = month["payroll"]
     detail = f"{live_server}/payrolls/{payroll_id}"
-    _commit_and_let_go()
+    commit_and_let_go()
 
     # --- the checker, on an old laptop ------------------------------------------------------------------------
     checker = browser.new_context(locale="en-GB", viewport=LAPTOP)
     page = checker.new_page()
-    _sign_in(page, live_server, month["checker"])
+    sign_in(page, live_server, month["checker"])
     assert page.url == f"{live_server}/payrolls"
     assert page.locator("h1").inner_text() == "Payrolls"
 
-    _go(page, "nav >> text=Authenticator")
+    go(page, "nav >> text=Authenticator")
     assert "Not set up" in page.locator("#totp-status").inner_text()
-    _go(page, "button:has-text('Set up the authenticator')")
+    go(page, "button:has-text('Set up the authenticator')")
     assert "A new authenticator key was made" in _flash(page)
     assert "Not confirmed" in page.locator("#totp-status").inner_text()
     secret = page.locator("#totp-secret").inner_text().strip()
     assert secret and f"secret={secret}" in page.locator("#totp-uri").inner_text()
     page.fill("#code", pyotp.TOTP(secret).now())
-    _go(page, "button.primary:has-text('Confirm')")
+    go(page, "button.primary:has-text('Confirm')")
     assert "Authenticator confirmed" in _flash(page)
     assert "Enabled" in page.locator("#totp-status").inner_text()
     assert page.locator("#totp-secret").count() == 0  # a confirmed key is not shown again
 
-    _go(page, "nav >> text=Payrolls")
+    go(page, "nav >> text=Payrolls")
     row = page.locator("table.list tbody tr", has=page.locator(f"a[href='/payrolls/{payroll_id}']"))
     assert "checked" in _words(row.inner_text()) and PERIOD in row.inner_text() and "500 000.00" in row.inner_text()
-    _go(page, row.locator(f"a[href='/payrolls/{payroll_id}']"))
+    go(page, row.locator(f"a[href='/payrolls/{payroll_id}']"))
     assert page.url == detail
     assert _status(page) == "checked"
     assert page.locator("#included").inner_text() == "2 lines · 500 000.00 UZS"
@@ -244,14 +218,14 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
 
     approve = page.locator("button.primary:has-text('Approve 2 lines, 500 000.00 UZS')")
     page.fill("#code", _wrong(secret))
-    _go(page, approve)
+    go(page, approve)
     assert "The authenticator code is wrong or was already used." in page.locator(".flash.error").inner_text()
     assert _status(page) == "checked"
     assert "approval refused" in _words(page.locator("ol.timeline").inner_text())
 
     # The confirmation used this 30-second step and a code counts once: approve with the next step's code.
     page.fill("#code", pyotp.TOTP(secret).at(time.time() + 30))
-    _go(page, approve)
+    go(page, approve)
     assert "Payroll approved." in _flash(page)
     assert _status(page) == "approved"
     assert "Test finance_checker" in page.locator("dl.facts").inner_text()
@@ -262,21 +236,21 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
     # --- the maker, on a phone ------------------------------------------------------------------------------
     maker = browser.new_context(locale="en-GB", viewport=PHONE)
     page = maker.new_page()
-    _sign_in(page, live_server, month["maker"])
+    sign_in(page, live_server, month["maker"])
     page.goto(detail)
     assert _status(page) == "approved"
     request = page.locator("#funding button:has-text('Request 500 000.00 UZS from the treasury')")
     _fits_the_phone(page, request)
     page.screenshot(path=str(tmp_path / "approved-phone.png"), full_page=False)
     assert "The file can be sent once the treasury has confirmed the funds." in page.locator("#bank").inner_text()
-    _go(page, request)
+    go(page, request)
     assert "The treasury confirmed the funds" in page.locator(".flash.success").inner_text()
     assert _words(page.locator("#funding .badge").inner_text()) == "confirmed"
     assert "500 000.00 UZS" in page.locator("#funding").inner_text()
 
     send = page.locator("#bank button.primary:has-text('Send the file to the bank (2 payments)')")
     _fits_the_phone(page, send)
-    _go(page, send)
+    go(page, send)
     assert "The bank received the file" in _flash(page) and "(2 payments); the payroll is sent." in _flash(page)
     assert _status(page) == "sent"
     bank = page.locator("#bank").inner_text()
@@ -285,14 +259,14 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
 
     fetch = page.locator("#bank button:has-text(\"Fetch the bank's statement and reconcile\")")
     _fits_the_phone(page, fetch)
-    _go(page, fetch)
+    go(page, fetch)
     assert _status(page) == "reconciled"
     assert "Statement imported: 2 paid, 0 failed, 0 returned, 0 exceptions." in _flash(page)
     assert page.locator("#bank button").count() == 0  # nothing left to do
     _fits_the_phone(page, page.locator("h1 .badge"))
     page.screenshot(path=str(tmp_path / "reconciled-phone.png"), full_page=True)
 
-    _go(page, "#bank a[href^='/statements/']")
+    go(page, "#bank a[href^='/statements/']")
     assert page.locator("h1").inner_text().startswith("Bank statement #")
     counts = {key: page.locator(f"#{key}").inner_text() for key in
               ("matched", "paid", "failed", "returned", "unmatched", "pending")}

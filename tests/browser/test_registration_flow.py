@@ -8,22 +8,9 @@ import os
 import pytest
 
 from tests import factories
-from webapp.extensions import db
+from tests.browser.conftest import commit_and_let_go, sign_in
 
 pytestmark = pytest.mark.committed
-
-
-def _commit_and_let_go() -> None:
-    """Commit the set-up and keep no transaction open: on SQLite an open one would lock the server out."""
-    db.session.commit()
-    db.session.close()
-
-
-def _sign_in(page, base_url, username):
-    page.goto(f"{base_url}/login")
-    page.fill("#username", username)
-    page.fill("#password", factories.PASSWORD)
-    page.click("button[type=submit].primary")
 
 
 def test_registrar_registers_a_family_and_another_region_cannot_open_it(live_server, browser, tmp_path):
@@ -36,11 +23,11 @@ def test_registrar_registers_a_family_and_another_region_cannot_open_it(live_ser
     head, spouse = family["head"].pin, family["spouse"].pin
     children = [child.pin for child in family["children"]]
     registrar, other = registrar.username, other.username
-    _commit_and_let_go()
+    commit_and_let_go()
 
     context = browser.new_context(locale="en-GB", viewport={"width": 1024, "height": 700})
     page = context.new_page()
-    _sign_in(page, live_server, registrar)
+    sign_in(page, live_server, registrar)
     assert page.locator("h1").inner_text() == "Applications"
 
     page.click("text=New application")
@@ -70,7 +57,7 @@ def test_registrar_registers_a_family_and_another_region_cannot_open_it(live_ser
     assert reference in page.locator("table.list").inner_text()
 
     intruder = browser.new_context(locale="en-GB").new_page()
-    _sign_in(intruder, live_server, other)
+    sign_in(intruder, live_server, other)
     response = intruder.goto(detail_url)
     assert response.status == 404
     assert head not in intruder.content()
@@ -80,9 +67,9 @@ def test_registrar_registers_a_family_and_another_region_cannot_open_it(live_ser
 def test_the_form_keeps_what_was_typed_and_explains_each_error(live_server, browser, tmp_path):
     suffix = f"{os.getpid()}{tmp_path.name[-6:]}"
     registrar = factories.make_user("registrar", areas=["UZ-XO"], username=f"reg-xo2-{suffix}").username
-    _commit_and_let_go()
+    commit_and_let_go()
     page = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 800}).new_page()  # a phone
-    _sign_in(page, live_server, registrar)
+    sign_in(page, live_server, registrar)
     page.goto(f"{live_server}/applications/new")
     page.fill("#applicant_pin", "1234567890123")
     page.fill("#phone", "12")

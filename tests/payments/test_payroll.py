@@ -496,16 +496,23 @@ def _cleanup(payroll_id: int, enrolment_id: int, family: dict) -> None:
     run(text("UPDATE payroll SET status = 'cancelled' WHERE id = :id"), {"id": payroll_id})
     run(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
     run(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
-    run(text("DELETE FROM enrolment WHERE id = :id OR application_id = :app"),
-        {"id": enrolment_id, "app": family["application"]})
+    run(text("DELETE FROM enrolment WHERE id = :id"), {"id": enrolment_id})
+    remove_family(family)
+    db.session.commit()
+
+
+def remove_family(family: dict) -> None:
+    """Delete a committed family ({"application", "household", "persons"} ids) with its enrolments, accounts and
+    application (no commit)."""
+    run = db.session.execute
     persons = {"ids": family["persons"]}
+    run(text("DELETE FROM enrolment WHERE application_id = :app"), {"app": family["application"]})
     run(text("DELETE FROM bank_account WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True)),
         persons)
     run(text("DELETE FROM application WHERE id = :id"), {"id": family["application"]})  # cascades its rows
     run(text("DELETE FROM household_member WHERE household_id = :id"), {"id": family["household"]})
     run(text("DELETE FROM household WHERE id = :id"), {"id": family["household"]})
     run(text("DELETE FROM person WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), persons)
-    db.session.commit()
 
 
 # --- export -------------------------------------------------------------------------------------------------------
