@@ -10,9 +10,10 @@ person in two households, incompatible programmes) run after them, so they count
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.orm import aliased
 
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
@@ -47,13 +48,20 @@ def incompatible_codes(code: str, first: date) -> list[str]:
     return sorted(others)
 
 
-def _enrolment_of_line(*conditions):
-    """EXISTS: the line's enrolment satisfies `conditions` (correlated on payroll_line.enrolment_id)."""
-    return exists().where(E.id == L.enrolment_id, *conditions)
+# The own-enrolment checks are conditions on one row of: the line L, its enrolment E, the beneficiary (`_b()`) and
+# the enrolment's bank account A (outer-joined: there may be none).
+A = BankAccount
+
+
+@cache
+def _b():
+    """The beneficiary's alias of Person (made on first use: aliasing at import would configure the mappers before
+    every model is imported)."""
+    return aliased(Person, name="beneficiary")
 
 
 def _deceased(payroll: Payroll, first: date, last: date):
-    return _enrolment_of_line(exists().where(Person.id == E.beneficiary_person_id, Person.death_date.is_not(None)))
+    return _b().death_date.is_not(None)
 
 
 def _two_households(payroll: Payroll, first: date, last: date):
@@ -87,21 +95,19 @@ def _incompatible(payroll: Payroll, first: date, last: date):
 
 def _not_active(payroll: Payroll, first: date, last: date):
     """Suspended or ended since generation, or the period cut short (a newer decision superseded it)."""
-    return _enrolment_of_line(
-        (E.status != EnrolmentStatus.active) | (E.period_start > last) | (E.period_end < first))
+    return (E.status != EnrolmentStatus.active) | (E.period_start > last) | (E.period_end < first)
 
 
 def _no_bank_account(payroll: Payroll, first: date, last: date):
-    usable = exists().where(BankAccount.id == E.bank_account_id, BankAccount.person_id == E.payee_person_id,
-                            BankAccount.status.in_(OPEN_ACCOUNT), BankAccount.account_number.is_not(None))
-    return _enrolment_of_line(~usable)
+    usable = (A.id.is_not(None) & (A.person_id == E.payee_person_id) & A.status.in_(OPEN_ACCOUNT)
+              & A.account_number.is_not(None))
+    return ~usable
 
 
 def _amount_mismatch(payroll: Payroll, first: date, last: date):
     """Defensive: the line's amount is not what the enrolment gives (a lump sum: the monthly amount × months)."""
-    return _enrolment_of_line(
-        ((E.lump_sum.is_(True)) & (L.amount != E.monthly_amount * E.months))
-        | ((E.lump_sum.is_(False)) & (L.amount != E.monthly_amount)))
+    return (((E.lump_sum.is_(True)) & (L.amount != E.monthly_amount * E.months))
+            | ((E.lump_sum.is_(False)) & (L.amount != E.monthly_amount)))
 
 
 def _child_aged_out(payroll: Payroll, first: date, last: date):
@@ -112,7 +118,7 @@ def _child_aged_out(payroll: Payroll, first: date, last: date):
         return None
     limit = int(parameters["child_age_limit"])
     born_by = date(first.year - limit, first.month, 1)  # at the age limit or older on the month's first day
-    return _enrolment_of_line(exists().where(Person.id == E.beneficiary_person_id, Person.birth_date <= born_by))
+    return _b().birth_date <= born_by
 
 
 # The line's own enrolment only: run together, the first that holds giving the reason.
@@ -135,10 +141,7 @@ def apply_checks(payroll: Payroll) -> dict[str, int]:
     """Run every check on the payroll's included lines; {reason: lines excluded}. Does not change its status."""
     first, last = month_bounds(payroll.period)
     before = _excluded_by_reason(payroll.id)
-    own = [(condition, reason) for reason, check in OWN_CHECKS.items()
-           if (condition := check(payroll, first, last)) is not None]
-    if own:
-        _exclude(payroll.id, or_(*(condition for condition, _reason in own)), case(*own))
+    _exclude_own(payroll, first, last)
     for reason, check in CROSS_CHECKS.items():
         condition = check(payroll, first, last)
         if condition is not None:
@@ -146,6 +149,21 @@ def apply_checks(payroll: Payroll) -> dict[str, int]:
     after = _excluded_by_reason(payroll.id)
     refresh_totals(payroll)
     return {reason: after.get(reason, 0) - before.get(reason, 0) for reason in CHECKS}
+
+
+def _exclude_own(payroll: Payroll, first: date, last: date) -> None:
+    """One UPDATE … FROM a join of each included line with its enrolment, beneficiary and account, the reason being
+    the first own-enrolment check that holds (joins the database can hash, instead of a lookup per line and check)."""
+    whens = [(condition, reason) for reason, check in OWN_CHECKS.items()
+             if (condition := check(payroll, first, last)) is not None]
+    judged = (select(L.id.label("line_id"), case(*whens).label("reason")).select_from(L)
+              .join(E, E.id == L.enrolment_id).join(_b(), _b().id == E.beneficiary_person_id)
+              .outerjoin(A, A.id == E.bank_account_id)
+              .where(L.payroll_id == payroll.id, L.status == LineStatus.included).subquery())
+    db.session.execute(
+        update(L).where(L.id == judged.c.line_id, judged.c.reason.is_not(None))
+        .values(status=LineStatus.excluded, exclusion_reason=judged.c.reason)
+        .execution_options(synchronize_session=False))
 
 
 def _exclude(payroll_id: int, condition, reason) -> None:
