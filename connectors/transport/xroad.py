@@ -175,6 +175,11 @@ def staff_user_id(username: str, country: str = "UZ") -> str:
     return f"{country}{username}"
 
 
+def user_id_of(user) -> str | None:
+    """The `X-Road-UserId` of the staff user who caused a call; None for the system (a job or a command)."""
+    return staff_user_id(user.username) if user is not None else None
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Client
 # --------------------------------------------------------------------------------------------------------------
@@ -595,6 +600,7 @@ __all__ = [
     "parse_xroad_request",
     "request_hash",
     "staff_user_id",
+    "user_id_of",
     "xroad_error_body",
     "xroad_error_response",
     "xroad_response_headers",

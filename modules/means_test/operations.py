@@ -17,7 +17,7 @@ from connectors import records as canonical
 from connectors.base import income_window
 from connectors.catalog import SOURCES
 from connectors.registry import connectors_for
-from connectors.transport.xroad import staff_user_id
+from connectors.transport.xroad import user_id_of
 from modules.means_test.models import DataPull, PullStatus
 from modules.registration import status as status_machine
 from modules.registration.models import Application, ApplicationStatus
@@ -78,7 +78,7 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
 def _pull(source_names: list[str], pins: list[str], window, user) -> dict:
     """All wanted sources at once (each source limits its own concurrency); one family batch per source."""
     connectors = connectors_for()
-    user_id = staff_user_id(user.username) if user else None
+    user_id = user_id_of(user)
     with ThreadPoolExecutor(max_workers=max(1, len(source_names))) as pool:
         futures = {name: pool.submit(connectors[name].fetch, pins, window=window, user_id=user_id)
                    for name in source_names}

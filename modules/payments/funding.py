@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.partners import treasury_connector
 from connectors.transport.errors import SourceError
-from connectors.transport.xroad import staff_user_id
+from connectors.transport.xroad import user_id_of
 from modules.payments.models import Payroll, PayrollStatus
 from modules.payments.status import PayrollConflict, PayrollError
 from modules.payments.transfer_models import FundRequest, FundRequestPayroll, FundRequestStatus
@@ -48,7 +48,7 @@ def request_funds(payrolls: list[Payroll], actor=None) -> FundRequest:
     body = {"reference": fund_request.reference, "period": period, "currency": CURRENCY, "total": str(total),
             "lines": lines}
     try:
-        answer = treasury_connector().request_funds(body, user_id=_user_id(actor))
+        answer = treasury_connector().request_funds(body, user_id=user_id_of(actor))
     except SourceError as exc:
         raise PayrollError(f"The treasury could not be reached; nothing was requested. Try again later. ({exc})") \
             from exc
@@ -61,7 +61,7 @@ def refresh(fund_request: FundRequest, actor=None) -> FundRequest:
     if fund_request.status is not FundRequestStatus.pending:
         return fund_request
     try:
-        answer = treasury_connector().status(fund_request.reference, user_id=_user_id(actor))
+        answer = treasury_connector().status(fund_request.reference, user_id=user_id_of(actor))
     except SourceError as exc:
         raise PayrollError(f"The treasury could not be reached. Try again later. ({exc})") from exc
     _record_answer(fund_request, answer, actor)
@@ -130,7 +130,3 @@ def _record_answer(fund_request: FundRequest, answer, actor) -> None:
                      {"fund_request": fund_request.reference, "total": str(fund_request.total_amount),
                       "treasury_reference": fund_request.treasury_reference,
                       "reason": fund_request.refusal_reason}, actor=actor)
-
-
-def _user_id(actor) -> str | None:
-    return staff_user_id(actor.username) if actor is not None else None

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.partners import bank_connector
 from connectors.transport.errors import SourceError
-from connectors.transport.xroad import staff_user_id
+from connectors.transport.xroad import user_id_of
 from modules.payments import export
 from modules.payments import status as machine
 from modules.payments.bankfiles import ids
@@ -56,7 +56,7 @@ def send_to_bank(payroll: Payroll, actor=None, file_format: str = DEFAULT_FORMAT
                                        "sha256": transfer.sha256})
     try:
         receipt = bank_connector().submit_payment_file(content, transfer.message_id, file_format,
-                                                       user_id=_user_id(actor))
+                                                       user_id=user_id_of(actor))
     except SourceError as exc:
         raise machine.PayrollError(f"The bank did not take the file; the payroll stays approved. ({exc})") from exc
     if receipt.transactions != transfer.transactions or Decimal(receipt.control_sum) != transfer.control_sum:
@@ -75,7 +75,7 @@ def fetch_statement(payroll: Payroll, actor=None) -> StatementImport:
         raise machine.PayrollError(f"Payroll {payroll.id} was not sent through the bank connector: upload the "
                                    "bank's statement on the statements page instead.")
     try:
-        file_format, content = bank_connector().statement(transfer.bank_file_id, user_id=_user_id(actor))
+        file_format, content = bank_connector().statement(transfer.bank_file_id, user_id=user_id_of(actor))
     except SourceError as exc:
         raise machine.PayrollError(f"The bank's statement could not be fetched. Try again later. ({exc})") from exc
     try:
@@ -85,7 +85,3 @@ def fetch_statement(payroll: Payroll, actor=None) -> StatementImport:
     transfer.statement_import_id = record.id
     db.session.flush()
     return record
-
-
-def _user_id(actor) -> str | None:
-    return staff_user_id(actor.username) if actor is not None else None
