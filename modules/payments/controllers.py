@@ -19,7 +19,7 @@ from modules.payments.bankfiles import BankFileError
 from modules.payments.checks import CHECKS, run_checks
 from modules.payments.generation import PERIOD, generate
 from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
-from modules.payments.transfer_models import FundRequestPayroll
+from modules.payments.transfer_models import live_fund_request
 from modules.registration.models import Person
 from webapp import audit
 from webapp.auth.permissions import has_permission, require
@@ -70,9 +70,7 @@ def payroll_list():
 
 def _unfunded_approved():
     """Approved payrolls in the user's regions that no live fund request covers."""
-    covered = select(FundRequestPayroll.payroll_id).where(FundRequestPayroll.live.is_(True))
-    return select(Payroll).where(Payroll.status == PayrollStatus.approved, Payroll.id.not_in(covered),
-                                 area_clause(current_user, Payroll.area_id))
+    return funding.unfunded_approved(area_clause(current_user, Payroll.area_id))
 
 
 def _awaiting_funds() -> list[tuple[str, int]]:
@@ -192,8 +190,8 @@ def payroll_detail(payroll_id: int):
         max_excluded=max([n for _r, n, _a in exclusions] or [1]), reasons=list(CHECKS), timeline=_timeline(payroll.id),
         approval_block=_approval_block(payroll), downloadable=payroll.status in FROZEN, formats=export.FORMATS,
         can_cancel=machine.can_transition(payroll.status, PayrollStatus.cancelled),
-        fund_requests=funding.requests_of(payroll.id), funded=machine.funds_confirmed(payroll.id),
-        live_fund_request=funding.live_request(payroll.id), transfer=sending.transfer_of(payroll.id))
+        fund_requests=funding.requests_of(payroll.id), live_fund_request=live_fund_request(payroll.id),
+        funded=machine.funds_confirmed(payroll.id), transfer=sending.transfer_of(payroll.id))
 
 
 def _back(payroll_id: int):
@@ -251,7 +249,7 @@ def _funds_message(fund_request) -> str:
 @require("payroll.prepare")
 def payroll_request_funds(payroll_id: int):
     def request_or_refresh(payroll):
-        pending = funding.live_request(payroll.id)
+        pending = live_fund_request(payroll.id)
         if pending is not None and pending.status.value == "pending":
             return funding.refresh(pending, current_user)
         return funding.request_funds([payroll], current_user)

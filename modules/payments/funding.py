@@ -68,10 +68,10 @@ def refresh(fund_request: FundRequest, actor=None) -> FundRequest:
     return fund_request
 
 
-def live_request(payroll_id: int) -> FundRequest | None:
-    """The pending or confirmed fund request covering the payroll, if any."""
-    return db.session.scalar(select(FundRequest).join(FundRequestPayroll).where(
-        FundRequestPayroll.payroll_id == payroll_id, FundRequestPayroll.live.is_(True)))
+def unfunded_approved(*conditions):
+    """SELECT of the approved payrolls (meeting `conditions`) that no live fund request covers."""
+    covered = select(FundRequestPayroll.payroll_id).where(FundRequestPayroll.live.is_(True))
+    return select(Payroll).where(Payroll.status == PayrollStatus.approved, Payroll.id.not_in(covered), *conditions)
 
 
 def requests_of(payroll_id: int) -> list[FundRequest]:
@@ -88,9 +88,10 @@ def _check(payrolls: list[Payroll]) -> str:
     periods = {p.period for p in payrolls}
     if len(periods) != 1:
         raise PayrollError("One fund request covers one month; these payrolls are of " + ", ".join(sorted(periods)))
-    covered = [p.id for p in payrolls if live_request(p.id) is not None]
-    if covered:
-        raise PayrollError(f"Funds for payroll {covered[0]} were already requested.")
+    covered = db.session.scalar(select(func.min(FundRequestPayroll.payroll_id)).where(
+        FundRequestPayroll.payroll_id.in_([p.id for p in payrolls]), FundRequestPayroll.live.is_(True)))
+    if covered is not None:
+        raise PayrollError(f"Funds for payroll {covered} were already requested.")
     return periods.pop()
 
 
@@ -123,9 +124,7 @@ def _record_answer(fund_request: FundRequest, answer, actor) -> None:
         db.session.execute(update(FundRequestPayroll).where(FundRequestPayroll.fund_request_id == fund_request.id)
                            .values(live=False).execution_options(synchronize_session=False))
     db.session.flush()
-    payroll_ids = [link.payroll_id for link in db.session.scalars(
-        select(FundRequestPayroll).where(FundRequestPayroll.fund_request_id == fund_request.id))]
-    for payroll_id in payroll_ids:
+    for payroll_id in sorted(link.payroll_id for link in fund_request.payrolls):
         audit.record(f"payroll.funds_{fund_request.status.value}", "payroll", payroll_id,
                      {"fund_request": fund_request.reference, "total": str(fund_request.total_amount),
                       "treasury_reference": fund_request.treasury_reference,

@@ -7,11 +7,11 @@ status already changed and gets `PayrollConflict`. Every move is audited. Nothin
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 
 from modules.payments import totp
 from modules.payments.models import Payroll, PayrollLine, PayrollStatus
-from modules.payments.transfer_models import FundRequest, FundRequestPayroll, FundRequestStatus
+from modules.payments.transfer_models import FundRequestStatus, live_fund_request
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import Role
@@ -90,9 +90,8 @@ def approve(payroll: Payroll, checker, totp_code: str) -> Payroll:
 
 def funds_confirmed(payroll_id: int) -> bool:
     """The treasury confirmed a live fund request covering the payroll."""
-    return db.session.scalar(select(FundRequestPayroll.id).join(FundRequest).where(
-        FundRequestPayroll.payroll_id == payroll_id, FundRequestPayroll.live.is_(True),
-        FundRequest.status == FundRequestStatus.confirmed).limit(1)) is not None
+    request = live_fund_request(payroll_id)
+    return request is not None and request.status is FundRequestStatus.confirmed
 
 
 def mark_sent(payroll: Payroll, actor=None, details: dict | None = None) -> Payroll:

@@ -14,7 +14,19 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db, string_enum
@@ -67,6 +79,12 @@ class FundRequestPayroll(db.Model):
 
     fund_request: Mapped[FundRequest] = relationship(back_populates="payrolls")
     payroll = relationship("Payroll")
+
+
+def live_fund_request(payroll_id: int) -> FundRequest | None:
+    """The pending or confirmed fund request covering a payroll (the status machine and `funding` both ask)."""
+    return db.session.scalar(select(FundRequest).join(FundRequestPayroll).where(
+        FundRequestPayroll.payroll_id == payroll_id, FundRequestPayroll.live.is_(True)))
 
 
 class BankTransfer(db.Model):

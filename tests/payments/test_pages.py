@@ -11,9 +11,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from modules.payments import checks, funding, generation, totp
+from modules.payments import checks, generation, totp
 from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.transfer_models import live_fund_request
 from tests import factories
 from tests.conftest import sign_in
 from tests.payments.test_payroll import PERIOD, _enrol, _household
@@ -361,11 +362,11 @@ def test_one_fund_request_covers_the_months_approved_payrolls_by_programme_and_r
     page = _text(client.post("/payrolls/funds", data={"period": PERIOD, "csrf_token": client.csrf},
                              follow_redirects=True))
     assert "2 payrolls, 500 000.00 UZS: The treasury confirmed the funds" in page
-    request = funding.live_request(payrolls[0].id)
+    request = live_fund_request(payrolls[0].id)
     assert request.lines == [
         {"programme": "child_allowance", "region": "UZ-SA", "beneficiaries": 1, "amount": "250000.00"},
         {"programme": "child_allowance", "region": "UZ-TK", "beneficiaries": 1, "amount": "250000.00"}]
-    assert funding.live_request(payrolls[1].id).id == request.id
+    assert live_fund_request(payrolls[1].id).id == request.id
     again = _text(client.post("/payrolls/funds", data={"period": PERIOD, "csrf_token": client.csrf},
                               follow_redirects=True))
     assert "No approved payroll to request funds for." in again
