@@ -139,9 +139,8 @@ def _write_changes(lines: dict, changes: dict[str, tuple[LineStatus, LineStatus]
     """One conditional UPDATE per move: only lines still in the status we read move, so a concurrent import cannot
     double up."""
     by_move: dict[tuple[LineStatus, LineStatus], list[int]] = defaultdict(list)
-    for e2e, move in changes.items():
-        if move[0] is not move[1]:
-            by_move[move].append(lines[e2e][0])
+    for e2e, move in changes.items():  # MOVES has no cycle, so a line's first and last status always differ
+        by_move[move].append(lines[e2e][0])
     for (before, after), ids in by_move.items():
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start:start + _CHUNK]
