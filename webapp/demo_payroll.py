@@ -20,6 +20,7 @@ from connectors.simulator import store
 from modules.registration.models import Household, Relation
 from webapp.extensions import db
 from webapp.models import Area, User
+from webapp.timeutil import month_of
 
 log = logging.getLogger(__name__)
 FAMILIES = 6
@@ -71,15 +72,10 @@ def _low_income(conn, pins: list[str], today: date) -> None:
     conn.execute(delete(store.alimony_paid).where(store.alimony_paid.c.pin.in_(pins)))
     adults = conn.scalars(select(store.person.c.pin).where(
         store.person.c.pin.in_(pins), store.person.c.birth_date <= date(today.year - 18, today.month, 1))).all()
-    months = [_month_before(today, n) for n in range(1, 13)]
+    months = [month_of(today, -n) for n in range(1, 13)]
     if adults:
         conn.execute(insert(store.income), [{"pin": pin, "source": "salary", "month": month, "amount": MONTHLY_SALARY}
                                             for pin in adults for month in months])
-
-
-def _month_before(today: date, n: int) -> str:
-    index = today.year * 12 + today.month - 1 - n
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def _register(family: list[tuple]) -> bool:
@@ -110,8 +106,7 @@ def _prepare_payroll(today: date) -> dict:
     sync_accounts()  # the bank issues the cards by the time it is asked again
     db.session.commit()
     maker = db.session.scalar(select(User).where(User.username == "finance.maker"))
-    index = today.year * 12 + today.month  # the month after this one (0-based months)
-    period = f"{index // 12:04d}-{index % 12 + 1:02d}"
+    period = month_of(today, 1)
     payroll = generate(PROGRAMME, REGION, period, maker)
     run_checks(payroll, maker)
     db.session.commit()

@@ -49,3 +49,9 @@ def add_working_days(start: date, days: int, holidays: frozenset[date] | set[dat
 def age_on(birth_date: date, on: date) -> int:
     """Completed years on a date (a person born on 29 February turns a year older on 1 March)."""
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def month_of(day: date, shift: int = 0) -> str:
+    """The month of `day` moved by `shift` months, as YYYY-MM (a payroll's period): month_of(d, 1) is the next."""
+    index = day.year * 12 + day.month - 1 + shift
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

@@ -8,7 +8,6 @@ Every refusal is a flashed message and changes nothing.
 from __future__ import annotations
 
 import os
-from datetime import date
 from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -26,7 +25,7 @@ from webapp.extensions import db
 from webapp.filters import PageArgs, load_filters
 from webapp.models import Area, Programme
 from webapp.models.audit import AuditEvent
-from webapp.timeutil import local_time, local_today
+from webapp.timeutil import local_time, local_today, month_of
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a month's camt.053 for a whole region is a few MB; 20 MB leaves room
 EXCEPTIONS_PER_PAGE = 50
@@ -212,16 +211,11 @@ def exception_resolve(exception_id: int):
 
 # --- returns to the budget -----------------------------------------------------------------------------------------
 
-def _last_month(today: date) -> str:
-    year, month = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
-    return f"{year:04d}-{month:02d}"
-
-
 @require("statement.view")
 def payroll_returns():
     error, result = None, None
     try:
-        period = ReturnsArgs().load(request.args)["period"] or _last_month(local_today())
+        period = ReturnsArgs().load(request.args)["period"] or month_of(local_today(), -1)
     except ValidationError:
         period = request.args.get("period", "")
         error = _("%(period)s is not a month: give it as YYYY-MM, for example 2026-01.", period=period)

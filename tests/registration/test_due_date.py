@@ -10,7 +10,7 @@ from modules.registration import operations
 from modules.registration.models import ApplicationStatus
 from tests import factories
 from tests.registration.helpers import advance, register
-from webapp.timeutil import add_working_days, age_on
+from webapp.timeutil import add_working_days, age_on, month_of
 
 MON, TUE, WED, THU, FRI, SAT, SUN = (date(2025, 1, day) for day in range(6, 13))
 NAVRUZ = date(2025, 3, 21)  # a Friday
@@ -106,3 +106,10 @@ def test_age_on(on, expected):
 ])
 def test_age_on_for_a_leap_day_birthday(on, expected):
     assert age_on(date(2008, 2, 29), on) == expected
+
+
+@pytest.mark.parametrize(("day", "shift", "month"), [
+    (date(2026, 12, 4), 1, "2027-01"), (date(2026, 1, 31), -1, "2025-12"), (date(2026, 5, 1), 0, "2026-05"),
+    (date(2026, 3, 15), -12, "2025-03")])
+def test_month_of_moves_across_years(day, shift, month):
+    assert month_of(day, shift) == month

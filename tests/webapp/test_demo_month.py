@@ -24,6 +24,7 @@ from webapp.demo_payroll import FAMILIES, prepare_demo_month
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 from webapp.programmes import load_programmes
+from webapp.timeutil import month_of
 
 TODAY = date.today()
 
@@ -53,8 +54,7 @@ def test_the_demo_month_is_a_checked_payroll_of_banked_eligible_families(tmp_pat
         payroll = db.session.get(Payroll, month["payroll"])
         assert payroll.status is PayrollStatus.checked and payroll.prepared_by.username == "finance.maker"
         assert month["registered"] == FAMILIES and payroll.line_count >= FAMILIES
-        index = TODAY.year * 12 + TODAY.month
-        assert payroll.period == f"{index // 12:04d}-{index % 12 + 1:02d}"
+        assert payroll.period == month_of(TODAY, 1)
         statuses = dict(db.session.execute(select(PayrollLine.status, func.count()).where(
             PayrollLine.payroll_id == payroll.id).group_by(PayrollLine.status)).all())
         assert statuses == {LineStatus.included: payroll.line_count}
