@@ -12,15 +12,15 @@ import pyotp
 import pytest
 from sqlalchemy import bindparam, select, text
 
-from connectors.simulator import finance, store
-from connectors.simulator.app import create_simulator_app
+from connectors.simulator import finance
 from modules.enrolment.models import BankAccount, BankAccountStatus
 from modules.payments import checks, generation
 from modules.payments.models import Payroll, PayrollStatus
 from modules.payments.reconciliation_models import StatementImport
 from tests import factories
 from tests.browser.conftest import commit_and_let_go, go, sign_in
-from tests.connectors.transport import live_server as serve
+from tests.connectors.simulator import serving_simulator
+from tests.payments.conftest import partners_config
 from tests.payments.test_payroll import _enrol, _household, remove_family
 from webapp.extensions import db
 from webapp.models import Area, Programme
@@ -38,11 +38,8 @@ RESERVED = 900_000  # on SQLite the payroll and the statement import take ids ab
 @pytest.fixture
 def simulator(tmp_path):
     """The registry simulator with its own empty store, serving the bank and the treasury on a free port."""
-    url = f"sqlite:///{tmp_path / 'finance-simulator.db'}"
-    store.create_schema(store.engine_for(url))
-    sim = create_simulator_app(database_url=url)
-    with serve(sim) as base_url:
-        yield sim, base_url
+    with serving_simulator(f"sqlite:///{tmp_path / 'finance-simulator.db'}") as served:
+        yield served
 
 
 @pytest.fixture
@@ -50,8 +47,7 @@ def month(live_app, live_server, simulator):
     """A checked child-allowance payroll of UZ-TK, committed: 2 included lines and 1 excluded (no bank account);
     the app under test talks to the simulator. Everything it commits is taken out afterwards."""
     sim, sim_url = simulator
-    partner = {"base_url": sim_url, "timeout": 5, "cache": {"ttl": 0}}
-    live_app.config["PARTNERS"] = {"bank": dict(partner), "treasury": dict(partner)}
+    live_app.config["PARTNERS"] = partners_config(sim_url)
     live_app.extensions.pop("srsp_partners", None)
     made = {"families": [], "payroll": None, "users": []}  # what to take out afterwards
     try:

@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from connectors.simulator import store
-from connectors.simulator.app import create_simulator_app
 from connectors.synthetic import synthesize
 from modules.registration import operations
 from modules.registration.models import Person, Sex
 from modules.registration.schemas import ApplicationArgs
-from tests.connectors.transport import live_server
+from tests.connectors.simulator import serving_simulator
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 
@@ -36,9 +35,8 @@ def simulator_store(tmp_path_factory, app):
 @pytest.fixture(scope="session")
 def simulator(simulator_store):
     _engine, url = simulator_store
-    sim = create_simulator_app(database_url=url)
-    with live_server(sim) as base_url:
-        yield sim, base_url
+    with serving_simulator(url) as served:
+        yield served
 
 
 @pytest.fixture

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.simulator import finance, store
-from connectors.simulator.app import create_simulator_app
-from tests.connectors.transport import live_server
+from connectors.simulator import finance
+from tests.connectors.simulator import serving_simulator
 
 QUICK = {"timeout": 5, "retry": {"attempts": 2, "base_delay": 0.01, "max_delay": 0.02}, "cache": {"ttl": 0}}
 
 
+def partners_config(base_url: str) -> dict:
+    """SRSP_PARTNERS pointing the bank and the treasury at the simulator, with quick timeouts and no cache."""
+    return {"bank": {"base_url": base_url, **QUICK}, "treasury": {"base_url": base_url, **QUICK}}
+
+
 @pytest.fixture(scope="session")
 def finance_simulator(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('finance-sim') / 'simulator.db'}"
-    store.create_schema(store.engine_for(url))
-    sim = create_simulator_app(database_url=url)
-    with live_server(sim) as base_url:
-        yield sim, base_url
+    with serving_simulator(f"sqlite:///{tmp_path_factory.mktemp('finance-sim') / 'simulator.db'}") as served:
+        yield served
 
 
 @pytest.fixture
@@ -28,8 +29,7 @@ def partners_at(app, finance_simulator, monkeypatch):
     with sim.extensions["simulator"].engine.begin() as conn:
         for table in (finance.bank_account, finance.payment_file, finance.fund_request):
             conn.execute(table.delete())
-    monkeypatch.setitem(app.config, "PARTNERS", {"bank": {"base_url": base_url, **QUICK},
-                                                 "treasury": {"base_url": base_url, **QUICK}})
+    monkeypatch.setitem(app.config, "PARTNERS", partners_config(base_url))
     app.extensions.pop("srsp_partners", None)
     yield sim
     sim.extensions["simulator"].treasury_limit = None
