@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from connectors.transport.errors import SourceMalformed
 from connectors.transport.xroad import XRoadClient
@@ -88,7 +88,7 @@ class BankConnector:
         accepted = 0
         for start in range(0, len(payees), MAX_BATCH):
             chunk = payees[start:start + MAX_BATCH]
-            body = {"requests": [payee.__dict__ for payee in chunk]}
+            body = {"requests": [asdict(payee) for payee in chunk]}
             answer = self.transport.post("accounts/requests", json=body, user_id=user_id, idempotent=True).json
             if not isinstance(answer, dict) or not isinstance(answer.get("accepted"), int):
                 raise SourceMalformed("bank: account requests answer has no `accepted` count", source=self.name)
