@@ -16,9 +16,18 @@ __all__ = ["create_app", "ConfigError"]
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
 
+class SrspFlask(Flask):
+    """Flask with the transaction boundary around every view (webapp/boundary.py)."""
+
+    def dispatch_request(self):
+        from webapp.boundary import dispatch
+
+        return dispatch(super().dispatch_request)
+
+
 def create_app(config_overrides: dict | None = None) -> Flask:
     """Build the application; raises ConfigError naming the variable when the configuration cannot work."""
-    app = Flask(__name__)
+    app = SrspFlask(__name__)
     app.config.update(load_config(config_overrides))
     Path(app.config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     app.instance_path = app.config["INSTANCE_DIR"]

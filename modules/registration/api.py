@@ -7,8 +7,9 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from modules.registration import operations
-from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs, ApplicationSchema, flatten_errors
+from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs, ApplicationSchema
 from webapp.auth.permissions import has_permission
+from webapp.boundary import flatten_errors
 from webapp.extensions import db
 
 

@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from modules.registration import operations
 from modules.registration.models import ApplicationStatus, Channel, Relation
-from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs, flatten_errors
+from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs
 from modules.registration.status import IllegalTransition, allowed_targets
 from webapp import jobs
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
+from webapp.boundary import flatten_errors
 from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.models import AreaLevel, Programme

@@ -139,19 +139,3 @@ class ApplicationSchema(Schema):
     submitted_at = fields.DateTime()
     due_at = fields.Date()
     timeline = fields.List(fields.Nested(ApplicationEventSchema), attribute="events")
-
-
-def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's nested errors as {"members.0.pin": ["…"]}, with lazy strings made plain."""
-    flat: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            flat.update(flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(messages, list) and all(not isinstance(item, dict | list) for item in messages):
-        flat[prefix or "_schema"] = [str(item) for item in messages]
-    elif isinstance(messages, list):
-        for item in messages:
-            flat.update(flatten_errors(item, prefix))
-    else:  # a lone lazy string: marshmallow keeps a non-str message as it is, not wrapped in a list
-        flat[prefix or "_schema"] = [str(messages)]
-    return flat

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from modules.registration import operations
 from modules.registration.models import ApplicationStatus, Channel, HouseholdMember, Relation
-from modules.registration.schemas import ApplicationArgs, flatten_errors
+from modules.registration.schemas import ApplicationArgs
 from tests import factories
 from tests.registration.helpers import S, advance, counts, delta, refuse, register
+from webapp.boundary import flatten_errors
 from webapp.extensions import db
 from webapp.models import Programme
 from webapp.pin import icao_check_digit, make_uz
