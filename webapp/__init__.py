@@ -57,8 +57,6 @@ def _import_models() -> None:
     import modules.enrolment.models  # noqa: F401
     import modules.means_test.models  # noqa: F401
     import modules.payments.models  # noqa: F401
-    import modules.payments.reconciliation_models  # noqa: F401
-    import modules.payments.transfer_models  # noqa: F401
     import modules.registration.models  # noqa: F401
     import webapp.jobs  # noqa: F401  (installs the after-commit job dispatch)
     import webapp.models  # noqa: F401

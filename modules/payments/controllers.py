@@ -18,8 +18,7 @@ from modules.payments import status as machine
 from modules.payments.bankfiles import BankFileError
 from modules.payments.checks import CHECKS, run_checks
 from modules.payments.generation import PERIOD, generate
-from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
-from modules.payments.transfer_models import live_fund_request
+from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
 from modules.registration.models import Person
 from webapp import audit
 from webapp.auth.permissions import has_permission, require

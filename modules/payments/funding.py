@@ -17,9 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from connectors.partners import treasury_connector
 from connectors.transport.errors import SourceError
 from connectors.transport.xroad import user_id_of
-from modules.payments.models import Payroll, PayrollStatus
+from modules.payments.models import FundRequest, FundRequestPayroll, FundRequestStatus, Payroll, PayrollStatus
 from modules.payments.status import PayrollConflict, PayrollError
-from modules.payments.transfer_models import FundRequest, FundRequestPayroll, FundRequestStatus
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import Area, Programme

@@ -19,10 +19,18 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modules.payments import status as machine
-from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
-from modules.payments.reconciliation_models import ExceptionKind, StatementException, StatementImport
+from modules.payments.models import (
+    FROZEN,
+    BudgetReturn,
+    ExceptionKind,
+    LineStatus,
+    Payroll,
+    PayrollLine,
+    PayrollStatus,
+    StatementException,
+    StatementImport,
+)
 from modules.payments.statements import Statement, StatementError, read_statement
-from modules.payments.transfer_models import BudgetReturn
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import Area, Programme

@@ -21,10 +21,8 @@ from connectors.transport.xroad import user_id_of
 from modules.payments import export
 from modules.payments import status as machine
 from modules.payments.bankfiles import ids
-from modules.payments.models import Payroll, PayrollStatus
+from modules.payments.models import BankTransfer, Payroll, PayrollStatus, StatementImport
 from modules.payments.reconciliation import ReconciliationError, import_statement
-from modules.payments.reconciliation_models import StatementImport
-from modules.payments.transfer_models import BankTransfer
 from webapp.extensions import db
 
 DEFAULT_FORMAT = "pain.001.001.03"

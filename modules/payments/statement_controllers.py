@@ -18,8 +18,7 @@ from sqlalchemy import func, select
 
 from modules.payments import reconciliation
 from modules.payments.generation import PERIOD
-from modules.payments.models import Payroll, PayrollLine
-from modules.payments.reconciliation_models import ExceptionKind, StatementException, StatementImport
+from modules.payments.models import ExceptionKind, Payroll, PayrollLine, StatementException, StatementImport
 from webapp.auth.permissions import has_permission, require
 from webapp.extensions import db
 from webapp.filters import PageArgs, load_filters

@@ -10,8 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, update
 
 from modules.payments import totp
-from modules.payments.models import Payroll, PayrollLine, PayrollStatus
-from modules.payments.transfer_models import FundRequestStatus, live_fund_request
+from modules.payments.models import FundRequestStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import Role

@@ -15,8 +15,7 @@ from sqlalchemy import bindparam, select, text
 from connectors.simulator import finance
 from modules.enrolment.models import BankAccount, BankAccountStatus
 from modules.payments import checks, generation
-from modules.payments.models import Payroll, PayrollStatus
-from modules.payments.reconciliation_models import StatementImport
+from modules.payments.models import Payroll, PayrollStatus, StatementImport
 from tests import factories
 from tests.browser.conftest import commit_and_let_go, go, sign_in
 from tests.connectors.simulator import serving_simulator

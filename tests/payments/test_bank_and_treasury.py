@@ -22,8 +22,14 @@ from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment
 from modules.means_test.models import Decision
 from modules.payments import checks, export, funding, generation, sending, status
 from modules.payments.bankfiles.xsd import validate
-from modules.payments.models import LineStatus, Payroll, PayrollStatus
-from modules.payments.transfer_models import BankTransfer, FundRequestPayroll, FundRequestStatus
+from modules.payments.models import (
+    BankTransfer,
+    FundRequestPayroll,
+    FundRequestStatus,
+    LineStatus,
+    Payroll,
+    PayrollStatus,
+)
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
 from tests.enrolment.test_enrolment import _decide, _decided

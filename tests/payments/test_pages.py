@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from modules.payments import checks, generation, totp
 from modules.payments.bankfiles.xsd import validate
-from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
-from modules.payments.transfer_models import live_fund_request
+from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
 from tests import factories
 from tests.conftest import sign_in
 from tests.payments.test_payroll import PERIOD, _enrol, _household

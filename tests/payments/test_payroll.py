@@ -18,8 +18,15 @@ from modules.means_test.models import Assessment, Decision
 from modules.payments import checks, generation, status, totp
 from modules.payments.bankfiles import ids
 from modules.payments.bankfiles.xsd import validate
-from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
-from modules.payments.transfer_models import FundRequest, FundRequestPayroll, FundRequestStatus
+from modules.payments.models import (
+    FundRequest,
+    FundRequestPayroll,
+    FundRequestStatus,
+    LineStatus,
+    Payroll,
+    PayrollLine,
+    PayrollStatus,
+)
 from modules.registration import operations as registration
 from modules.registration.schemas import ApplicationArgs
 from tests import factories

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from modules.payments import checks, generation, reconciliation, status
-from modules.payments.models import LineStatus, PayrollStatus
-from modules.payments.reconciliation_models import ExceptionKind, StatementException, StatementImport
+from modules.payments.models import ExceptionKind, LineStatus, PayrollStatus, StatementException, StatementImport
 from modules.payments.statements import read_statement
 from tests import factories
 from tests.payments.test_payroll import PERIOD, _checker, _code, _enrol, _household, _lines, fund
@@ -327,7 +326,7 @@ def test_reconcile_command_prints_the_counts_and_refuses_a_bad_file(app, tmp_pat
 def test_a_months_return_to_the_budget_is_recorded_once_per_programme_and_region_in_the_database():
     from sqlalchemy.exc import IntegrityError
 
-    from modules.payments.transfer_models import BudgetReturn
+    from modules.payments.models import BudgetReturn
 
     payroll, _lines_ = _sent_payroll(children=1)
     (record,) = reconciliation.record_returns_to_budget(PERIOD, today=date(2026, 3, 1))  # the line never got paid

@@ -12,8 +12,14 @@ import pytest
 from sqlalchemy import func, select
 
 from modules.payments import reconciliation, statement_controllers
-from modules.payments.models import LineStatus, Payroll, PayrollStatus
-from modules.payments.reconciliation_models import ExceptionKind, StatementException, StatementImport
+from modules.payments.models import (
+    ExceptionKind,
+    LineStatus,
+    Payroll,
+    PayrollStatus,
+    StatementException,
+    StatementImport,
+)
 from tests import factories
 from tests.payments.test_pages import _client, _text
 from tests.payments.test_payroll import PERIOD, _lines

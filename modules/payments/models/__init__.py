@@ -1,0 +1,20 @@
+"""The payments module's tables: payrolls and their lines, fund requests and bank transfers, imported statements
+and their exceptions, returns to the budget. Import them from here (`from modules.payments.models import Payroll`).
+"""
+
+from modules.payments.models.payroll import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.models.reconciliation import ExceptionKind, StatementException, StatementImport
+from modules.payments.models.transfer import (
+    BankTransfer,
+    BudgetReturn,
+    FundRequest,
+    FundRequestPayroll,
+    FundRequestStatus,
+    live_fund_request,
+)
+
+__all__ = [
+    "FROZEN", "BankTransfer", "BudgetReturn", "ExceptionKind", "FundRequest", "FundRequestPayroll",
+    "FundRequestStatus", "LineStatus", "Payroll", "PayrollLine", "PayrollStatus", "StatementException",
+    "StatementImport", "live_fund_request",
+]
