@@ -108,6 +108,14 @@ def load_config(overrides: dict | None = None) -> dict:
         "PARTNERS": _json_object("SRSP_PARTNERS", env.get("SRSP_PARTNERS", "")),
         "COLLECT_ON_SUBMIT": True,
         "COLLECTION_ROUNDS": _positive_int("SRSP_COLLECTION_ROUNDS", env.get("SRSP_COLLECTION_ROUNDS", "2")),
+        # A collection unchanged this long with no live job lost it (a killed worker) and is started again;
+        # after this many failed runs a person verifies it instead.
+        "STRANDED_AFTER_SECONDS": _positive_int("SRSP_STRANDED_AFTER_SECONDS",
+                                                env.get("SRSP_STRANDED_AFTER_SECONDS", "120")),
+        "COLLECTION_MAX_FAILURES": 3,
+        "JOBS_DISPATCH_GRACE": _positive_int("SRSP_JOBS_DISPATCH_GRACE", env.get("SRSP_JOBS_DISPATCH_GRACE", "30")),
+        # Periodic jobs: {"name": seconds between runs, or "off"} overrides the schedule (webapp/schedule.py).
+        "SCHEDULE": _json_object("SRSP_SCHEDULE", env.get("SRSP_SCHEDULE", "")),
         **_sms_config(env),
         # The account payrolls are paid from (the debtor of the bank files); demo values unless set.
         "PAYER_NAME": env.get("SRSP_PAYER_NAME", "Ijtimoiy himoya milliy agentligi (demo)"),

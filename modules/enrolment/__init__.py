@@ -16,6 +16,7 @@ def _enrol_on_decision(application, assessment=None, actor=None, **_extra):
     from flask import current_app
 
     from modules.enrolment.operations import EnrolmentError, enrol_from_assessment
+    from modules.enrolment.tasks import open_bank_accounts
     from webapp import audit, jobs
     from webapp.extensions import db
 
@@ -31,5 +32,4 @@ def _enrol_on_decision(application, assessment=None, actor=None, **_extra):
         return
     if created and current_app.config.get("BANK_ACCOUNTS_ON_ENROLMENT"):
         # After the commit: the payee list goes to the bank only for enrolments that were stored.
-        jobs.enqueue("modules.enrolment.tasks:open_bank_accounts", queue="payments",
-                     enrolment_ids=[enrolment.id for enrolment in created])
+        jobs.enqueue(open_bank_accounts, enrolment_ids=[enrolment.id for enrolment in created])

@@ -13,7 +13,7 @@ from datetime import date
 
 from connectors.catalog import SOURCES
 from connectors.records import Identity, IncomeLine, RealEstate, Record, Securities, Status, Vehicle, from_json
-from modules.means_test.operations import latest_pulls
+from modules.means_test.evidence import latest_pulls
 from modules.registration.models import Application, ApplicationMember
 from rules.facts import validate_facts
 from webapp.timeutil import local_time

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from modules.registration import operations
 from modules.registration.schemas import ApplicationFilterArgs
 from webapp.extensions import db
-from webapp.jobs import report_progress
+from webapp.jobs import report_progress, task
 from webapp.models import User
 
 _BATCH = 500
@@ -20,6 +20,7 @@ _COLUMNS = ["reference", "status", "channel", "area", "applicant_pin", "applican
             "created_at", "submitted_at", "due_at"]
 
 
+@task("reports", timeout=3600)
 def export_applications(job_id: str, user_id: int, filters: dict) -> dict:
     """Write the user's filtered application list to a CSV file; idempotent (same job id, same file)."""
     user = db.session.get(User, user_id)

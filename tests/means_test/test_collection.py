@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from connectors.catalog import SOURCES
 from modules.means_test.models import DataPull
-from modules.means_test.operations import missing_sources
+from modules.means_test.evidence import missing_sources
 from modules.registration.models import ApplicationStatus
 from tests import factories
 from tests.conftest import sign_in

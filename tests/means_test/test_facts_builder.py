@@ -17,7 +17,7 @@ from connectors.base import income_window
 from connectors.simulator import store
 from modules.means_test.facts import application_day, build_facts
 from modules.means_test.models import DataPull, PullStatus
-from modules.means_test.operations import missing_sources
+from modules.means_test.evidence import missing_sources
 from modules.registration.models import Person, Sex
 from rules.facts import validate_facts
 from tests import factories

@@ -1,0 +1,78 @@
+"""Data collection per application: pull every source for every member, keep the evidence, move the status.
+
+An application leaves `collecting` only when every source has answered (ok or not_found) for every member:
+then it is `collected` and assessed at once. Sources that still fail after the retry budget send it to
+`manual_verification`, where a registrar sees which sources are missing and retries them. Nothing is ever
+assessed from partial data.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import current_app
+
+from connectors import records as canonical
+from connectors.base import income_window
+from connectors.registry import connectors_for
+from connectors.transport.xroad import user_id_of
+from modules.means_test.assessment import assess_safely
+from modules.means_test.evidence import missing_sources
+from modules.means_test.models import DataPull, PullStatus
+from modules.registration import status as status_machine
+from modules.registration.models import Application, ApplicationStatus
+from webapp.extensions import db
+from webapp.timeutil import local_time
+
+S = ApplicationStatus
+
+
+def collect(application: Application, sources: list[str] | None = None, user=None) -> dict:
+    """Pull the wanted (default: missing) sources in rounds; finish in collected or manual_verification."""
+    if application.status is not S.collecting:
+        return {"skipped": application.status.value}  # idempotent: a second run of the job changes nothing
+    members = {member.person.pin: member.person_id for member in application.members}
+    window = income_window(local_time(application.submitted_at or application.created_at).date())
+    wanted = sources or missing_sources(application)
+    rounds = current_app.config["COLLECTION_ROUNDS"]
+    for round_number in range(rounds):
+        if wanted:
+            _record(application.id, members, _pull(wanted, list(members), window, user))
+            db.session.flush()
+        wanted = [name for name in wanted if name in missing_sources(application)]
+        if not wanted:
+            break
+        if round_number < rounds - 1:
+            time.sleep(current_app.config.get("COLLECTION_BACKOFF", 0.5) * 2 ** round_number)
+    return _finish(application, user)
+
+
+def _pull(source_names: list[str], pins: list[str], window, user) -> dict:
+    """All wanted sources at once (each source limits its own concurrency); one family batch per source."""
+    connectors = connectors_for()
+    user_id = user_id_of(user)
+    with ThreadPoolExecutor(max_workers=max(1, len(source_names))) as pool:
+        futures = {name: pool.submit(connectors[name].fetch, pins, window=window, user_id=user_id)
+                   for name in source_names}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _record(application_id: int, members: dict[str, int], outcomes: dict) -> None:
+    """One append-only data_pull row per source and person: the evidence behind any later decision."""
+    db.session.add_all(
+        DataPull(application_id=application_id, person_id=members[pin], source=source, status=PullStatus(out.status),
+                 latency_ms=round(out.latency_ms), attempts=out.attempts, request_id=out.request_id,
+                 error=out.error, payload=[canonical.to_json(record) for record in out.records])
+        for source, by_pin in outcomes.items() for pin, out in by_pin.items())
+
+
+def _finish(application: Application, user) -> dict:
+    missing = missing_sources(application)
+    if missing:
+        status_machine.transition(application, S.manual_verification, user,
+                                  note="no answer from: " + ", ".join(missing))
+    else:
+        status_machine.transition(application, S.collected, user)
+        assess_safely(application, user)
+    return {"status": application.status.value, "missing": missing}

@@ -1,0 +1,39 @@
+"""What an application knows: the newest pull per source and member, and which sources have not answered."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from connectors.catalog import SOURCES
+from modules.means_test.models import DataPull
+from modules.registration.models import Application
+from webapp.extensions import db
+
+
+def latest_pulls(application_id: int) -> dict[tuple[str, int], DataPull]:
+    """The newest pull per (source, person): what the application currently knows."""
+    pulls = db.session.scalars(select(DataPull).where(DataPull.application_id == application_id)
+                               .order_by(DataPull.id)).all()
+    return {(pull.source, pull.person_id): pull for pull in pulls}
+
+
+def missing_sources(application: Application, latest: dict | None = None) -> list[str]:
+    latest = latest_pulls(application.id) if latest is None else latest
+    return [source.name for source in SOURCES if not all(
+        (pull := latest.get((source.name, member.person_id))) is not None and pull.status.answered
+        for member in application.members)]
+
+
+def source_table(application: Application) -> list[dict]:
+    """Per source: overall state, slowest latency, records per member — for the application page."""
+    latest = latest_pulls(application.id)
+    rows = []
+    for source in SOURCES:
+        pulls = [latest.get((source.name, member.person_id)) for member in application.members]
+        known = [pull for pull in pulls if pull is not None]
+        state = ("pending" if len(known) < len(pulls) else
+                 "answered" if all(pull.status.answered for pull in known) else "failed")
+        rows.append({"source": source, "state": state, "pulls": list(zip(application.members, pulls, strict=True)),
+                     "latency_ms": max((pull.latency_ms for pull in known), default=None),
+                     "records": sum(len(pull.payload or []) for pull in known)})
+    return rows

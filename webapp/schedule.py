@@ -1,0 +1,22 @@
+"""Every periodic job and when it runs, in one place. `srsp worker` runs it beside the workers and `make run` in a
+thread (webapp/scheduler.py); SRSP_SCHEDULE changes a period or turns an entry off."""
+
+from flask_babel import lazy_gettext as _l
+
+from modules.enrolment.tasks import sync_bank_accounts
+from modules.means_test.recovery import resume_stranded_applications
+from modules.means_test.tasks import recertify_households
+from modules.notifications.tasks import resend_stuck_sms
+from webapp.jobs import sweep_jobs
+from webapp.scheduler import Every, Monthly, Periodic
+
+SCHEDULE = (
+    # Safety nets: work whose job was lost is handed over again, collections that lost theirs restart.
+    Periodic("sweep-jobs", sweep_jobs, Every(seconds=30)),
+    Periodic("resume-collections", resume_stranded_applications, Every(seconds=60)),
+    Periodic("resend-sms", resend_stuck_sms, Every(seconds=300)),
+    # Households whose entitlement period ends are re-assessed on the 1st of each month.
+    Periodic("recertification", recertify_households, Monthly(day=1, hour=2), title=_l("Monthly recertification")),
+    # Accounts the bank is still opening: follow them to opened and card issued.
+    Periodic("bank-accounts", sync_bank_accounts, Every(seconds=1800)),
+)
