@@ -169,7 +169,7 @@ def dispatch(app, job_id: str, queue: str, delay: float = 0, timeout: int = 600)
 
 
 def _to_rq(job_id: str, queue: str, delay: float, timeout: int) -> None:
-    rq_id = f"{job_id}.{uuid.uuid4().hex[:8]}"
+    rq_id = f"{job_id}-{uuid.uuid4().hex[:8]}"
     target = rq_queue(queue)
     options = {"job_id": rq_id, "failure_ttl": 7 * 24 * 3600, "job_timeout": timeout + 30}
     if delay > 0:
@@ -243,14 +243,14 @@ def _claim(job_id: str):
         row = db.session.get(Job, job_id, populate_existing=True)
         if row is None or row.status is not JobStatus.queued:
             return None
-        job = resolve(row.kind)
+        job, attempt, params = resolve(row.kind), (row.attempts or 0) + 1, dict(row.params or {})
         now = utcnow()
         claimed = db.session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.queued).values(
             status=JobStatus.running, attempts=Job.attempts + 1, started_at=now, worker=worker_name(),
             lease_until=now + timedelta(seconds=job.timeout) + LEASE_GRACE)).rowcount
         if not claimed:
             return None
-        return job, dict(row.params or {}), (row.attempts or 0) + 1
+        return job, params, attempt
 
 
 def _after_failure(job: Task, job_id: str, attempt: int, error: Exception) -> float | None:

@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from modules.registration import api, controllers
+from webapp.idempotency import idempotent
 
 bp = Blueprint("registration", __name__, template_folder="templates")
 bp.add_url_rule("/applications", "application_list", controllers.application_list)
@@ -16,5 +17,6 @@ bp.add_url_rule("/applications/export", "application_export", controllers.applic
 
 api_bp = Blueprint("registration_api", __name__, url_prefix="/api/v1")
 api_bp.add_url_rule("/applications", "list", api.list_applications, methods=["GET"])
-api_bp.add_url_rule("/applications", "create", api.create_application, methods=["POST"])
+# A client that resends after a lost answer (Idempotency-Key) gets the first answer and creates nothing.
+api_bp.add_url_rule("/applications", "create", idempotent(api.create_application), methods=["POST"])
 api_bp.add_url_rule("/applications/<int:application_id>", "detail", api.get_application, methods=["GET"])

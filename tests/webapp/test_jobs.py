@@ -1,6 +1,8 @@
 import os
+import socket
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from tests.conftest import base_config, sign_in
 from webapp import create_app, jobs
 from webapp.extensions import db
 from webapp.models import Job, JobStatus
+from webapp.timeutil import utcnow
 
 CALLS: list[tuple[str, dict]] = []
 
@@ -130,3 +133,116 @@ def test_job_runs_on_redis_with_a_real_rq_worker_in_burst_mode(tmp_path, databas
         job = db.session.get(Job, job_id)
         assert job.status is JobStatus.finished, job.error
         assert (tmp_path / "exports" / job.result["file"]).read_text(encoding="utf-8-sig").startswith("reference,")
+
+
+# --- retries, the outbox and the sweeper ------------------------------------------------------------------------
+
+
+class NotYet(Exception):
+    """A failure that may pass: the task's retry policy names it transient."""
+
+
+FLAKY = {"failures_left": 0}
+
+
+@jobs.task("default", retry=jobs.Retry(attempts=3, backoff=0.001, transient=(NotYet,)))
+def flaky(job_id: str) -> dict:
+    if FLAKY["failures_left"] > 0:
+        FLAKY["failures_left"] -= 1
+        raise NotYet("the registry is restarting")
+    return {"ok": True}
+
+
+def _job(job_id: str) -> Job:
+    return db.session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
+
+
+def test_a_transient_failure_is_retried_until_it_passes(app):
+    FLAKY["failures_left"] = 2
+    job_id = jobs.enqueue(flaky)
+    db.session.commit()
+    job = _job(job_id)
+    assert job.status is JobStatus.finished and job.attempts == 3 and job.result == {"ok": True}
+
+
+def test_a_transient_failure_stops_after_the_policys_attempts(app):
+    FLAKY["failures_left"] = 5
+    job_id = jobs.enqueue(flaky, title="Flaky")
+    db.session.commit()
+    job = _job(job_id)
+    assert job.status is JobStatus.failed and job.attempts == 3 and "restarting" in job.error
+
+
+def test_a_permanent_failure_is_not_retried(app):
+    job_id = jobs.enqueue(explode)
+    db.session.commit()
+    assert _job(job_id).attempts == 1
+
+
+def test_the_job_row_is_written_with_the_callers_transaction(app):
+    job_id = jobs.enqueue(record_call, subject="thing:1", colour="grey")
+    assert _job(job_id).status is JobStatus.queued and jobs.live_subjects(["thing:1", "thing:2"]) == {"thing:1"}
+    db.session.rollback()
+    assert _job(job_id) is None and CALLS == []
+
+
+def _lost_on_the_way(**params) -> str:
+    """A job committed with its state change whose hand-over never happened (the process died after the commit)."""
+    job_id = jobs.enqueue(record_call, **params)
+    db.session.info.pop(jobs._PENDING)
+    db.session.commit()
+    return job_id
+
+
+def test_the_sweeper_hands_over_a_job_lost_between_commit_and_queue(app):
+    job_id = _lost_on_the_way(colour="violet")
+    assert CALLS == [] and _job(job_id).status is JobStatus.queued
+    assert jobs.sweep_jobs("sweep")["handed_over"] == 0, "within the grace period it may still be on its way"
+    _job(job_id).created_at = utcnow() - timedelta(minutes=5)
+    assert jobs.sweep_jobs("sweep")["handed_over"] == 1
+    db.session.commit()
+    assert CALLS == [(job_id, {"colour": "violet"})] and _job(job_id).status is JobStatus.finished
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def _orphan(attempts: int = 1) -> str:
+    """A job that was running in a process of this machine that has since died (SIGKILL, a crash, a restart)."""
+    job_id = _lost_on_the_way(colour="teal")
+    job = _job(job_id)
+    job.status, job.attempts, job.worker = JobStatus.running, attempts, f"{socket.gethostname()}:{_dead_pid()}"
+    job.lease_until = utcnow() + timedelta(hours=1)
+    db.session.commit()
+    return job_id
+
+
+def test_the_sweeper_restarts_a_job_whose_worker_died(app):
+    job_id = _orphan()
+    assert jobs.sweep_jobs("sweep") == {"handed_over": 0, "restarted": 1, "failed": 0}
+    db.session.commit()
+    job = _job(job_id)
+    assert job.status is JobStatus.finished and job.attempts == 2 and CALLS == [(job_id, {"colour": "teal"})]
+
+
+def test_a_job_whose_lease_ran_out_is_restarted_even_from_another_machine(app):
+    job_id = _orphan()
+    job = _job(job_id)
+    job.worker, job.lease_until = "another-host:1", utcnow() - timedelta(seconds=1)
+    assert jobs.sweep_jobs("sweep")["restarted"] == 1
+
+
+def test_a_job_running_in_a_live_process_is_left_alone(app):
+    job_id = _orphan()
+    _job(job_id).worker = jobs.worker_name()
+    assert jobs.sweep_jobs("sweep") == {"handed_over": 0, "restarted": 0, "failed": 0}
+
+
+def test_a_job_that_keeps_killing_its_worker_ends_failed(app):
+    job_id = _orphan(attempts=1 + jobs.RESTARTS)
+    assert jobs.sweep_jobs("sweep")["failed"] == 1
+    db.session.commit()
+    assert _job(job_id).status is JobStatus.failed and CALLS == []
