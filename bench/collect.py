@@ -22,17 +22,17 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from connectors.base import income_window
-from connectors.population_copy import copy_population
 from connectors.registry import connectors_for
 from connectors.simulator import store
 from connectors.simulator.app import create_simulator_app
 from connectors.synthetic import synthesize
+from demo.population import copy_simulated_population
+from demo.setup import create_demo_users
 from modules.registration import operations
 from modules.registration.models import Household, HouseholdMember
 from modules.registration.schemas import ApplicationArgs
 from webapp import create_app
 from webapp.areas import load_areas
-from webapp.demo import create_demo_users
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, User
 from webapp.programmes import load_programmes
@@ -87,7 +87,7 @@ def _prepare(sim_engine) -> list[list[tuple[str, str]]]:
     admin.role = "registrar"  # national scope, may register anywhere
     mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla)).all()
     synthesize(sim_engine, 4000, seed=5, areas=mahallas, as_of=date.today())
-    copy_population(sim_engine)
+    copy_simulated_population(sim_engine)
     db.session.commit()
     families = []
     for household in db.session.scalars(select(Household)):

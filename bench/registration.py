@@ -19,9 +19,9 @@ from datetime import date
 from flask_migrate import upgrade
 from sqlalchemy import insert, select, text
 
-from connectors.population_copy import copy_population
 from connectors.simulator import store
 from connectors.synthetic import synthesize
+from demo.population import copy_simulated_population
 from modules.registration import operations
 from modules.registration.models import Application
 from modules.registration.schemas import ApplicationArgs
@@ -66,7 +66,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = _app(folder)
         with app.test_request_context():
-            from webapp.demo import create_demo_users
+            from demo.setup import create_demo_users
             from webapp.models import User
 
             create_demo_users()
@@ -74,7 +74,7 @@ def main() -> None:
             sim_engine = store.engine_for(f"sqlite:///{folder}/simulator.db")
             store.create_schema(sim_engine)
             synthesize(sim_engine, FAMILIES, seed=7, areas=mahallas, as_of=date(2026, 11, 1))
-            copy_population(sim_engine)
+            copy_simulated_population(sim_engine)
             db.session.commit()
             admin = db.session.query(User).filter_by(username="admin").one()
             admin.role = "registrar"  # national scope, allowed to register

@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select
 
 from connectors.simulator import store
 from modules.registration.models import Household, Relation
+from webapp.boundary import unit_of_work
 from webapp.extensions import db
 from webapp.models import Area, User
 from webapp.timeutil import month_of
@@ -88,10 +89,9 @@ def _register(family: list[tuple]) -> bool:
     payload = {"applicant_pin": head.pin, "phone": "+998901234567", "channel": "mahalla", "programmes": [PROGRAMME],
                "members": [{"pin": person.pin, "relation": relation.value} for person, relation in others]}
     try:
-        register_application(ApplicationArgs().load(payload), registrar)
-        db.session.commit()
+        with unit_of_work():  # collection and the means test run after its commit
+            register_application(ApplicationArgs().load(payload), registrar)
     except RegistrationError as refusal:
-        db.session.rollback()
         log.info("demo month: family of %s not registered: %s", head.pin, refusal)
         return False
     return True
@@ -103,11 +103,11 @@ def _prepare_payroll(today: date) -> dict:
     from modules.payments.checks import run_checks
     from modules.payments.generation import generate
 
-    sync_accounts()  # the bank issues the cards by the time it is asked again
-    db.session.commit()
-    maker = db.session.scalar(select(User).where(User.username == "finance.maker"))
-    period = month_of(today, 1)
-    payroll = generate(PROGRAMME, REGION, period, maker)
-    run_checks(payroll, maker)
-    db.session.commit()
+    with unit_of_work():
+        sync_accounts()  # the bank issues the cards by the time it is asked again
+    with unit_of_work():
+        maker = db.session.scalar(select(User).where(User.username == "finance.maker"))
+        period = month_of(today, 1)
+        payroll = generate(PROGRAMME, REGION, period, maker)
+        run_checks(payroll, maker)
     return {"payroll": payroll.id, "period": period, "lines": payroll.line_count, "total": str(payroll.total_amount)}

@@ -1,4 +1,4 @@
-"""Demo set-up for `make run`: one user per role, and a few families to show in the start-up banner.
+"""Demo set-up for `make run`: one user per role, a few families to show in the start-up banner, past decisions.
 
 The demo population itself is the synthetic one (connectors/synthetic.py), copied from the simulator.
 """
@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from modules.registration.models import Household, Relation
 from webapp.auth.operations import create_user
+from webapp.boundary import unit_of_work
 from webapp.extensions import db
 from webapp.models import Area, Role, User
 
@@ -71,9 +72,9 @@ def decide_demo_history(per_registrar: int = 15) -> int:
                        "members": [{"pin": pin, "relation": relation if relation != "head" else "other"}
                                    for pin, relation, _name in others]}
             try:
-                register_application(ApplicationArgs().load(payload), user)
-                db.session.commit()  # collection and the means test run after the commit
+                with unit_of_work():  # collection and the means test run after its commit
+                    register_application(ApplicationArgs().load(payload), user)
                 decided += 1
             except RegistrationError:
-                db.session.rollback()  # e.g. a member the register reports deceased: the next family
+                pass  # e.g. a member the register reports deceased: the next family
     return decided

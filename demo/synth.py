@@ -1,4 +1,7 @@
-"""`srsp synth`: the synthetic population, generated into the registry simulator's database (DESIGN §6)."""
+"""`srsp synth`: the synthetic population, generated into the registry simulator's database (DESIGN §6).
+
+A `flask.commands` entry point (setup.cfg) adds it to `srsp`.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,15 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.population_copy import copy_population
+from connectors import synthetic
+from connectors.simulator import store
+from demo.population import copy_simulated_population
+from webapp.boundary import command_boundary
 from webapp.extensions import db
+from webapp.models import Area, AreaLevel
 
 MAX_HOUSEHOLDS = 5_000_000
 REGISTRY_BATCH = 5_000
-
-
-def register_commands(app) -> None:
-    app.cli.add_command(synth)
 
 
 @click.command(help="Generate a synthetic population into the registry simulator's database (deterministic: the same "
@@ -34,11 +37,8 @@ def register_commands(app) -> None:
 @click.option("--registry-persons", is_flag=True, help="Also copy the persons and households into the registry's "
               "person and household tables (for the demo; PINs already there are skipped with their household).")
 @with_appcontext
+@command_boundary
 def synth(households, seed, as_of, database_url, replace, registry_persons):
-    from connectors import synthetic
-    from connectors.simulator import store
-    from webapp.models import Area, AreaLevel
-
     as_of = as_of.date() if as_of else date.today()
     if not date(1990, 1, 1) <= as_of <= date(2100, 1, 1):
         raise click.BadParameter(f"{as_of} is outside 1990-01-01 … 2100-01-01", param_hint="'--as-of'")
@@ -76,8 +76,7 @@ def synth(households, seed, as_of, database_url, replace, registry_persons):
     for table, rows in counts.items():
         click.echo(f"  {table:<17} {rows:>12,}")
     if registry_persons:
-        added, skipped = copy_population(engine, joined=min(result.population.as_of, date.today()))
-        db.session.commit()
+        added, skipped = copy_simulated_population(engine, joined=min(result.population.as_of, date.today()))
         click.echo(f"Registry: {added['household']} households and {added['person']} persons added; "
                    f"{skipped} households skipped (a member's PIN was already registered).")
 

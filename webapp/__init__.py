@@ -132,18 +132,18 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from connectors.civil_events import bp as civil_events
     from modules.enrolment.blueprint import bp as enrolment
     from modules.means_test.blueprint import api_bp as means_test_api
     from modules.means_test.blueprint import bp as means_test
+    from modules.notifications.blueprint import bp as notifications
+    from modules.notifications.blueprint import callback_bp as sms_callbacks
     from modules.payments.blueprint import bp as payments
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
+    from modules.registration.civil_events import bp as civil_events
     from webapp.admin.blueprint import bp as admin
     from webapp.auth.blueprint import bp as auth
     from webapp.core import bp as core
-    from webapp.notifications import bp as notifications
-    from webapp.notifications import callback_bp as sms_callbacks
 
     app.register_blueprint(auth)
     app.register_blueprint(core)

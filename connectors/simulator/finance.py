@@ -21,10 +21,11 @@ from xml.sax.saxutils import escape
 
 from flask import Response, request
 from lxml import etree
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import insert, select, update
 
 from connectors import bank, treasury
 from connectors.simulator import store
+from connectors.simulator.store import bank_account, fund_request, payment_file
 
 BANK_SERVICE = bank.SERVICE_ID
 TREASURY_SERVICE = treasury.SERVICE_ID
@@ -32,41 +33,6 @@ SERVICES = (BANK_SERVICE, TREASURY_SERVICE)
 CAMT054 = "camt.054.001.08"
 OPEN = ("opened", "card_issued")
 BANK_ACCOUNT = "20210000900100001001"  # the payer's account the notifications are about (demo)
-
-bank_account = Table(
-    "sim_bank_account", store.metadata,
-    Column("request_id", String(64), primary_key=True),
-    Column("pin", String(14), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("bank_code", String(5), nullable=False),
-    Column("account_number", String(20), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),
-    Column("status_queries", Integer, nullable=False, default=0),
-    Column("requested_at", DateTime(timezone=True), nullable=False),
-)
-
-payment_file = Table(
-    "sim_payment_file", store.metadata,
-    Column("file_id", String(40), primary_key=True),
-    Column("message_id", String(35), nullable=False, unique=True),
-    Column("format", String(20), nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("transactions", Text, nullable=False),  # JSON: [[end_to_end_id, amount, account], ...]
-    Column("control_sum", String(24), nullable=False),
-)
-
-fund_request = Table(
-    "sim_fund_request", store.metadata,
-    Column("reference", String(35), primary_key=True),
-    Column("period", String(7), nullable=False),
-    Column("total", String(24), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("treasury_reference", String(35)),
-    Column("reason", String(200)),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-)
-
 
 def create_tables(engine) -> None:
     """The bank's and the treasury's tables, in any simulator database (also one made before they existed)."""

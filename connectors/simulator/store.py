@@ -47,11 +47,13 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     create_engine,
     event,
 )
 
-from webapp.config import INSTANCE_DIR, with_driver
+# The registry's instance folder, from the same variable as webapp/config.py: the simulator does not import the app.
+INSTANCE_DIR = Path(os.environ.get("SRSP_INSTANCE_DIR", Path(__file__).resolve().parents[2] / "instance"))
 
 INCOME_SOURCES = ("alimony_received", "benefit", "entrepreneurial", "pension", "property", "public_works",
                   "salary", "securities", "unemployment_benefit")
@@ -196,6 +198,42 @@ vital_event = Table(
     Index("ix_vital_event_kind_date", "kind", "event_date"),
 )
 
+# The bank's and the treasury's state (connectors/simulator/finance.py serves them).
+bank_account = Table(
+    "sim_bank_account", metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("pin", String(14), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("bank_code", String(5), nullable=False),
+    Column("account_number", String(20), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("status_queries", Integer, nullable=False, default=0),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+)
+
+payment_file = Table(
+    "sim_payment_file", metadata,
+    Column("file_id", String(40), primary_key=True),
+    Column("message_id", String(35), nullable=False, unique=True),
+    Column("format", String(20), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("transactions", Text, nullable=False),  # JSON: [[end_to_end_id, amount, account], ...]
+    Column("control_sum", String(24), nullable=False),
+)
+
+fund_request = Table(
+    "sim_fund_request", metadata,
+    Column("reference", String(35), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("total", String(24), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("treasury_reference", String(35)),
+    Column("reason", String(200)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+
 # The population tables, in the order the generator fills them.
 POPULATION_TABLES = (household, person, family_link, income, alimony_paid, vehicle, real_estate, security_holding,
                      status, disability, vital_event)
@@ -208,7 +246,9 @@ def default_url() -> str:
 
 def engine_for(url: str | None = None) -> Engine:
     """An engine on the simulator database; SQLite gets real transactions (DDL included) and a busy timeout."""
-    url = with_driver(url or default_url())
+    url = url or default_url()
+    if url.startswith(("postgres://", "postgresql://")):  # through psycopg 3, the driver we install (as the registry)
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if not url.startswith(("sqlite", "postgresql")):
         raise ValueError(f"unsupported simulator database {url.split(':', 1)[0]!r}: use sqlite:/// or postgresql://")
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -233,7 +273,5 @@ def _sqlite_transactions(engine: Engine) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables and indexes that do not exist yet (the bank's and treasury's too: simulator/finance.py)."""
-    import connectors.simulator.finance  # noqa: F401 - registers its tables on `metadata`
-
+    """Create the tables and indexes that do not exist yet (the bank's and treasury's too)."""
     metadata.create_all(engine)

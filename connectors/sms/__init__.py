@@ -1,17 +1,22 @@
-"""SMS notices to citizens (DESIGN §3): a gateway interface with a local outbox and a Twilio backend.
+"""SMS gateways: the interface, a local outbox that sends nothing, and Twilio; `get_gateway` picks one.
 
-Other modules call `queue_sms(dedupe_key, to, body, language, template, application_id=None)` inside their
-transaction: it adds a `notification` row (status queued) unless one with that dedupe key exists, and after the
-commit the job `connectors.sms.tasks:send` hands it to the gateway chosen by SMS_BACKEND (`get_gateway`),
-retrying with exponential backoff on errors that may pass. Twilio reports delivery to `POST /api/v1/sms/status`
-(`webapp/notifications.py`), which moves the row to delivered, undelivered or failed.
+Queueing, sending and delivery reports are the notifications module's (modules/notifications).
 """
 
-from connectors.sms.gateway import Gateway, SmsError, get_gateway
+from __future__ import annotations
+
+from flask import current_app
+
+from connectors.sms.gateway import Gateway, SmsError
 from connectors.sms.outbox import OutboxGateway
-from connectors.sms.queueing import queue_sms
-from connectors.sms.status import apply_provider_status
 from connectors.sms.twilio_gateway import TwilioGateway
 
-__all__ = ["Gateway", "OutboxGateway", "SmsError", "TwilioGateway", "apply_provider_status", "get_gateway",
-           "queue_sms"]
+__all__ = ["Gateway", "OutboxGateway", "SmsError", "TwilioGateway", "get_gateway"]
+
+
+def get_gateway(config=None) -> Gateway:
+    """The backend named by SMS_BACKEND (outbox unless twilio), built from the app's configuration."""
+    config = config if config is not None else current_app.config
+    if config["SMS_BACKEND"] == "twilio":
+        return TwilioGateway.from_config(config)
+    return OutboxGateway()

@@ -1,10 +1,8 @@
-"""The SMS gateway interface, its typed error, and the choice of backend from configuration."""
+"""The SMS gateway interface and its typed error."""
 
 from __future__ import annotations
 
 from typing import Protocol
-
-from flask import current_app
 
 
 class SmsError(Exception):
@@ -22,15 +20,3 @@ class Gateway(Protocol):
     def send(self, to: str, body: str, status_callback: str | None = None) -> str:
         """Hand one message to the provider; returns the provider's id for it. Raises SmsError."""
         ...
-
-
-def get_gateway(config=None) -> Gateway:
-    """The backend named by SMS_BACKEND (outbox unless twilio), built from the app's configuration."""
-    config = config if config is not None else current_app.config
-    if config["SMS_BACKEND"] == "twilio":
-        from connectors.sms.twilio_gateway import TwilioGateway
-
-        return TwilioGateway.from_config(config)
-    from connectors.sms.outbox import OutboxGateway
-
-    return OutboxGateway()

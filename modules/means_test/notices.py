@@ -55,7 +55,7 @@ def _rule_values(assessment: Assessment, rule_id: str) -> dict:
 
 @signals.application_decided.connect
 def _notify_decision(application: Application, assessment: Assessment, actor=None, **_extra):
-    from connectors.sms import queue_sms
+    from modules.notifications.operations import queue_sms
 
     language = application.language if application.language in SMS_LANGUAGES else "uz"
     try:

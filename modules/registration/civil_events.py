@@ -7,9 +7,10 @@
   the civil registry that signed. A death sets `Person.death_date` of a person the registry knows (other PINs are
   counted and ignored) and is audited as "person.death_recorded"; a birth is audited as "person.birth_notified".
   Replaying a notify changes nothing more: a death already recorded with that date, or a birth already notified,
-  is skipped. Everything is checked before anything is written, and written in one commit.
+  is skipped. Everything is checked before anything is written, and written in one commit (the request's).
 
-The route is called by the registry, not by a browser: the app must exempt `bp` from CSRF protection.
+The route is called by the registry, not by a browser: the app must exempt `bp` from CSRF protection. The signed
+transport (envelopes, signatures, acks) is the connector's, in connectors/transport/dci.py.
 """
 
 from __future__ import annotations
@@ -99,7 +100,6 @@ def notify():
         return _error(400, "err.request.bad", str(exc))
 
     counts = apply_events(events, notification.message_id)
-    db.session.commit()
     current_app.logger.info("DCI notify %s: %s", notification.message_id, counts)
     ack = build_ack(correlation_id=notification.transaction_id)
     if client.schemas is not None:

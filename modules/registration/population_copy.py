@@ -1,18 +1,19 @@
-"""Copying the simulated population register into the registry's own person and household tables.
+"""Copying a population register into the registry's own person and household tables, set-based.
 
 In production the registry's `person` table is a copy of the population register refreshed by the connectors;
-for the demo, `srsp synth --registry-persons` and tests this fills it from the simulator's database, set-based.
-A household with any member already registered is skipped whole, so nobody ends up in two households; the dead
-are copied with their death date, as former members (left_at = death date).
+for the demo and the tests it is filled from the simulator's database (demo/population.py reads it). A household
+with any member already registered is skipped whole, so nobody ends up in two households; the dead are copied with
+their death date, as former members (left_at = death date).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, insert, select
 
-from connectors.simulator import store
 from modules.registration.models import Household, HouseholdMember, Person
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -20,28 +21,32 @@ from webapp.models import Area, AreaLevel
 _BATCH = 2000  # households per insert round
 
 
-def copy_population(sim_engine, joined: date | None = None) -> tuple[dict[str, int], int]:
+@dataclass
+class PopulationRows:
+    """A population register as rows: households (id, mahalla, address), people by PIN (pin, last_name,
+    first_name, patronymic, birth_date, sex, phone, death_date), and each household's links (pin, relation)."""
+
+    households: list[Mapping]
+    people: dict[str, Mapping]
+    members: dict[int, list[Mapping]]
+
+
+def copy_population(rows: PopulationRows, joined: date | None = None) -> tuple[dict[str, int], int]:
     """Returns ({"household": n, "person": n} added, households skipped). No commit."""
     area_ids = dict(db.session.execute(select(Area.code, Area.id).where(Area.level == AreaLevel.mahalla)).all())
     known = set(db.session.scalars(select(Person.pin)))
-    with sim_engine.connect() as conn:
-        households = conn.execute(select(store.household).order_by(store.household.c.id)).mappings().all()
-        people = {row["pin"]: row for row in conn.execute(select(store.person)).mappings()}
-        members: dict[int, list] = {}
-        for link in conn.execute(select(store.family_link)).mappings():
-            members.setdefault(link["household_id"], []).append(link)
     joined = joined or date.today()
     added, skipped = {"household": 0, "person": 0}, 0
-    for start in range(0, len(households), _BATCH):
+    for start in range(0, len(rows.households), _BATCH):
         batch = []
-        for household in households[start:start + _BATCH]:
-            links = members.get(household["id"], [])
+        for household in rows.households[start:start + _BATCH]:
+            links = rows.members.get(household["id"], [])
             if household["mahalla"] not in area_ids or any(link["pin"] in known for link in links):
                 skipped += 1
             else:
                 batch.append((household, sorted(links, key=lambda link: link["relation"] != "head")))
         if batch:
-            _insert(batch, people, area_ids, joined, added)
+            _insert(batch, rows.people, area_ids, joined, added)
             known.update(link["pin"] for _household, links in batch for link in links)
     db.session.flush()
     return added, skipped

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from connectors import synthetic
-from connectors.cli import synth
 from connectors.simulator import store
+from demo.synth import synth
 from webapp.pin import parse_uz
 
 AS_OF = date(2026, 11, 1)

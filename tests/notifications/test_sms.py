@@ -1,4 +1,4 @@
-"""SMS notices: queue_sms, the send job, the outbox and Twilio backends, and Twilio's status callback.
+"""SMS notices: queue_sms, the send job and its safety net, the outbox and Twilio backends, Twilio's status callback.
 
 Twilio is exercised through the real `twilio` library against a local stand-in of its Messages API (werkzeug on
 127.0.0.1), which checks Basic auth like Twilio and can be told to fail the next calls.
@@ -17,8 +17,10 @@ from flask import Flask, jsonify, request
 from sqlalchemy import delete, func, select
 from twilio.request_validator import RequestValidator
 
-from connectors.sms import OutboxGateway, SmsError, TwilioGateway, get_gateway, queue_sms, queueing, tasks
+from connectors.sms import OutboxGateway, SmsError, TwilioGateway, get_gateway
 from connectors.sms.twilio_gateway import rebase
+from modules.notifications import operations, tasks
+from modules.notifications.operations import queue_sms
 from tests.connectors.transport import live_server
 from webapp import ConfigError, jobs
 from webapp.config import load_config
@@ -264,7 +266,7 @@ def test_a_worker_killed_after_sending_leaves_the_message_claimed_not_queued(twi
 
 def test_two_queued_jobs_for_one_notification_send_one_message(twilio):
     notification = _queue()
-    jobs.enqueue(queueing.SEND_TASK, queue=queueing.QUEUE, notification_id=notification.id)  # a duplicate job
+    jobs.enqueue(tasks.send, notification_id=notification.id)  # a duplicate job
     db.session.commit()
     assert twilio.requests == 1 and len(twilio.messages) == 1
     assert _fresh(notification.id).status is S.sent
@@ -322,12 +324,12 @@ def test_queue_sms_loses_a_race_for_the_key_gracefully(app, monkeypatch):
     winner = _queue("assessment:9:decision")
     db.session.flush()
     other_work = _queue("assessment:10:decision")
-    real_lookup, misses = queueing._by_key, [None]
+    real_lookup, misses = operations._by_key, [None]
 
     def lookup(key):  # the first look-up misses, as if the winner had not committed yet when we looked
         return misses.pop() if misses else real_lookup(key)
 
-    monkeypatch.setattr(queueing, "_by_key", lookup)
+    monkeypatch.setattr(operations, "_by_key", lookup)
     loser = _queue("assessment:9:decision", body="sent twice?")
     assert loser.id == winner.id and loser.body == winner.body
     assert _count("assessment:9:decision") == 1
@@ -391,14 +393,14 @@ def test_on_rq_a_retry_is_scheduled_for_later_not_run_now(app, twilio, monkeypat
     twilio.fail_next(1, 500)
     monkeypatch.setitem(app.config, "JOBS_INLINE", False)
     monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
-    registry = ScheduledJobRegistry(queue=jobs.rq_queue(queueing.QUEUE))
+    registry = ScheduledJobRegistry(queue=jobs.rq_queue(tasks.send.queue))
     before = set(registry.get_job_ids())
     result = tasks.send("first", notification.id)
     db.session.commit()
     scheduled = set(registry.get_job_ids()) - before
     try:
         assert result["retry_in"] >= app.config["SMS_RETRY_BASE_SECONDS"]
-        assert len(scheduled) == 1 and jobs.rq_queue(queueing.QUEUE).count == 0
+        assert len(scheduled) == 1 and jobs.rq_queue(tasks.send.queue).count == 0
         retry = _fresh(notification.id)
         assert retry.status is S.queued and retry.attempts == 1 and retry.next_attempt_at is not None
         assert len(twilio.messages) == 0

@@ -15,17 +15,17 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from connectors import civil_events
-from connectors.population_copy import copy_population
 from connectors.registry import connectors_for
 from connectors.transport.dci import EVENT_BIRTH, EVENT_DEATH, Keyring, VitalEvent, build_notify
+from demo.population import copy_simulated_population
+from modules.registration import civil_events
 from modules.registration.models import HouseholdMember, Person
 from tests.conftest import base_config
 from tests.connectors.transport import live_server
 from tests.means_test.conftest import simulator, simulator_store  # noqa: F401 - pytest fixtures
 from webapp import create_app
 from webapp.areas import load_areas
-from webapp.extensions import csrf, db
+from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
 pytestmark = pytest.mark.committed
@@ -39,16 +39,12 @@ def srsp(tmp_path_factory, simulator):  # noqa: F811 - the imported fixture
     tmp = tmp_path_factory.mktemp("civil_events")
     app = create_app({**base_config(tmp, f"sqlite:///{tmp / 'app.db'}"), "SOURCES_URL": sim_url,
                       "SOURCES": {"*": {"timeout": 2, "retry": {"attempts": 1}, "cache": {"ttl": 0}}}})
-    if "civil_events" not in app.blueprints:  # until the app registers it itself
-        app.register_blueprint(civil_events.bp)
-        csrf.exempt(civil_events.bp)
-    if "sources" not in app.cli.commands:
-        civil_events.register_commands(app)
     sim_engine = sim.extensions["simulator"].engine
     with app.app_context():
         upgrade()
         load_areas(mahallas_per_district=2)  # the simulated population lives in the test mahallas (2 per district)
-        assert copy_population(sim_engine)[0]["person"] > 100  # everyone: whoever the simulator lets die is known here
+        # everyone: whoever the simulator lets die is known here
+        assert copy_simulated_population(sim_engine)[0]["person"] > 100
         db.session.commit()
         db.session.remove()
     with live_server(app) as base_url:

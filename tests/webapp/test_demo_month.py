@@ -9,18 +9,18 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from connectors.population_copy import copy_population
 from connectors.simulator import store
 from connectors.simulator.app import create_simulator_app
 from connectors.synthetic import synthesize
+from demo.payroll import FAMILIES, prepare_demo_month
+from demo.population import copy_simulated_population
+from demo.setup import create_demo_users
 from modules.enrolment.models import BankAccount, BankAccountStatus
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
 from tests.conftest import base_config
 from tests.connectors.transport import live_server
 from webapp import create_app
 from webapp.areas import load_areas
-from webapp.demo import create_demo_users
-from webapp.demo_payroll import FAMILIES, prepare_demo_month
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 from webapp.programmes import load_programmes
@@ -45,7 +45,7 @@ def test_the_demo_month_is_a_checked_payroll_of_banked_eligible_families(tmp_pat
         mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla,
                                                               Area.code.startswith("UZ-TK"))).all()
         synthesize(sim_engine, households=60, seed=5, areas=mahallas, as_of=TODAY)
-        copy_population(sim_engine)
+        copy_simulated_population(sim_engine)
         db.session.commit()
         with live_server(create_simulator_app(database_url=sim_url)) as base_url:
             demo.config["SOURCES_URL"] = base_url

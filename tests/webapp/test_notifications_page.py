@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from connectors.sms import queue_sms
+from modules.notifications.operations import queue_sms
 from modules.registration import operations
 from modules.registration.schemas import ApplicationArgs
 from tests import factories

@@ -1,0 +1,130 @@
+"""`srsp demo setup|run`: the demo `make run` serves, with the registry simulator in the same process.
+
+A `flask.commands` entry point (setup.cfg) adds the group to `srsp`, so the web application never imports it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import select
+from werkzeug.serving import make_server, run_simple
+
+from connectors.simulator import store
+from connectors.simulator.app import create_simulator_app
+from connectors.synthetic import existing_persons, synthesize
+from demo.payroll import prepare_demo_month
+from demo.population import copy_simulated_population
+from demo.setup import create_demo_users, decide_demo_history, sample_families
+from modules.registration.population_copy import registry_persons
+from webapp.areas import load_areas
+from webapp.boundary import unit_of_work
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel
+from webapp.programmes import load_programmes
+from webapp.scheduler import start_in_thread
+
+DEMO_HOUSEHOLDS = 3000
+DEMO_SIMULATOR_PORT = 5001
+
+
+@click.group(help="The demo: `make run` uses it.")
+def demo():
+    pass
+
+
+def _setup_demo() -> dict:
+    upgrade()
+    with unit_of_work():
+        load_areas()
+        load_programmes()
+    with unit_of_work():
+        users_ = create_demo_users()
+        sim_engine = store.engine_for()
+        store.create_schema(sim_engine)
+        generated = 0
+        if not existing_persons(sim_engine):
+            mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla)
+                                          .order_by(Area.code)).all()
+            generated = synthesize(sim_engine, DEMO_HOUSEHOLDS, seed=2026, areas=mahallas, as_of=date.today()
+                                   ).population.persons
+        copied = copy_simulated_population(sim_engine)[0]["person"] if not registry_persons() else 0
+    info = {"users": users_, "persons": copied, "generated": generated, "families": sample_families("UZ-TK"),
+            "simulator_url": str(sim_engine.url)}
+    # End the CLI's transaction: on SQLite an open one would hold the write lock the server's requests need.
+    db.session.remove()
+    return info
+
+
+@demo.command("setup", help="Migrate, load areas and programmes, create demo users and population.")
+@with_appcontext
+def demo_setup():
+    _print_banner(_setup_demo(), None)
+
+
+@demo.command("run", help="Set up the demo and serve it.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def demo_run(host, port):
+    started = time.monotonic()
+    info = _setup_demo()
+    simulator_url = _start_simulator(host, DEMO_SIMULATOR_PORT)
+    _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
+    click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
+    _decide_history_in_background(current_app._get_current_object())
+    # The periodic jobs run here as on a worker: sweepers that resume work a restart interrupted, recertification.
+    start_in_thread(current_app._get_current_object())
+    click.echo("  Periodic jobs (webapp/schedule.py) run in this process; see Jobs for their runs")
+    # Werkzeug directly: Flask refuses app.run() inside a CLI command.
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+def _decide_history_in_background(app) -> None:
+    """Past decisions for the analysts' pages, made through the real path while the server starts."""
+
+    def run():
+        with app.app_context():
+            count = decide_demo_history()
+            db.session.remove()
+            month = prepare_demo_month(store.engine_for())
+            db.session.remove()
+        if count:
+            click.echo(f"  Demo history: {count} applications collected and decided (see Policy simulation)")
+        if month:
+            click.echo(f"  Demo month: payroll {month['payroll']} for {month['period']} ({month['lines']} lines, "
+                       f"{month['total']} UZS) prepared by finance.maker, ready for finance.checker to approve "
+                       "(set up the authenticator first)")
+
+    threading.Thread(target=run, daemon=True, name="demo-history").start()
+
+
+def _start_simulator(host: str, port: int) -> str:
+    """The demo's registries: the simulator in a thread of this process, where the sources' URL points."""
+    server = make_server(host, port, create_simulator_app(), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True, name="simulator").start()
+    current_app.config["SOURCES_URL"] = f"http://{host}:{port}"
+    return current_app.config["SOURCES_URL"]
+
+
+def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> None:
+    lines = ["", "SRSP demo is ready" + (f" ({seconds:.1f} s set-up)" if seconds is not None else "")]
+    if url:
+        lines.append(f"  Open {url}")
+    if info["generated"]:
+        lines.append(f"  Synthetic population: {info['generated']} persons in the registry simulator")
+    if info["persons"]:
+        lines.append(f"  Population register copy: {info['persons']} persons")
+    lines.append("  Demo sign-ins (username / password / role):")
+    lines += [f"    {username:<16} {password:<28} {role}" for username, password, role in info["users"]]
+    lines.append("  Demo families in Tashkent city (for the 'registrar' user): PIN, relation, name")
+    for family in info["families"]:
+        lines += [f"    {pin}  {relation:<7} {name}" for pin, relation, name in family]
+        lines.append("")
+    click.echo("\n".join(lines))
