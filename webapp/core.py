@@ -40,7 +40,8 @@ def health():
 
 
 def _visible_jobs():
-    query = select(Job).order_by(Job.created_at.desc())
+    # Jobs without a title are the system's own (collections, SMS sends, sweeps): not something people follow.
+    query = select(Job).where(Job.title.is_not(None)).order_by(Job.created_at.desc())
     if not has_permission(current_user, "job.view_all"):
         query = query.where(Job.created_by_id == current_user.id)
     return query

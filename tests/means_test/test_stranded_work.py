@@ -267,11 +267,11 @@ def test_registration_with_redis_stopped_answers_and_the_work_follows_when_redis
 
 
 def test_the_web_process_killed_during_registrations_with_idempotency_keys(world):
-    payloads, token = world.families(40)
+    payloads, token = world.families(20)
     keys = [f"kill-{index:02d}" for index in range(len(payloads))]
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    _latency(world.sources_url, 50)  # forty collections: quick registries, two workers
+    _latency(world.sources_url, 50)  # twenty collections: quick registries, two workers
     web = world.start("run", "--port", str(port), "--no-reload", "--no-debugger", "--with-threads")
     _wait_for(base_url)
     world.worker()

@@ -49,7 +49,7 @@ def test_monthly_slots_are_the_countrys_months_and_a_late_start_catches_up():
     assert monthly.slot(_at("2026-11-30 20:59")) == "2026-11", "01:59 on the 1st in Tashkent: not yet"
     assert monthly.slot(_at("2026-11-30 21:00")) == "2026-12"
     assert monthly.slot(_at("2026-12-03 09:00")) == "2026-12", "a scheduler started on the 3rd still runs it"
-    assert monthly.slot(_at("2026-01-01 00:00")) == "2025-12"
+    assert monthly.slot(_at("2025-12-31 20:00")) == "2025-12", "01:00 on 1 January in Tashkent"
 
 
 def test_configuration_changes_a_period_or_turns_an_entry_off():
