@@ -39,10 +39,11 @@ import pyotp
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, select, text
 
-from modules.payments import checks, export, generation, status, totp
+from modules.payments import checks, export, generation, status
 from modules.payments.models import Payroll
 from webapp import create_app
 from webapp.areas import load_areas
+from webapp.auth import totp
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Role
 from webapp.programmes import load_programmes

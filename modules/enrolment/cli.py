@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from flask.cli import with_appcontext
 
-from webapp.extensions import db
+from webapp.boundary import command_boundary
 
 
 @click.group("bank", help="Payees' bank accounts at the paying bank.")
@@ -32,17 +31,16 @@ def sync_accounts_command():
     _run(sync_accounts)
 
 
+@command_boundary
 def _run(operation) -> None:
-    """Commit what the bank answered and print the counts; a bank that cannot be reached changes nothing."""
+    """Keep what the bank answered (one unit of work) and print the counts; a bank that cannot be reached changes
+    nothing."""
     from connectors.transport.errors import SourceError
 
     try:
         counts = operation()
     except SourceError as error:
-        db.session.rollback()
-        click.echo(f"Error: the bank could not be reached; nothing changed ({error})", err=True)
-        sys.exit(1)
-    db.session.commit()
+        raise click.ClickException(f"the bank could not be reached; nothing changed ({error})") from None
     click.echo(json.dumps(counts))
 
 

@@ -1,4 +1,5 @@
-"""Staff actions on enrolments. Thin: load in scope, check permission, call the operation, commit."""
+"""Staff actions on enrolments. Thin: load in scope, check permission, call the operation, flash, redirect; the
+request's boundary commits, and a refusal (a missing reason, a change the status does not allow) changes nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from flask_login import current_user
 
 from modules.enrolment import operations
 from modules.enrolment.models import Enrolment
-from modules.enrolment.status import IllegalTransition
 from modules.registration.operations import get_application
 from webapp.auth.permissions import require
+from webapp.boundary import caught_refusal
 from webapp.extensions import db
 
 
@@ -22,23 +23,11 @@ def _load_or_404(enrolment_id: int) -> Enrolment:
     return enrolment
 
 
-def _change(enrolment_id: int, change, done: str, needs_reason: bool = True):
+def _change(enrolment_id: int, change, done: str):
     enrolment = _load_or_404(enrolment_id)
-    reason = request.form.get("reason", "").strip()
-    if needs_reason and not reason:
-        flash(_("A reason is required."), "error")
-    elif len(reason) > 500:
-        flash(_("The reason must be at most 500 characters."), "error")
-    else:
-        try:
-            change(enrolment, reason)
-        except IllegalTransition:
-            db.session.rollback()
-            flash(_("This enrolment is %(status)s; that change is not possible.", status=_(enrolment.status.value)),
-                  "error")
-        else:
-            db.session.commit()
-            flash(done, "success")
+    with caught_refusal():
+        change(enrolment, request.form.get("reason", ""))
+        flash(done, "success")
     return redirect(url_for("registration.application_detail", application_id=enrolment.application_id))
 
 
@@ -50,8 +39,8 @@ def suspend(enrolment_id: int):
 
 @require("enrolment.change")
 def resume(enrolment_id: int):
-    return _change(enrolment_id, lambda e, reason: operations.resume(e, current_user, reason or None),
-                   _("Enrolment resumed."), needs_reason=False)
+    return _change(enrolment_id, lambda e, reason: operations.resume(e, current_user, reason),
+                   _("Enrolment resumed."))
 
 
 @require("enrolment.change")

@@ -11,6 +11,8 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import select
 
 from modules.enrolment import status as machine
@@ -19,6 +21,7 @@ from modules.means_test.models import Assessment, Decision
 from modules.registration.models import Person
 from rules.pack import get_pack
 from webapp import audit
+from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.models import Programme
 from webapp.timeutil import local_time, utcnow
@@ -35,7 +38,7 @@ PER_DISABLED_CHILD = {"disabled_child_care": "disabled_child_care_amount"}
 PER_MOTHER = {"maternity": "maternity_monthly_amount"}
 
 
-class EnrolmentError(ValueError):
+class EnrolmentError(Refusal):
     """An assessment or a request that cannot be turned into enrolments as it stands; nothing was changed."""
 
 
@@ -75,7 +78,8 @@ def enrol_from_assessment(assessment: Assessment, actor=None) -> list[Enrolment]
     for item in assessment.programmes:
         programme = db.session.scalar(select(Programme).where(Programme.code == item["code"]))
         if programme is None:
-            raise EnrolmentError(f"programme {item['code']!r} of assessment {assessment.id} is not in the registry")
+            raise EnrolmentError(_l("Assessment %(id)d grants the programme %(code)s, which is not in the registry.",
+                                    id=assessment.id, code=item["code"]))
         start, end = period_for(assessment, int(item["months"]))
         for beneficiary, amount in _beneficiaries(assessment, item, version.parameters, people):
             _supersede(beneficiary.id, programme.id, assessment, start, actor)
@@ -100,7 +104,8 @@ def _people(assessment: Assessment) -> dict[str, Person]:
     found = {person.pin: person for person in db.session.scalars(select(Person).where(Person.pin.in_(pins)))}
     missing = sorted(set(pins) - set(found))
     if missing:
-        raise EnrolmentError(f"assessment {assessment.id}: no person with PIN {missing[0]} in the registry")
+        raise EnrolmentError(_l("Assessment %(id)d: no person with PIN %(pin)s is in the registry.",
+                                id=assessment.id, pin=missing[0]))
     return found
 
 
@@ -120,12 +125,17 @@ def _beneficiaries(assessment: Assessment, item: dict, parameters: dict, people:
     else:  # a household benefit (material support): the applicant is the beneficiary
         return [(assessment.application.applicant, total)]
     if not pins:
-        raise EnrolmentError(f"assessment {assessment.id}: {code} is granted but no beneficiary is in the facts")
+        raise EnrolmentError(_l("Assessment %(id)d grants %(code)s, but no beneficiary of it is in the facts.",
+                                id=assessment.id, code=code))
     each = (total / len(pins)).quantize(CENT)
     expected = Decimal(str(parameters[parameter])).quantize(CENT)
     if each != expected:  # the trace and the amount disagree: never pay a guessed amount
-        raise EnrolmentError(f"assessment {assessment.id}: {code} of {total} for {len(pins)} beneficiaries is "
-                             f"{each} each, but the pack pays {expected} ({parameter})")
+        raise EnrolmentError(lazy_ngettext(
+            "Assessment %(id)d: %(code)s of %(total)s for %(num)d beneficiary is %(each)s, but the rules pay "
+            "%(expected)s (%(parameter)s).",
+            "Assessment %(id)d: %(code)s of %(total)s for %(num)d beneficiaries is %(each)s each, but the rules pay "
+            "%(expected)s (%(parameter)s).",
+            len(pins), id=assessment.id, code=code, total=total, each=each, expected=expected, parameter=parameter))
     return [(people[pin], each) for pin in pins]
 
 
@@ -144,9 +154,9 @@ def _supersede(person_id: int, programme_id: int, assessment: Assessment, start:
 def _reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise EnrolmentError("A reason is required.")
+        raise EnrolmentError(_l("A reason is required."))
     if len(reason) > 500:
-        raise EnrolmentError("The reason must be at most 500 characters.")
+        raise EnrolmentError(_l("The reason must be at most 500 characters."))
     return reason
 
 
@@ -157,7 +167,9 @@ def suspend(enrolment: Enrolment, reason: str, actor=None) -> Enrolment:
 
 
 def resume(enrolment: Enrolment, actor=None, reason: str | None = None) -> Enrolment:
-    machine.transition(enrolment, S.active, (reason or "").strip() or None, actor)
+    """Resume a suspended enrolment; the reason is optional (at most 500 characters)."""
+    reason = (reason or "").strip()
+    machine.transition(enrolment, S.active, _reason(reason) if reason else None, actor)
     db.session.flush()
     return enrolment
 
@@ -178,7 +190,7 @@ def request_bank_accounts(enrolments: list[Enrolment], bank_code: str, actor=Non
 
     Returns the accounts newly requested."""
     if not BANK_CODE.fullmatch(bank_code or ""):
-        raise EnrolmentError(f"bank code {bank_code!r} is not a 5-digit MFO code")
+        raise EnrolmentError(_l("%(code)s is not a bank code: give the bank's 5-digit MFO code.", code=bank_code))
     requested, accounts = [], {}
     for enrolment in enrolments:
         if enrolment.bank_account_id is not None:
@@ -203,7 +215,8 @@ def request_bank_accounts(enrolments: list[Enrolment], bank_code: str, actor=Non
 def record_account_opened(account: BankAccount, account_number: str, actor=None) -> BankAccount:
     number = (account_number or "").strip()
     if not ACCOUNT_NUMBER.fullmatch(number):
-        raise EnrolmentError(f"account number {account_number!r} is not 20 digits")
+        raise EnrolmentError(_l("%(number)s is not an account number: give its 20 digits.",
+                                number=account_number))
     machine.account_transition(account, BankAccountStatus.opened, actor, {"account_number": number})
     account.account_number = number
     account.opened_at = utcnow()

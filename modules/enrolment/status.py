@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
 from webapp import audit
+from webapp.boundary import Refusal
 
 S = EnrolmentStatus
 
@@ -17,9 +20,11 @@ TRANSITIONS: dict[EnrolmentStatus, frozenset[EnrolmentStatus]] = {
 ACTIONS = {S.suspended: "enrolment.suspended", S.active: "enrolment.resumed", S.ended: "enrolment.ended"}
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(Refusal):
     def __init__(self, current: EnrolmentStatus, target: EnrolmentStatus):
-        super().__init__(f"An enrolment that is {current.value} cannot become {target.value}")
+        # The status words are catalog messages of their own (the pages show them too).
+        super().__init__(_l("This enrolment has the status %(status)s; it cannot move to %(target)s.",
+                            status=_l(current.value), target=_l(target.value)))
         self.current, self.target = current, target
 
 
@@ -53,9 +58,10 @@ ACCOUNT_TRANSITIONS: dict[BankAccountStatus, frozenset[BankAccountStatus]] = {
 }
 
 
-class IllegalAccountTransition(ValueError):
+class IllegalAccountTransition(Refusal):
     def __init__(self, current: BankAccountStatus, target: BankAccountStatus):
-        super().__init__(f"A bank account that is {current.value} cannot become {target.value}")
+        super().__init__(_l("This bank account has the status %(status)s; it cannot move to %(target)s.",
+                            status=_l(current.value), target=_l(target.value)))
         self.current, self.target = current, target
 
 

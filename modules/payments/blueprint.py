@@ -17,7 +17,6 @@ bp.add_url_rule("/payrolls/<int:payroll_id>/send", "payroll_send", c.payroll_sen
 bp.add_url_rule("/payrolls/<int:payroll_id>/statement", "payroll_fetch_statement", c.payroll_fetch_statement,
                 methods=["POST"])
 bp.add_url_rule("/payrolls/<int:payroll_id>/files/<file_format>", "payroll_download", c.payroll_download)
-bp.add_url_rule("/account/authenticator", "authenticator", c.authenticator, methods=["GET", "POST"])
 
 # Reconciliation: imported bank statements, their exceptions, returns to the budget.
 from modules.payments import statement_controllers as sc  # noqa: E402

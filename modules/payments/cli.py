@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from webapp.boundary import command_boundary
 from webapp.extensions import db
 
 
@@ -17,9 +17,8 @@ def payroll_group():
     pass
 
 
-def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
+# Commands run in one unit of work (`command_boundary`): committed when they finish, rolled back on any error; a
+# refusal is printed as "Error: …" with exit status 1.
 
 
 def _payroll_or_fail(payroll_id: int):
@@ -27,7 +26,7 @@ def _payroll_or_fail(payroll_id: int):
 
     payroll = db.session.get(Payroll, payroll_id)
     if payroll is None:
-        _fail(f"no payroll {payroll_id}")
+        raise click.ClickException(f"no payroll {payroll_id}")
     return payroll
 
 
@@ -38,22 +37,8 @@ def _actor_or_fail(username: str | None):
         return None
     actor = db.session.scalar(select(User).where(User.username == username))
     if actor is None:
-        _fail(f"no user {username!r}")
+        raise click.ClickException(f"no user {username!r}")
     return actor
-
-
-def _run(operation):
-    """Run an operation; commit, or roll back and exit 1 with its message."""
-    from modules.payments.bankfiles import BankFileError
-    from modules.payments.status import PayrollError
-
-    try:
-        result = operation()
-    except (PayrollError, BankFileError) as error:
-        db.session.rollback()
-        _fail(str(error))
-    db.session.commit()
-    return result
 
 
 @payroll_group.command("generate", help="Generate (or top up) the draft payroll of a programme, region and month.")
@@ -62,11 +47,11 @@ def _run(operation):
 @click.option("--period", required=True, help="Month as YYYY-MM.")
 @click.option("--user", "username", help="The preparer (a finance maker); default: the system.")
 @with_appcontext
+@command_boundary
 def generate_command(programme_code, region_code, period, username):
     from modules.payments.generation import generate
 
-    actor = _actor_or_fail(username)
-    payroll = _run(lambda: generate(programme_code, region_code, period, actor))
+    payroll = generate(programme_code, region_code, period, _actor_or_fail(username))
     click.echo(f"Payroll {payroll.id}: {payroll.line_count} lines, {payroll.total_amount} UZS ({payroll.status})")
 
 
@@ -99,16 +84,12 @@ def list_command(as_json):
               type=click.Choice(["pain.001.001.03", "pain.001.001.09", "csv"]))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
+@command_boundary
 def export_command(payroll_id, file_format, output):
     from modules.payments import export
-    from modules.payments.bankfiles import BankFileError
-    from modules.payments.status import PayrollError
 
     payroll = _payroll_or_fail(payroll_id)
-    try:
-        content = export.render(payroll, file_format)  # reads only: nothing to commit or roll back
-    except (PayrollError, BankFileError) as error:
-        _fail(str(error))
+    content = export.render(payroll, file_format)  # reads only
     with open(output, "wb") as handle:
         handle.write(content)
     click.echo(f"Payroll {payroll.id}: {file_format} written to {output} ({len(content)} bytes)")
@@ -122,16 +103,15 @@ def reconcile_command(file, username):
     from pathlib import Path
 
     from modules.payments.reconciliation import ReconciliationError, import_statement
+    from webapp.boundary import unit_of_work
 
-    actor = _actor_or_fail(username)
     path = Path(file)
     try:
-        record = import_statement(path.read_bytes(), path.name, actor)
-    except ReconciliationError as error:
-        db.session.rollback()
+        with unit_of_work():
+            record = import_statement(path.read_bytes(), path.name, _actor_or_fail(username))
+    except ReconciliationError as error:  # a file that cannot be imported exits with 2 (1: a wrong argument)
         click.echo(f"Error: {error}", err=True)
-        sys.exit(2)
-    db.session.commit()
+        raise SystemExit(2) from None
     click.echo(json.dumps({"import": record.id, "kind": record.kind, "repeat": record.repeat, **record.counts()}))
 
 
@@ -139,12 +119,12 @@ def reconcile_command(file, username):
 @click.argument("payroll_ids", type=int, nargs=-1, required=True)
 @click.option("--user", "username", help="The finance officer asking; default: the system.")
 @with_appcontext
+@command_boundary
 def request_funds_command(payroll_ids, username):
     from modules.payments import funding
 
     actor = _actor_or_fail(username)
-    payrolls = [_payroll_or_fail(payroll_id) for payroll_id in payroll_ids]
-    request = _run(lambda: funding.request_funds(payrolls, actor))
+    request = funding.request_funds([_payroll_or_fail(payroll_id) for payroll_id in payroll_ids], actor)
     click.echo(json.dumps({"reference": request.reference, "status": request.status.value,
                            "treasury_reference": request.treasury_reference, "reason": request.refusal_reason,
                            "total": str(request.total_amount), "lines": request.lines}, ensure_ascii=False))
@@ -156,12 +136,13 @@ def request_funds_command(payroll_ids, username):
               type=click.Choice(["pain.001.001.03", "pain.001.001.09"]))
 @click.option("--user", "username", help="The finance officer sending; default: the system.")
 @with_appcontext
+@command_boundary
 def send_command(payroll_id, file_format, username):
     from modules.payments import sending
 
     actor = _actor_or_fail(username)
     payroll = _payroll_or_fail(payroll_id)
-    transfer = _run(lambda: sending.send_to_bank(payroll, actor, file_format))
+    transfer = sending.send_to_bank(payroll, actor, file_format)
     click.echo(f"Payroll {payroll.id}: {transfer.message_id} received by the bank as {transfer.bank_file_id} "
                f"({transfer.transactions} payments, {transfer.control_sum} UZS)")
 
@@ -170,12 +151,13 @@ def send_command(payroll_id, file_format, username):
 @click.argument("payroll_id", type=int)
 @click.option("--user", "username", help="The finance officer; default: the system.")
 @with_appcontext
+@command_boundary
 def fetch_statement_command(payroll_id, username):
     from modules.payments import sending
 
     actor = _actor_or_fail(username)
     payroll = _payroll_or_fail(payroll_id)
-    record = _run(lambda: sending.fetch_statement(payroll, actor))
+    record = sending.fetch_statement(payroll, actor)
     click.echo(json.dumps({"import": record.id, "kind": record.kind, "repeat": record.repeat,
                            "payroll_status": payroll.status.value, **record.counts()}))
 

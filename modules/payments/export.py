@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import UTC
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from modules.enrolment.models import BankAccount, Enrolment
-from modules.payments.bankfiles import Batch, Debtor, Payment, csvfile, ids, pain001
+from modules.payments.bankfiles import BankFileError, Batch, Debtor, Payment, csvfile, ids, pain001
 from modules.payments.bankfiles.xsd import VERSIONS
 from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine
 from modules.payments.status import PayrollError
@@ -34,7 +35,8 @@ def debtor() -> Debtor:
 def build_batch(payroll: Payroll) -> Batch:
     """The batch of the payroll's included lines; PayrollError if the payroll is not approved or has no line."""
     if payroll.status not in FROZEN:
-        raise PayrollError(f"payroll {payroll.id} is {payroll.status.value}: only an approved payroll is exported")
+        raise PayrollError(_l("Payroll %(id)d has the status %(status)s: only an approved payroll has a bank file.",
+                               id=payroll.id, status=_l(payroll.status.value)))
     programme = db.session.get(Programme, payroll.programme_id)
     rows = db.session.execute(
         select(PayrollLine.end_to_end_id, PayrollLine.amount, Person.last_name, Person.first_name, Person.pin,
@@ -45,7 +47,7 @@ def build_batch(payroll: Payroll) -> Batch:
         .where(PayrollLine.payroll_id == payroll.id, PayrollLine.status != LineStatus.excluded)
         .order_by(PayrollLine.end_to_end_id)).all()
     if not rows:
-        raise PayrollError(f"payroll {payroll.id} has no line to pay")
+        raise PayrollError(_l("Payroll %(id)d has no line to pay.", id=payroll.id))
     remittance = f"{programme.code} {payroll.period}"
     payments = [Payment(end_to_end_id=end_to_end_id, amount=amount, creditor_name=f"{last_name} {first_name}",
                         creditor_account=account_number, creditor_bank_code=bank_code, remittance=remittance,
@@ -62,6 +64,10 @@ def build_batch(payroll: Payroll) -> Batch:
 def render(payroll: Payroll, file_format: str) -> bytes:
     """The file in `file_format` (a pain.001 version or csv); pain.001 is validated against its XSD."""
     if file_format not in FORMATS:
-        raise PayrollError(f"format must be one of {', '.join(FORMATS)}, got {file_format!r}")
-    batch = build_batch(payroll)
-    return csvfile.render(batch) if file_format == "csv" else pain001.render(batch, file_format)
+        raise PayrollError(_l("The file format must be one of %(formats)s, not %(format)s.",
+                               formats=", ".join(FORMATS), format=file_format))
+    try:
+        batch = build_batch(payroll)
+        return csvfile.render(batch) if file_format == "csv" else pain001.render(batch, file_format)
+    except BankFileError as exc:  # the data of some line cannot go into a bank file: say which, in the bank's terms
+        raise PayrollError(_l("The bank file could not be made: %(why)s", why=str(exc))) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -43,14 +44,15 @@ def request_funds(payrolls: list[Payroll], actor=None) -> FundRequest:
                                                   amount=p.total_amount, live=True) for p in payrolls)
             db.session.flush()
     except IntegrityError as exc:  # someone requested the same payrolls at the same moment
-        raise PayrollConflict("Funds for this payroll were requested by someone else just now.") from exc
+        raise PayrollConflict(_l("Nothing changed: funds for this payroll were requested by someone else just now.")) \
+            from exc
     body = {"reference": fund_request.reference, "period": period, "currency": CURRENCY, "total": str(total),
             "lines": lines}
     try:
         answer = treasury_connector().request_funds(body, user_id=user_id_of(actor))
     except SourceError as exc:
-        raise PayrollError(f"The treasury could not be reached; nothing was requested. Try again later. ({exc})") \
-            from exc
+        raise PayrollError(_l("The treasury could not be reached; nothing was requested. Try again later. (%(why)s)",
+                              why=str(exc))) from exc
     _record_answer(fund_request, answer, actor)
     return fund_request
 
@@ -62,7 +64,7 @@ def refresh(fund_request: FundRequest, actor=None) -> FundRequest:
     try:
         answer = treasury_connector().status(fund_request.reference, user_id=user_id_of(actor))
     except SourceError as exc:
-        raise PayrollError(f"The treasury could not be reached. Try again later. ({exc})") from exc
+        raise PayrollError(_l("The treasury could not be reached. Try again later. (%(why)s)", why=str(exc))) from exc
     _record_answer(fund_request, answer, actor)
     return fund_request
 
@@ -80,17 +82,19 @@ def requests_of(payroll_id: int) -> list[FundRequest]:
 
 def _check(payrolls: list[Payroll]) -> str:
     if not payrolls:
-        raise PayrollError("No approved payroll to request funds for.")
+        raise PayrollError(_l("No approved payroll to request funds for."))
     not_approved = [p.id for p in payrolls if p.status is not PayrollStatus.approved]
     if not_approved:
-        raise PayrollError(f"Funds are requested for approved payrolls only (payroll {not_approved[0]} is not).")
+        raise PayrollError(_l("Funds are requested for approved payrolls only (payroll %(id)d is not).",
+                               id=not_approved[0]))
     periods = {p.period for p in payrolls}
     if len(periods) != 1:
-        raise PayrollError("One fund request covers one month; these payrolls are of " + ", ".join(sorted(periods)))
+        raise PayrollError(_l("One fund request covers one month; these payrolls are of %(months)s.",
+                               months=", ".join(sorted(periods))))
     covered = db.session.scalar(select(func.min(FundRequestPayroll.payroll_id)).where(
         FundRequestPayroll.payroll_id.in_([p.id for p in payrolls]), FundRequestPayroll.live.is_(True)))
     if covered is not None:
-        raise PayrollError(f"Funds for payroll {covered} were already requested.")
+        raise PayrollError(_l("Funds for payroll %(id)d were already requested.", id=covered))
     return periods.pop()
 
 

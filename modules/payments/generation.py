@@ -15,6 +15,7 @@ import calendar
 import re
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, insert, literal, literal_column, or_, select, text, update
 
 from modules.enrolment.models import Enrolment, EnrolmentStatus
@@ -32,7 +33,8 @@ def month_bounds(period: str) -> tuple[date, date]:
     """First and last day of a "YYYY-MM" period; PayrollError for anything else."""
     match = PERIOD.fullmatch(period or "")
     if not match:
-        raise PayrollError(f"period {period!r} is not a month as YYYY-MM")
+        raise PayrollError(_l("%(period)s is not a month: give it as YYYY-MM, for example 2026-01.",
+                              period=period or ""))
     year, month = int(match[1]), int(match[2])
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
@@ -42,10 +44,10 @@ def generate(programme_code: str, region_code: str, period: str, actor=None) -> 
     first, last = month_bounds(period)
     programme = db.session.scalar(select(Programme).where(Programme.code == programme_code))
     if programme is None:
-        raise PayrollError(f"no programme with code {programme_code!r}")
+        raise PayrollError(_l("There is no programme with the code %(code)s.", code=programme_code))
     region = db.session.scalar(select(Area).where(Area.code == region_code))
     if region is None or region.level is not AreaLevel.region:
-        raise PayrollError(f"{region_code!r} is not a region code (e.g. UZ-TK)")
+        raise PayrollError(_l("%(code)s is not a region code (for example UZ-TK).", code=region_code))
     with db.session.begin_nested():
         payroll = _live_payroll(programme.id, region.id, period)
         if payroll is None:
@@ -54,8 +56,10 @@ def generate(programme_code: str, region_code: str, period: str, actor=None) -> 
             db.session.add(payroll)
             db.session.flush()
         elif payroll.status is not PayrollStatus.draft:
-            raise PayrollError(f"payroll {payroll.id} for {programme_code} {region_code} {period} is already "
-                               f"{payroll.status.value}; cancel it to generate the month again")
+            raise PayrollError(_l("Payroll %(id)d of %(programme)s, %(region)s, %(period)s already has the status "
+                                  "%(status)s; cancel it to prepare the month again.", id=payroll.id,
+                                  programme=programme.name, region=region.name, period=period,
+                                  status=_l(payroll.status.value)))
         added = _insert_lines(payroll, programme.id, region.path, period, first, last)
         set_end_to_end_ids(payroll.id)
         refresh_totals(payroll)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +33,7 @@ from modules.payments.models import (
 )
 from modules.payments.statements import Statement, StatementError, read_statement
 from webapp import audit
+from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.models import Area, Programme
 from webapp.timeutil import local_today
@@ -45,8 +47,8 @@ NO_ID = {"", "NOTPROVIDED"}  # what banks write when they lost our reference
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's parameter limit
 
 
-class ReconciliationError(ValueError):
-    """A file that cannot be imported; nothing was stored."""
+class ReconciliationError(Refusal):
+    """A file that cannot be imported, or a request about one that cannot be carried out; nothing was stored."""
 
 
 def import_statement(data: bytes, filename: str | None = None, actor=None) -> StatementImport:
@@ -54,7 +56,7 @@ def import_statement(data: bytes, filename: str | None = None, actor=None) -> St
     try:
         statement = read_statement(data, filename)
     except StatementError as exc:
-        raise ReconciliationError(f"The file was not imported: {exc}") from exc
+        raise ReconciliationError(_l("The file was not imported: %(why)s", why=str(exc))) from exc
     existing = _existing(statement.digest)
     if existing is not None:
         return existing
@@ -156,8 +158,8 @@ def _write_changes(lines: dict, changes: dict[str, tuple[LineStatus, LineStatus]
                 update(PayrollLine).where(PayrollLine.id.in_(chunk), PayrollLine.status == before)
                 .values(status=after).execution_options(synchronize_session=False))
             if result.rowcount != len(chunk):
-                raise ReconciliationError("Some payroll lines were settled by another import at the same time; "
-                                          "nothing was imported, try again.")
+                raise ReconciliationError(_l("Some payroll lines were settled by another import at the same "
+                                             "time; nothing was imported, try again."))
     if changes:
         db.session.expire_all()
 
@@ -202,9 +204,9 @@ def resolve_exception(exception: StatementException, note: str, actor) -> Statem
     """A finance officer records what was done about an exception (the payroll lines are not touched here)."""
     note = (note or "").strip()
     if not note:
-        raise ReconciliationError("A resolution note is required.")
+        raise ReconciliationError(_l("Nothing changed: a resolution note is required."))
     if exception.resolved_at is not None:
-        raise ReconciliationError("This exception is already resolved.")
+        raise ReconciliationError(_l("Nothing changed: this exception is already resolved."))
     from webapp.timeutil import utcnow
 
     exception.resolved_at, exception.resolved_by_id, exception.resolution = utcnow(), actor.id, note[:500]
@@ -223,7 +225,8 @@ def budget_deadline(period: str) -> date:
         year, month = (int(part) for part in period.split("-"))
         date(year, month, 1)
     except ValueError as exc:
-        raise ReconciliationError(f"Period {period!r} is not YYYY-MM") from exc
+        raise ReconciliationError(_l("%(period)s is not a month: give it as YYYY-MM, for example 2026-01.",
+                                     period=period)) from exc
     year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return date(year, month, min(25, monthrange(year, month)[1]))
 
@@ -268,8 +271,9 @@ def record_returns_to_budget(period: str, actor=None, today: date | None = None)
     lines are final). Recording again adds only programmes and regions not recorded yet. Returns the new records."""
     result = returns_to_budget(period, today)
     if result["as_of"] <= result["deadline"]:
-        raise ReconciliationError(f"Returns for {period} are recorded after {result['deadline']:%d.%m.%Y}, when "
-                                  "unpaid payments are final.")
+        raise ReconciliationError(_l("Nothing was recorded: returns for %(period)s are recorded after %(deadline)s, "
+                                     "when unpaid payments are final.", period=period,
+                                     deadline=f"{result['deadline']:%d.%m.%Y}"))
     programmes = dict(db.session.execute(select(Programme.code, Programme.id)).all())
     regions = dict(db.session.execute(select(Area.code, Area.id).where(
         Area.code.in_([group["region"] for group in result["groups"]]))).all())

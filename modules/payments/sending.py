@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -36,7 +37,8 @@ def transfer_of(payroll_id: int) -> BankTransfer | None:
 def send_to_bank(payroll: Payroll, actor=None, file_format: str = DEFAULT_FORMAT) -> BankTransfer:
     """Send the payroll's file to the bank and mark it sent; see the module doc."""
     if file_format not in BANK_FORMATS:
-        raise machine.PayrollError(f"The bank takes {' or '.join(BANK_FORMATS)}, not {file_format!r}.")
+        raise machine.PayrollError(_l("The bank takes %(formats)s, not %(format)s.",
+                                      formats=" / ".join(BANK_FORMATS), format=file_format))
     if payroll.status is not PayrollStatus.approved:
         raise machine.IllegalTransition(payroll.status, PayrollStatus.sent)
     content = export.render(payroll, file_format)  # validated against the XSD before it leaves
@@ -49,18 +51,21 @@ def send_to_bank(payroll: Payroll, actor=None, file_format: str = DEFAULT_FORMAT
             db.session.add(transfer)
             db.session.flush()
     except IntegrityError as exc:
-        raise machine.PayrollConflict(f"Payroll {payroll.id} was sent to the bank by someone else.") from exc
+        raise machine.PayrollConflict(_l("Nothing changed: payroll %(id)d was sent to the bank by someone else.",
+                                         id=payroll.id)) from exc
     machine.mark_sent(payroll, actor, {"message_id": transfer.message_id, "format": file_format,
                                        "sha256": transfer.sha256})
     try:
         receipt = bank_connector().submit_payment_file(content, transfer.message_id, file_format,
                                                        user_id=user_id_of(actor))
     except SourceError as exc:
-        raise machine.PayrollError(f"The bank did not take the file; the payroll stays approved. ({exc})") from exc
+        raise machine.PayrollError(_l("The bank did not take the file; the payroll stays approved. (%(why)s)",
+                                      why=str(exc))) from exc
     if receipt.transactions != transfer.transactions or Decimal(receipt.control_sum) != transfer.control_sum:
-        raise machine.PayrollError(
-            f"The bank read {receipt.transactions} payments for {receipt.control_sum} UZS, but the payroll has "
-            f"{transfer.transactions} for {transfer.control_sum}: the payroll stays approved; call the bank.")
+        raise machine.PayrollError(_l(
+            "The bank read %(read)d payments for %(read_amount)s UZS, but the payroll has %(sent)d for "
+            "%(sent_amount)s: the payroll stays approved; call the bank.", read=receipt.transactions,
+            read_amount=receipt.control_sum, sent=transfer.transactions, sent_amount=transfer.control_sum))
     transfer.bank_file_id = receipt.file_id
     db.session.flush()
     return transfer
@@ -70,16 +75,17 @@ def fetch_statement(payroll: Payroll, actor=None) -> StatementImport:
     """Fetch the bank's notification for the payroll's file and reconcile it (a repeat changes nothing)."""
     transfer = transfer_of(payroll.id)
     if transfer is None or transfer.bank_file_id is None:
-        raise machine.PayrollError(f"Payroll {payroll.id} was not sent through the bank connector: upload the "
-                                   "bank's statement on the statements page instead.")
+        raise machine.PayrollError(_l("Payroll %(id)d was not sent through the bank connector: upload the bank's "
+                                      "statement on the statements page instead.", id=payroll.id))
     try:
         file_format, content = bank_connector().statement(transfer.bank_file_id, user_id=user_id_of(actor))
     except SourceError as exc:
-        raise machine.PayrollError(f"The bank's statement could not be fetched. Try again later. ({exc})") from exc
+        raise machine.PayrollError(_l("The bank's statement could not be fetched. Try again later. (%(why)s)",
+                                      why=str(exc))) from exc
     try:
         record = import_statement(content, f"{transfer.bank_file_id}.{file_format}.xml", actor)
     except ReconciliationError as exc:
-        raise machine.PayrollError(str(exc)) from exc
+        raise machine.PayrollError(exc.message) from exc
     transfer.statement_import_id = record.id
     db.session.flush()
     return record

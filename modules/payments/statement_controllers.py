@@ -1,58 +1,34 @@
 """Finance pages for reconciliation: imported bank statements, their exceptions, returns to the budget.
 
-Thin: load, check access, validate, call an operation of `reconciliation`, commit or roll back, render or redirect.
-Finance staff work nationally, so these pages are not scoped by area; permissions still decide who sees them.
-Every refusal is a flashed message and changes nothing.
+Thin: load, check access, validate, call an operation (`reconciliation`, `operations`), flash, render or redirect;
+the request's boundary commits or rolls back. Finance staff work nationally, so these pages are not scoped by area;
+permissions still decide who sees them. Every refusal is a flashed message and changes nothing.
 """
 
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy import func, select
+from marshmallow import ValidationError
+from sqlalchemy import select
 
-from modules.payments import reconciliation
-from modules.payments.generation import PERIOD
-from modules.payments.models import ExceptionKind, Payroll, PayrollLine, StatementException, StatementImport
+from modules.payments import operations, reconciliation
+from modules.payments.models import ExceptionKind, StatementException, StatementImport
+from modules.payments.schemas import ExceptionFilterArgs, ResolveArgs, ReturnsArgs, StatementFilterArgs
 from webapp.auth.permissions import has_permission, require
+from webapp.boundary import caught_refusal
 from webapp.extensions import db
-from webapp.filters import PageArgs, load_filters
+from webapp.filters import load_filters
 from webapp.models import Area, Programme
-from webapp.models.audit import AuditEvent
 from webapp.timeutil import local_time, local_today, month_of
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # a month's camt.053 for a whole region is a few MB; 20 MB leaves room
 EXCEPTIONS_PER_PAGE = 50
-
-
-class StatementFilterArgs(PageArgs):
-    """The statement list takes only the page."""
-
-
-class ExceptionFilterArgs(PageArgs):
-    kind = fields.String(validate=validate.OneOf([kind.value for kind in ExceptionKind]), load_default=None)
-
-
-class ReturnsArgs(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    period = fields.String(validate=validate.Regexp(PERIOD.pattern, error="Give the month as YYYY-MM."),
-                           load_default=None)
-
-
-class ResolveArgs(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    # A missing or blank note reaches `resolve_exception`, which refuses it with its own message.
-    note = fields.String(load_default="", validate=validate.Length(
-        max=500, error="The note is too long (at most 500 characters)."))
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
@@ -76,34 +52,16 @@ def _load_import_or_404(import_id: int) -> StatementImport:
     return record
 
 
-def _payrolls_touched(record: StatementImport) -> list[Payroll]:
-    """Payrolls whose lines this import settled (its audit event names them) or that its exceptions point at."""
-    details = db.session.scalar(select(AuditEvent.details).where(
-        AuditEvent.action == "statement.import", AuditEvent.object_type == "statement_import",
-        AuditEvent.object_id == str(record.id)).order_by(AuditEvent.id).limit(1)) or {}
-    ids = {int(payroll_id) for payroll_id in details.get("payrolls", [])}
-    ids |= set(db.session.scalars(
-        select(PayrollLine.payroll_id).join(StatementException, StatementException.payroll_line_id == PayrollLine.id)
-        .where(StatementException.import_id == record.id).distinct()))
-    if not ids:
-        return []
-    return list(db.session.scalars(select(Payroll).where(Payroll.id.in_(sorted(ids))).order_by(Payroll.id)))
-
-
-def _lines_of(exceptions) -> dict[int, PayrollLine]:
-    """The payroll lines the exceptions point at (amount mismatches, second outcomes), in one query."""
-    ids = sorted({e.payroll_line_id for e in exceptions if e.payroll_line_id is not None})
-    if not ids:
-        return {}
-    return {line.id: line for line in db.session.scalars(select(PayrollLine).where(PayrollLine.id.in_(ids)))}
+def _page_number() -> int:
+    try:
+        return max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        return 1
 
 
 def open_exception_count() -> int:
     """Open exceptions across imports (the payroll list links to them); 0 for those who may not see them."""
-    if not has_permission(current_user, "statement.view"):
-        return 0
-    return db.session.scalar(select(func.count()).select_from(StatementException)
-                             .where(StatementException.resolved_at.is_(None))) or 0
+    return operations.open_exception_count() if has_permission(current_user, "statement.view") else 0
 
 
 # --- statements ----------------------------------------------------------------------------------------------------
@@ -117,40 +75,32 @@ def statement_list():
                            open_exceptions=open_exception_count())
 
 
-def _upload() -> tuple[bytes, str] | str:
-    """The uploaded file's bytes and name, or why it cannot be imported."""
+def _upload() -> tuple[bytes, str]:
+    """The uploaded file's bytes and name; ReconciliationError when there is nothing to import."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _("Choose a bank file to upload; nothing was imported.")
+        raise reconciliation.ReconciliationError(_l("Choose a bank file to upload; nothing was imported."))
     name = os.path.basename(upload.filename.replace("\\", "/"))[:255]
     data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        return _("The file %(name)s is larger than %(mb)d MB; nothing was imported.", name=name,
-                 mb=MAX_UPLOAD_BYTES // 2**20)
+        raise reconciliation.ReconciliationError(_l("The file %(name)s is larger than %(mb)d MB; nothing was "
+                                                    "imported.", name=name, mb=MAX_UPLOAD_BYTES // 2**20))
     if not data.strip():
-        return _("The file %(name)s is empty; nothing was imported.", name=name)
+        raise reconciliation.ReconciliationError(_l("The file %(name)s is empty; nothing was imported.", name=name))
     return data, name
 
 
 @require("statement.import")
 def statement_upload():
-    upload = _upload()
-    if isinstance(upload, str):
-        flash(upload, "error")
-        return redirect(url_for("payments.statement_list"))
-    data, name = upload
-    try:
+    with caught_refusal() as refused:
+        data, name = _upload()
         record = reconciliation.import_statement(data, name, current_user)
-    except reconciliation.ReconciliationError as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
+    if refused:
         return redirect(url_for("payments.statement_list"))
-    if record.repeat:
-        db.session.rollback()
+    if record.repeat:  # the earlier import stands; this request wrote nothing
         flash(_("This file was already imported on %(when)s (as %(name)s); nothing changed.",
                 when=_when(record.imported_at), name=record.filename or "—"), "info")
         return redirect(url_for("payments.statement_detail", import_id=record.id))
-    db.session.commit()
     flash(_summary(record), "success")
     return redirect(url_for("payments.statement_detail", import_id=record.id))
 
@@ -158,19 +108,14 @@ def statement_upload():
 @require("statement.view")
 def statement_detail(import_id: int):
     record = _load_import_or_404(import_id)
-    try:
-        page_number = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page_number = 1
-    exceptions = db.paginate(select(StatementException).where(StatementException.import_id == record.id)
-                             .order_by(StatementException.id), page=page_number, per_page=EXCEPTIONS_PER_PAGE,
-                             error_out=False)
+    exceptions = db.paginate(operations.exceptions_query(import_id=record.id), page=_page_number(),
+                             per_page=EXCEPTIONS_PER_PAGE, error_out=False)
     bars = [("paid", _("Paid"), record.paid), ("failed", _("Failed"), record.failed),
             ("returned", _("Returned"), record.returned), ("exceptions", _("Exceptions"), record.unmatched),
             ("pending", _("Pending"), record.pending)]
     return render_template("payments/statement.html", record=record, exceptions=exceptions, bars=bars,
-                           max_bar=max([n for _k, _l, n in bars] or [1]) or 1, payrolls=_payrolls_touched(record),
-                           lines=_lines_of(exceptions.items))
+                           max_bar=max([n for _k, _l, n in bars] or [1]) or 1,
+                           payrolls=operations.payrolls_touched(record), lines=operations.lines_of(exceptions.items))
 
 
 # --- exceptions ----------------------------------------------------------------------------------------------------
@@ -178,13 +123,11 @@ def statement_detail(import_id: int):
 @require("statement.view")
 def exception_list():
     filters = load_filters(ExceptionFilterArgs())
-    query = select(StatementException).where(StatementException.resolved_at.is_(None))
-    if filters["kind"]:
-        query = query.where(StatementException.kind == ExceptionKind(filters["kind"]))
-    page = db.paginate(query.order_by(StatementException.id), page=filters["page"], per_page=filters["per_page"],
-                       error_out=False)
+    kind = ExceptionKind(filters["kind"]) if filters["kind"] else None
+    page = db.paginate(operations.exceptions_query(kind=kind, open_only=True), page=filters["page"],
+                       per_page=filters["per_page"], error_out=False)
     return render_template("payments/exceptions.html", page=page, filters=filters, kinds=list(ExceptionKind),
-                           lines=_lines_of(page.items))
+                           lines=operations.lines_of(page.items))
 
 
 @require("statement.import")
@@ -194,15 +137,12 @@ def exception_resolve(exception_id: int):
         abort(404)
     try:
         note = ResolveArgs().load(request.form)["note"]
-        reconciliation.resolve_exception(exception, note, current_user)
     except ValidationError as error:
-        flash(_("Nothing changed: %(why)s", why=" ".join(error.messages.get("note", []))), "error")
-    except reconciliation.ReconciliationError as refusal:
-        db.session.rollback()
-        flash(_("Nothing changed: %(why)s", why=str(refusal)), "error")
+        flash(_("Nothing changed: %(why)s", why=" ".join(str(m) for m in error.messages.get("note", []))), "error")
     else:
-        db.session.commit()
-        flash(_("Exception %(id)d resolved.", id=exception_id), "success")
+        with caught_refusal():
+            reconciliation.resolve_exception(exception, note, current_user)
+            flash(_("Exception %(id)d resolved.", id=exception_id), "success")
     if request.form.get("back") == "exceptions":
         return redirect(url_for("payments.exception_list"))
     return redirect(url_for("payments.statement_detail", import_id=exception.import_id) + "#exceptions")
@@ -225,7 +165,7 @@ def payroll_returns():
             error = _("%(period)s is not a month: give it as YYYY-MM, for example 2026-01.", period=period)
     if error:
         flash(error, "error")
-    totals = {"by_status": _totals_by_status(result["groups"])} if result else None
+    totals = {"by_status": operations.totals_by_status(result["groups"])} if result else None
     # Names in the reader's language (the operation groups by code).
     programmes = {programme.code: programme.name for programme in db.session.scalars(select(Programme))}
     codes = sorted({group["region"] for group in result["groups"]}) if result else []
@@ -238,25 +178,11 @@ def payroll_returns():
 @require("statement.import")
 def payroll_returns_record():
     period = request.form.get("period", "").strip()
-    try:
+    with caught_refusal():
         records = reconciliation.record_returns_to_budget(period, current_user)
-    except reconciliation.ReconciliationError as refusal:
-        db.session.rollback()
-        flash(_("Nothing was recorded: %(why)s", why=str(refusal)), "error")
-    else:
-        db.session.commit()
-        flash(_("Recorded for return to the budget: %(n)d programmes and regions.", n=len(records)) if records
+        flash(ngettext("Recorded for return to the budget: %(num)d programme and region.",
+                       "Recorded for return to the budget: %(num)d programmes and regions.", len(records)) if records
               else _("Everything of %(period)s was recorded already; nothing changed.", period=period),
               "success" if records else "info")
     return redirect(url_for("payments.payroll_returns", period=period))
 
-
-def _totals_by_status(groups: list[dict]) -> dict[str, dict]:
-    """The failed, returned and unpaid columns summed over every programme and region."""
-    totals: dict[str, dict] = {}
-    for group in groups:
-        for key, part in group["by_status"].items():
-            total = totals.setdefault(key, {"lines": 0, "amount": Decimal("0.00")})
-            total["lines"] += part["lines"]
-            total["amount"] += part["amount"]
-    return totals

@@ -7,13 +7,15 @@ status already changed and gets `PayrollConflict`. Every move is audited. Nothin
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, update
 
-from modules.payments import totp
 from modules.payments.models import FundRequestStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
 from webapp import audit
+from webapp.auth import totp
+from webapp.auth.permissions import has_permission
+from webapp.boundary import Refusal
 from webapp.extensions import db
-from webapp.models import Role
 from webapp.timeutil import utcnow
 
 S = PayrollStatus
@@ -31,18 +33,22 @@ STAMPS = {S.checked: "checked_at", S.approved: "approved_at", S.sent: "sent_at",
           S.cancelled: "cancelled_at"}
 
 
-class PayrollError(ValueError):
+class PayrollError(Refusal):
     """A payroll request that cannot be carried out as it stands; nothing was changed."""
 
 
 class IllegalTransition(PayrollError):
     def __init__(self, current: PayrollStatus, target: PayrollStatus):
-        super().__init__(f"A payroll that is {current.value} cannot become {target.value}")
+        # The status words are catalog messages of their own (the pages show them too).
+        super().__init__(_l("Nothing changed: a payroll with the status %(current)s cannot move to %(target)s.",
+                            current=_l(current.value), target=_l(target.value)))
         self.current, self.target = current, target
 
 
 class PayrollConflict(PayrollError):
     """Someone else changed the payroll's status first (e.g. two checkers approving at once)."""
+
+    status = 409
 
 
 def can_transition(current: PayrollStatus, target: PayrollStatus) -> bool:
@@ -57,7 +63,7 @@ def transition(payroll: Payroll, target: PayrollStatus, actor=None, details: dic
     if not can_transition(current, target):
         raise IllegalTransition(current, target)
     if target is S.sent and not funds_confirmed(payroll.id):  # a payroll is never sent unfunded
-        raise PayrollError("The treasury has not confirmed the funds for this payroll: request them first.")
+        raise PayrollError(_l("The treasury has not confirmed the funds for this payroll: request them first."))
     db.session.flush()
     values = {"status": target, STAMPS[target]: utcnow(), **values}
     result = db.session.execute(
@@ -65,24 +71,43 @@ def transition(payroll: Payroll, target: PayrollStatus, actor=None, details: dic
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:
         db.session.expire(payroll)
-        raise PayrollConflict(f"Payroll {payroll.id} was changed by someone else (it is no longer {current.value})")
+        raise PayrollConflict(_l("Nothing changed: payroll %(id)d was changed by someone else (its status is no "
+                                 "longer %(status)s).", id=payroll.id, status=_l(current.value)))
     db.session.expire(payroll)  # reload what the UPDATE wrote
     audit.record(f"payroll.{target.value}", "payroll", payroll.id,
                  {"from": current.value, "to": target.value, **(details or {})}, actor=actor)
     return payroll
 
 
-def approve(payroll: Payroll, checker, totp_code: str) -> Payroll:
-    """Approval by a finance checker who did not prepare the payroll, confirmed with their authenticator code."""
-    if checker is None or checker.role is not Role.finance_checker:
-        raise PayrollError("Only a finance checker can approve a payroll.")
+def approval_refusal(payroll: Payroll, checker) -> PayrollError | None:
+    """Why `checker` may not approve `payroll` now, or None. The one maker-checker rule: a finance checker who did
+    not prepare the payroll, with an authenticator set up, approves a checked payroll. The payroll page shows this
+    reason; `approve` raises it."""
+    if not has_permission(checker, "payroll.approve"):
+        return PayrollError(_l("Only a finance checker can approve a payroll."))
     if payroll.prepared_by_id is not None and checker.id == payroll.prepared_by_id:
-        raise PayrollError("The person who prepared a payroll cannot approve it.")
+        return PayrollError(_l("You prepared this payroll, so another finance checker must approve it."))
     if not can_transition(payroll.status, S.approved):
-        raise IllegalTransition(payroll.status, S.approved)
+        return IllegalTransition(payroll.status, S.approved)
+    if not checker.totp_secret:
+        return PayrollError(_l("Set up your authenticator before approving payrolls."))
+    return None
+
+
+class WrongCode(PayrollError):
+    """A wrong or replayed authenticator code: refused, and the audit event of the refusal is kept."""
+
+    keep = True
+
+
+def approve(payroll: Payroll, checker, totp_code: str) -> Payroll:
+    """Approval under `approval_refusal`'s rule, confirmed with the checker's authenticator code."""
+    refusal = approval_refusal(payroll, checker)
+    if refusal is not None:
+        raise refusal
     if not totp.verify(checker, totp_code):
         audit.record("payroll.approval_refused", "payroll", payroll.id, {"reason": "totp"}, actor=checker)
-        raise PayrollError("The authenticator code is wrong or was already used.")
+        raise WrongCode(_l("The authenticator code is wrong or was already used."))
     return transition(payroll, S.approved, checker, {"lines": payroll.line_count, "total": str(payroll.total_amount)},
                       approved_by_id=checker.id)
 
@@ -105,7 +130,7 @@ def cancel(payroll: Payroll, reason: str, actor=None) -> Payroll:
     """Cancel a draft, checked or approved payroll and delete its lines, so the month can be paid by a new one."""
     reason = (reason or "").strip()
     if not reason:
-        raise PayrollError("A reason is required.")
+        raise PayrollError(_l("A reason is required."))
     counts = {"lines": payroll.line_count, "total": str(payroll.total_amount), "reason": reason}
     transition(payroll, S.cancelled, actor, counts)
     # After the status change: the triggers refuse deleting lines of an approved payroll, not of a cancelled one.

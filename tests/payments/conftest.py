@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import flask_babel
 import pytest
 
 from connectors.simulator import finance
@@ -34,3 +35,10 @@ def partners_at(app, finance_simulator, monkeypatch):
     yield sim
     sim.extensions["simulator"].treasury_limit = None
     app.extensions.pop("srsp_partners", None)
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests(app, _transaction, monkeypatch):
+    """Refusals raised outside a request speak the default language; these tests read them in English."""
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    flask_babel.refresh()

@@ -296,7 +296,7 @@ def test_a_whole_month_from_decisions_to_reconciled(partners_at):
     assert (record.paid, record.unmatched) == (5, 0)
     db.session.expire_all()
     assert payroll.status is PayrollStatus.reconciled
-    with pytest.raises(status.PayrollError, match="already reconciled"):
+    with pytest.raises(status.PayrollError, match="already has the status Reconciled"):
         generation.generate("child_allowance", "UZ-TK", "2025-12", maker)
 
 

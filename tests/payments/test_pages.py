@@ -11,12 +11,13 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from modules.payments import checks, generation, totp
+from modules.payments import checks, generation
 from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
 from tests import factories
 from tests.conftest import sign_in
 from tests.payments.test_payroll import PERIOD, _enrol, _household
+from webapp.auth import totp
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
@@ -213,7 +214,7 @@ def test_the_preparer_cannot_approve_and_is_told_why(app, checker):
 
     response = _approve(app, checker, payroll, _code(checker))
 
-    assert "The person who prepared a payroll cannot approve it." in _text(response)
+    assert "You prepared this payroll, so another finance checker must approve it." in _text(response)
     assert _reload(payroll).status is PayrollStatus.checked
 
 
@@ -229,7 +230,7 @@ def test_approving_twice_is_refused_the_second_time(app, checker, month):
     _approve(app, checker, month["payroll"], _code(checker))
     later = _code(checker, datetime.now(UTC) + timedelta(seconds=30))
     response = _approve(app, checker, month["payroll"], later)
-    assert "Nothing changed: A payroll that is approved cannot become approved" in _text(response)
+    assert "Nothing changed: a payroll with the status Approved cannot move to Approved." in _text(response)
 
 
 def test_cancel_needs_a_reason_and_the_page_takes_an_approved_payroll_to_reconciled(app, maker, checker, month,
@@ -267,7 +268,7 @@ def test_downloads_give_xsd_valid_pain001_files_and_a_csv(app, checker, month):
     payroll = month["payroll"]
     client = _client(app, checker)
     early = client.get(f"/payrolls/{payroll.id}/files/pain.001.001.03", follow_redirects=True)
-    assert early.mimetype == "text/html" and "only an approved payroll is exported" in _text(early)
+    assert early.mimetype == "text/html" and "only an approved payroll has a bank file" in _text(early)
 
     _approve(app, checker, payroll, _code(checker))
     for version in ("pain.001.001.03", "pain.001.001.09"):
@@ -357,7 +358,7 @@ def test_one_fund_request_covers_the_months_approved_payrolls_by_programme_and_r
     assert f"Approved and waiting for funds: {PERIOD} (2)" in listing
     bad = _text(client.post("/payrolls/funds", data={"period": "2026-13", "csrf_token": client.csrf},
                             follow_redirects=True))
-    assert "Give the month as YYYY-MM." in bad
+    assert "2026-13 is not a month: give it as YYYY-MM" in bad
     page = _text(client.post("/payrolls/funds", data={"period": PERIOD, "csrf_token": client.csrf},
                              follow_redirects=True))
     assert "2 payrolls, 500 000.00 UZS: The treasury confirmed the funds" in page

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
 from modules.means_test.models import Assessment, Decision
-from modules.payments import checks, generation, status, totp
+from modules.payments import checks, generation, status
 from modules.payments.bankfiles import ids
 from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import (
@@ -32,6 +32,7 @@ from modules.registration.schemas import ApplicationArgs
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
 from tests.payments.concurrency import race
+from webapp.auth import totp
 from webapp.extensions import db
 from webapp.models import Programme
 from webapp.models.audit import AuditEvent
@@ -170,7 +171,7 @@ def test_a_checked_payroll_is_not_generated_again():
     _enrol(_household())
     payroll = generation.generate("child_allowance", "UZ-TK", PERIOD)
     checks.run_checks(payroll)
-    with pytest.raises(status.PayrollError, match="already checked"):
+    with pytest.raises(status.PayrollError, match="already has the status Checked"):
         generation.generate("child_allowance", "UZ-TK", PERIOD)
 
 
@@ -539,6 +540,7 @@ def test_a_month_end_to_end_exports_a_valid_byte_identical_pain001(app, tmp_path
     assert result.exit_code == 0, result.output
     payroll = db.session.scalar(select(Payroll).where(Payroll.period == PERIOD))
     assert checks.run_checks(payroll, maker)["no_bank_account"] == 1
+    db.session.commit()  # a refused command rolls back its unit of work, which here is the test's session
     runner = app.test_cli_runner()
     out = tmp_path / "a.xml"
     refused = runner.invoke(payroll_group, ["export", str(payroll.id), "--format", "pain.001.001.03", "-o", str(out)])

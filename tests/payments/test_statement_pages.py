@@ -176,10 +176,10 @@ def test_resolving_an_exception_needs_a_note(app, officer):
 
     refused = client.post(f"/statements/exceptions/{exception.id}/resolve",
                           data={"note": "   ", "csrf_token": client.csrf}, follow_redirects=True)
-    assert "Nothing changed: A resolution note is required." in _text(refused)
+    assert "Nothing changed: a resolution note is required." in _text(refused)
     missing = client.post(f"/statements/exceptions/{exception.id}/resolve", data={"csrf_token": client.csrf},
                           follow_redirects=True)
-    assert "Nothing changed: A resolution note is required." in _text(missing)
+    assert "Nothing changed: a resolution note is required." in _text(missing)
     _committed()
     assert db.session.get(StatementException, exception.id).resolved_at is None
     assert db.session.scalar(select(func.count()).where(AuditEvent.action == "statement.exception_resolved")) == 0
@@ -195,7 +195,7 @@ def test_resolving_an_exception_needs_a_note(app, officer):
 
     twice = client.post(f"/statements/exceptions/{exception.id}/resolve",
                         data={"note": "again", "csrf_token": client.csrf}, follow_redirects=True)
-    assert "This exception is already resolved." in _text(twice)
+    assert "Nothing changed: this exception is already resolved." in _text(twice)
     assert db.session.get(StatementException, exception.id).resolution == "Another agency's payment; told the bank"
 
 
@@ -276,7 +276,7 @@ def test_the_return_is_recorded_once_after_the_deadline(app, officer, monkeypatc
     assert "Record " not in before and "recorded after the deadline" in before
     early = _text(client.post("/payrolls/returns", data={"period": PERIOD, "csrf_token": client.csrf},
                               follow_redirects=True))
-    assert "Nothing was recorded: Returns for 2026-01 are recorded after 25.02.2026" in early
+    assert "Nothing was recorded: returns for 2026-01 are recorded after 25.02.2026" in early
     assert reconciliation.recorded_returns(PERIOD) == []
 
     monkeypatch.setattr(reconciliation, "local_today", lambda: date(2026, 2, 26))

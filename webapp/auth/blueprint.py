@@ -4,11 +4,13 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from webapp.auth.authenticator import authenticator
 from webapp.auth.forms import LoginForm
 from webapp.auth.operations import SignInRefused, authenticate
 from webapp.extensions import db
 
 bp = Blueprint("auth", __name__)
+bp.add_url_rule("/account/authenticator", "authenticator", authenticator, methods=["GET", "POST"])
 
 
 def _safe_next(target: str | None) -> str:

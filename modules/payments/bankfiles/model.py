@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from modules.payments.bankfiles.text import latin
+from webapp.boundary import Refusal
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,35}")
 ACCOUNT_PATTERN = re.compile(r"\d{20}")  # Uzbek bank accounts: 20 digits, not IBANs (written as Othr/Id)
@@ -26,8 +27,11 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal(10) ** (MAX_TOTAL_DIGITS - 2)  # 16 digits before the point, 2 after
 
 
-class BankFileError(ValueError):
-    """A batch or file that must not be sent to a bank; the message names the field."""
+class BankFileError(Refusal):
+    """A batch or file that must not be sent to a bank; the message names the field.
+
+    The message is a technical diagnosis of the file (field, payment, XSD line) for the people who fix the data,
+    kept as the bank's schema words rather than translated."""
 
 
 def _fail(field_name: str, problem: str, context: str = "") -> None:

@@ -8,13 +8,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from webapp.boundary import Refusal
+
 Outcome = Literal["paid", "failed", "returned"]
 Kind = Literal["camt.053", "camt.054", "pain.002", "csv"]
 OUTCOMES: tuple[str, ...] = ("paid", "failed", "returned")
 
 
-class StatementError(ValueError):
-    """A file that cannot be read as a statement; the message says what is wrong and where."""
+class StatementError(Refusal):
+    """A file that cannot be read as a statement; the message says what is wrong and where (in the file's own
+    terms: elements, columns, lines), and is shown inside a translated sentence (`reconciliation.import_statement`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,44 @@
+"""The staff account's authenticator (TOTP) set-up: make a key, show it as a QR code, confirm it with a code.
+
+Registered on the auth blueprint at /account/authenticator. The request's boundary commits what a step did.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webapp.auth import totp
+from webapp.auth.permissions import require
+
+
+def _qr_svg(uri: str) -> str | None:
+    """The URI as an inline SVG QR code, or None when segno is not installed."""
+    try:
+        import segno
+    except ImportError:
+        return None
+    return segno.make(uri, error="m").svg_inline(scale=4)
+
+
+@require("account.authenticator")
+def authenticator():
+    user = current_user
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "setup":
+            totp.enable(user, actor=user)
+            flash(_("A new authenticator key was made. Add it to your app, then confirm with a code."), "success")
+        elif action == "confirm":
+            # A refused code changes nothing: `verify` records a step only when it accepts the code.
+            if user.totp_secret and totp.verify(user, request.form.get("code", "")):
+                flash(_("Authenticator confirmed: you can use its codes to approve payrolls."), "success")
+            else:
+                flash(_("The code is wrong or was already used; nothing changed. Try the next code."), "error")
+        return redirect(url_for("auth.authenticator"))
+    # Confirmed = a code of this secret was accepted once (enable() clears the last used step).
+    confirmed = bool(user.totp_secret) and user.totp_last_step is not None
+    uri = totp.provisioning_uri(user) if user.totp_secret and not confirmed else None
+    return render_template("auth/authenticator.html", has_secret=bool(user.totp_secret), confirmed=confirmed,
+                           uri=uri, secret=user.totp_secret if uri else None, qr=_qr_svg(uri) if uri else None)
