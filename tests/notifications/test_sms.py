@@ -10,11 +10,11 @@ import base64
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask, jsonify, request
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from twilio.request_validator import RequestValidator
 
 from connectors.sms import OutboxGateway, SmsError, TwilioGateway, get_gateway
@@ -25,7 +25,8 @@ from tests.connectors.transport import live_server
 from webapp import ConfigError, jobs
 from webapp.config import load_config
 from webapp.extensions import db
-from webapp.models import AuditEvent, Notification, NotificationStatus
+from webapp.models import AuditEvent, Job, JobStatus, Notification, NotificationStatus
+from webapp.timeutil import utcnow
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "stand-in-auth-token-0123456789ab"
@@ -350,6 +351,37 @@ def test_queue_sms_refuses_what_could_never_be_sent(app, field, value):
     with pytest.raises(ValueError, match=field):
         _queue("assessment:12:decision", **{field: value})
     assert _count("assessment:12:decision") == 0
+
+
+# --- messages whose send job was lost -----------------------------------------------------------------------------
+
+
+def _lost(key: str, minutes_ago: int, status: NotificationStatus = S.queued) -> Notification:
+    """A message whose send job is gone (failed for good here), last touched `minutes_ago`."""
+    notification = _queue(key)
+    db.session.flush()
+    db.session.info.pop("srsp_pending_jobs", None)  # its job is never handed over
+    db.session.execute(update(Job).where(Job.subject == tasks.subject_of(notification.id))
+                       .values(status=JobStatus.failed))
+    notification.status = status
+    notification.updated_at = utcnow() - timedelta(minutes=minutes_ago)
+    db.session.flush()
+    return notification
+
+
+def test_a_message_left_queued_with_no_live_job_is_sent_again_once(twilio):
+    stuck = _lost("assessment:50:decision", minutes_ago=10)
+    recent = _lost("assessment:51:decision", minutes_ago=1)  # its job may still be on the way
+    claimed = _lost("assessment:52:decision", minutes_ago=10, status=S.sending)  # Twilio may have it already
+    waiting = _queue("assessment:53:decision")  # a live job of its own
+    db.session.info.pop("srsp_pending_jobs", None)
+    waiting.updated_at = utcnow() - timedelta(minutes=10)
+    db.session.flush()
+    assert tasks.resend_stuck_sms("sweep") == {"resent": 1, "stuck": 2}
+    db.session.commit()
+    assert _fresh(stuck.id).status is S.sent and [m["Body"] for m in twilio.messages] == [stuck.body]
+    assert _fresh(recent.id).status is S.queued and _fresh(claimed.id).status is S.sending
+    assert tasks.resend_stuck_sms("again")["resent"] == 0, "sent, so nothing is left to resend"
 
 
 # --- the outbox backend -----------------------------------------------------------------------------------------
