@@ -178,6 +178,12 @@ def _register_template_helpers(app: Flask) -> None:
     from modules.means_test.display import record_text
 
     app.add_template_global(record_text)
+    from modules.means_test import labels as means_test_labels
+    from webapp import formatting, labels
+
+    formatting.register(app)
+    labels.register(app)
+    means_test_labels.register(app)
 
     @app.context_processor
     def inject_helpers():

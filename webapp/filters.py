@@ -4,6 +4,8 @@ from flask import flash, request
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from webapp.labels import filter_name
+
 
 class PageArgs(Schema):
     """The base of every list page's `*FilterArgs`: page and page size; blank and unknown arguments ignored."""
@@ -28,5 +30,5 @@ def load_filters(schema: Schema) -> dict:
         return schema.load(request.args)
     except ValidationError as error:
         flash(_("Some filters were not understood and were ignored: %(fields)s",
-                fields=", ".join(sorted(error.messages))), "error")
+                fields=", ".join(sorted({filter_name(name) for name in error.messages}))), "error")
         return schema.load({})

@@ -1,5 +1,8 @@
 """Words that templates translate from data (`_(status.value)`): marked here so that extraction finds them."""
 
+import re
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 ENUM_LABELS = [
@@ -46,3 +49,155 @@ ENUM_LABELS = [
     _l("Ministry of Health — disability register"), _l("Central Securities Depository — holdings"),
     _l("Mahalla and Family Ministry — local registers (Iron Notebook)"),
 ]
+
+# What each audited action is called on the audit trail. Codes written as f-strings (payroll.<status>,
+# bank_account.<status>, payroll.funds_<status>) are listed with every value they can take.
+AUDIT_ACTIONS = {
+    "api_token.issued": _l("API token issued"),
+    "application.created": _l("Application registered"),
+    "application.status_changed": _l("Application status changed"),
+    "application.collection_resumed": _l("Data collection resumed"),
+    "applications.listed": _l("Applications listed"),
+    "applications.exported": _l("Applications exported"),
+    "assessment.decided": _l("Means test decided"),
+    "assessment.failed": _l("Means test failed"),
+    "bank_account.requested": _l("Bank account requested"),
+    "bank_account.opened": _l("Bank account opened"),
+    "bank_account.card_issued": _l("Bank card issued"),
+    "bank_account.closed": _l("Bank account closed"),
+    "budget_return.recorded": _l("Return to the budget recorded"),
+    "enrolment.created": _l("Enrolled in a programme"),
+    "enrolment.refused": _l("Enrolment refused"),
+    "enrolment.suspended": _l("Enrolment suspended"),
+    "enrolment.resumed": _l("Enrolment resumed"),
+    "enrolment.ended": _l("Enrolment ended"),
+    "household.viewed": _l("Household viewed"),
+    "notification.queued": _l("SMS queued"),
+    "notification.refused": _l("SMS refused"),
+    "notifications.listed": _l("SMS notices listed"),
+    "payroll.generated": _l("Payroll generated"),
+    "payroll.draft": _l("Payroll back to draft"),
+    "payroll.checked": _l("Payroll checked"),
+    "payroll.approved": _l("Payroll approved"),
+    "payroll.approval_refused": _l("Payroll approval refused"),
+    "payroll.sent": _l("Payroll sent to the bank"),
+    "payroll.reconciled": _l("Payroll reconciled"),
+    "payroll.cancelled": _l("Payroll cancelled"),
+    "payroll.funds_pending": _l("Funds requested from the treasury"),
+    "payroll.funds_confirmed": _l("Funds confirmed by the treasury"),
+    "payroll.funds_refused": _l("Funds refused by the treasury"),
+    "payroll.viewed": _l("Payroll viewed"),
+    "payroll.file_downloaded": _l("Payment file downloaded"),
+    "person.death_recorded": _l("Death recorded by the civil registry"),
+    "person.birth_notified": _l("Birth notified by the civil registry"),
+    "policy.simulation_exported": _l("Policy simulation exported"),
+    "statement.import": _l("Bank statement imported"),
+    "statement.exception_resolved": _l("Statement exception resolved"),
+    "user.created": _l("User created"),
+    "user.updated": _l("User changed"),
+    "user.password_reset": _l("Password reset"),
+    "user.signed_in": _l("Signed in"),
+    "user.sign_in_failed": _l("Sign-in failed"),
+    "user.sign_in_refused_locked": _l("Sign-in refused: account locked"),
+    "user.unlocked": _l("Account unlocked"),
+    "user.totp_enabled": _l("Authenticator set up"),
+}
+
+# What the audited objects are.
+OBJECT_TYPES = {
+    "application": _l("Application"), "bank_account": _l("Bank account"), "budget_return": _l("Return to the budget"),
+    "enrolment": _l("Enrolment"), "household": _l("Household"), "notification": _l("SMS notice"),
+    "payroll": _l("Payroll"), "person": _l("Person"), "rule_pack": _l("Rule pack"),
+    "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
+}
+
+# The names of the details an audit event keeps.
+DETAIL_NAMES = {
+    "added": _l("Lines added"), "amount": _l("Amount"), "application_id": _l("Application"), "areas": _l("Areas"),
+    "assessment": _l("Assessment"), "bank_code": _l("Bank"), "beneficiary": _l("Beneficiary"),
+    "birth_date": _l("Date of birth"), "changes": _l("Changes"), "channel": _l("Channel"),
+    "death_date": _l("Date of death"), "decision": _l("Decision"), "dedupe_key": _l("Deduplication key"),
+    "draft": _l("Draft"), "end_to_end_id": _l("EndToEndId"), "error": _l("Error"), "filename": _l("File"),
+    "format": _l("Format"), "from": _l("From"), "fund_request": _l("Fund request"), "household_id": _l("Household"),
+    "households": _l("Households"), "ids": _l("Records"), "kind": _l("Kind"), "language": _l("Language"),
+    "lines": _l("Lines"), "members": _l("Members"), "message_id": _l("Message"), "months": _l("Months"),
+    "name": _l("Name"), "national_scope": _l("Whole country"), "note": _l("Note"), "pack": _l("Rule pack"),
+    "pack_version": _l("Rules in force"), "page": _l("Page"), "payrolls": _l("Payrolls"), "period": _l("Month"),
+    "person": _l("Person"), "pin": _l("PIN"), "programme": _l("Programme"), "reason": _l("Reason"),
+    "reference": _l("Reference"), "region": _l("Region"), "request_id": _l("Request"), "role": _l("Role"),
+    "searched": _l("Search"), "source": _l("Source"), "status": _l("Status"), "template": _l("Message template"),
+    "to": _l("To"), "total": _l("Total"), "username": _l("Username"), "active": _l("Active"),
+    "full_name": _l("Full name"), "filters": _l("Filters"), "rows": _l("Rows"), "job_id": _l("Job"),
+}
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def audit_action(code: str) -> str:
+    """An audited action in words; a code nobody named yet still reads as a sentence around it."""
+    label = AUDIT_ACTIONS.get(code)
+    return str(label) if label is not None else _("Other event (%(code)s)", code=code)
+
+
+def object_label(object_type: str | None, object_id: str | None = None) -> str:
+    """"Payroll 7": an audited object's kind in words and its id."""
+    if not object_type:
+        return object_id or ""
+    kind = OBJECT_TYPES.get(object_type)
+    kind = str(kind) if kind is not None else _("Other object (%(type)s)", type=object_type)
+    return f"{kind} {object_id}" if object_id else kind
+
+
+def detail_name(key: str) -> str:
+    label = DETAIL_NAMES.get(key)
+    return str(label) if label is not None else _("Other detail (%(name)s)", name=key)
+
+
+def detail_value(value) -> str:
+    """A detail's value in words: codes translated (statuses, roles), yes/no, lists joined, the rest as data."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return _(value) if _CODE.match(value) else value
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_value(item) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{detail_name(key)}: {detail_value(item)}" for key, item in value.items())
+    return str(value)
+
+
+def _choices(table: dict, label, chosen: str | None) -> list[tuple[str, str]]:
+    """(code, words) options of a filter in the reader's alphabetical order; a code chosen in the address but
+    not listed here is kept, so that the filter shows what it filters by."""
+    codes = set(table) | ({chosen} if chosen else set())
+    return sorted(((code, label(code)) for code in codes), key=lambda item: item[1].lower())
+
+
+def audit_action_choices(chosen: str | None = None) -> list[tuple[str, str]]:
+    return _choices(AUDIT_ACTIONS, audit_action, chosen)
+
+
+def object_type_choices(chosen: str | None = None) -> list[tuple[str, str]]:
+    return _choices(OBJECT_TYPES, object_label, chosen)
+
+
+def register(app) -> None:
+    for function in (audit_action, object_label, detail_name, detail_value, audit_action_choices,
+                     object_type_choices):
+        app.add_template_global(function)
+
+
+# The filters of list pages (query-string arguments), named when one cannot be read.
+FILTER_NAMES = {
+    "page": _l("page"), "per_page": _l("rows per page"), "status": _l("status"), "area": _l("area"),
+    "programme": _l("programme"), "date_from": _l("from"), "date_to": _l("to"), "overdue": _l("overdue"),
+    "q": _l("search"), "region": _l("region"), "period": _l("month"), "kind": _l("kind"), "action": _l("action"),
+    "actor": _l("username"), "object_type": _l("object type"), "object_id": _l("object ID"),
+}
+
+
+def filter_name(name: str) -> str:
+    label = FILTER_NAMES.get(name)
+    return str(label) if label is not None else _("another filter")

@@ -79,7 +79,7 @@ def _text(html: str) -> str:
 
 
 def _actions_listed(html: str) -> list[str]:
-    return re.findall(r"<td><code>([a-z_.]+)</code></td>", html)
+    return re.findall(r'<tr data-action="([a-z_.]+)">', html)
 
 
 # --- creating users --------------------------------------------------------------------------------------------
