@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import html
 import itertools
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from sqlalchemy import select
+import pyotp
+from sqlalchemy import bindparam, select, text
 
+from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
+from modules.enrolment.operations import enrolments_of
+from modules.means_test.assessment import store_assessment
+from modules.means_test.models import Assessment, Decision
+from modules.payments import checks, generation, status
+from modules.payments.models import (
+    FundRequest,
+    FundRequestPayroll,
+    FundRequestStatus,
+    LineStatus,
+    Payroll,
+    PayrollLine,
+)
+from modules.registration import operations as registration
 from modules.registration.models import Household, HouseholdMember, Person, Relation, Sex
+from modules.registration.schemas import ApplicationArgs
+from rules.engines import evaluate
+from rules.facts import validate_facts
+from webapp import signals
+from webapp.auth import totp
 from webapp.auth.operations import create_user
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, Role
+from webapp.models import Area, AreaLevel, Programme, Role
 from webapp.pin import make_uz
 
 PASSWORD = "correct-horse-battery"
@@ -91,3 +114,216 @@ def form_data(payload: dict, csrf: str, action: str = "submit") -> dict:
         "channel": payload["channel"],
         "action": action,
     }
+
+
+# --- enrolments, payrolls and statements (payments, enrolment and browser tests) -------------------------------
+
+PAYROLL_PERIOD = "2026-01"
+PAYROLL_START = date(2025, 12, 1)
+
+
+_account_numbers = itertools.count(1)
+
+
+def programme_named(code: str) -> Programme:
+    return db.session.scalar(select(Programme).where(Programme.code == code))
+
+
+def assessed_family(region: str = "UZ-TK", children: int = 2) -> dict:
+    """A family with an application and a (minimal) eligible assessment the enrolments hang off."""
+    family = make_family(region, children=children)
+    user = make_user("registrar", national=True)
+    application = registration.register_application(
+        ApplicationArgs().load(application_payload(family)), user)
+    assessment = Assessment(
+        application_id=application.id, household_id=application.household_id, kind="initial", pack_id="uz",
+        pack_version="test", engine="durable_rules", as_of=date(2025, 11, 10), decision=Decision.eligible,
+        per_capita_income=Decimal("100000.00"), monthly_total=Decimal("1.00"), reasons=[], programmes=[], facts={},
+        trace={}, created_at=datetime(2025, 11, 20, 8, tzinfo=UTC))
+    db.session.add(assessment)
+    db.session.flush()
+    family["application"], family["assessment"] = application, assessment
+    return family
+
+
+def bank_account(person_id: int, state: BankAccountStatus = BankAccountStatus.opened) -> BankAccount:
+    account = db.session.scalar(select(BankAccount).where(BankAccount.person_id == person_id))
+    if account is None:
+        number = f"2020800{next(_account_numbers):013d}" if state is not BankAccountStatus.requested else None
+        account = BankAccount(person_id=person_id, bank_code="00444", account_number=number, status=state,
+                              request_id=uuid.uuid4().hex)
+        db.session.add(account)
+        db.session.flush()
+    return account
+
+
+def enrol(family: dict, beneficiary=None, programme: str = "child_allowance", amount: str = "250000.00",
+          months: int = 12, lump_sum: bool = False, start: date = PAYROLL_START, account=BankAccountStatus.opened,
+          household_id: int | None = None) -> Enrolment:
+    beneficiary = beneficiary or family["children"][0]
+    payee = family["head"]
+    end = date(start.year + (start.month - 1 + months) // 12, (start.month - 1 + months) % 12 + 1, 1)
+    enrolment = Enrolment(
+        application_id=family["application"].id, assessment_id=family["assessment"].id,
+        household_id=household_id or family["household"].id, programme_id=programme_named(programme).id,
+        beneficiary_person_id=beneficiary.id, payee_person_id=payee.id, monthly_amount=Decimal(amount),
+        months=months, lump_sum=lump_sum, period_start=start,
+        period_end=date.fromordinal(end.toordinal() - 1), status=EnrolmentStatus.active,
+        bank_account_id=bank_account(payee.id, account).id if account else None)
+    db.session.add(enrolment)
+    db.session.flush()
+    return enrolment
+
+
+def payroll_lines(payroll: Payroll) -> list[PayrollLine]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(PayrollLine).where(PayrollLine.payroll_id == payroll.id)
+                                   .order_by(PayrollLine.id)))
+
+
+def finance_checker(**kwargs):
+    user = make_user("finance_checker", national=True, **kwargs)
+    totp.enable(user)
+    return user
+
+
+def totp_code(user, at: datetime | None = None) -> str:
+    return pyotp.TOTP(user.totp_secret).at(at or datetime.now(UTC))
+
+
+def fund(payroll: Payroll) -> FundRequest:
+    """Record the treasury's confirmation for an approved payroll, as `funding.request_funds` would."""
+    request = FundRequest(reference=f"TEST-FR-{payroll.id}-{uuid.uuid4().hex[:8]}", period=payroll.period,
+                          status=FundRequestStatus.confirmed, total_amount=payroll.total_amount,
+                          beneficiaries=payroll.line_count, lines=[], treasury_reference="GFMIS-TEST")
+    db.session.add(request)
+    db.session.flush()
+    db.session.add(FundRequestPayroll(fund_request_id=request.id, payroll_id=payroll.id, amount=payroll.total_amount))
+    db.session.flush()
+    return request
+
+
+def remove_payroll(payroll_id: int, enrolment_id: int, family: dict) -> None:
+    """Remove what the test committed — the payroll (its triggers allow it once cancelled), the enrolment, the
+    family and its application — so that later tests, which list applications and persons, start clean."""
+    run = db.session.execute
+    run(text("UPDATE payroll SET status = 'cancelled' WHERE id = :id"), {"id": payroll_id})
+    run(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
+    run(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
+    run(text("DELETE FROM enrolment WHERE id = :id"), {"id": enrolment_id})
+    remove_family(family)
+    db.session.commit()
+
+
+def remove_family(family: dict) -> None:
+    """Delete a committed family ({"application", "household", "persons"} ids) with its enrolments, accounts and
+    application (no commit)."""
+    run = db.session.execute
+    persons = {"ids": family["persons"]}
+    run(text("DELETE FROM enrolment WHERE application_id = :app"), {"app": family["application"]})
+    run(text("DELETE FROM bank_account WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+        persons)
+    run(text("DELETE FROM application WHERE id = :id"), {"id": family["application"]})  # cascades its rows
+    run(text("DELETE FROM household_member WHERE household_id = :id"), {"id": family["household"]})
+    run(text("DELETE FROM household WHERE id = :id"), {"id": family["household"]})
+    run(text("DELETE FROM person WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), persons)
+
+
+INCOME_MONTHS = ["2025-08", "2025-09", "2025-10"]
+DECIDED_AT = datetime(2025, 11, 20, 8, tzinfo=UTC)  # 13:00 in Tashkent: periods start on 1 December 2025
+
+
+def income_facts(family: dict, monthly_income: int, extra: dict | None = None) -> dict:
+    """Head and spouse with that salary each month of the window; `extra` adds fields per PIN."""
+    people = [("head", family["head"]), ("spouse", family["spouse"])] + [("child", k) for k in family["children"]]
+    extra = extra or {}
+    return {"application_date": "2025-11-10", "members": [
+        {"pin": person.pin, "relation": relation, "birth_date": person.birth_date.isoformat(), "sex": person.sex.value,
+         "income": [{"source": "salary", "month": m, "amount": monthly_income} for m in INCOME_MONTHS]
+         if relation in ("head", "spouse") else [], **extra.get(person.pin, {})}
+        for relation, person in people]}
+
+
+def decided_assessment(family: dict | None = None, monthly_income: int = 300_000, extra: dict | None = None,
+                       decided: datetime = DECIDED_AT, programmes=("child_allowance",), edit=None) -> Assessment:
+    """An application assessed with the real engine; the assessment stored but the signal not yet sent."""
+    family = family or make_family(children=2)
+    user = make_user("registrar", national=True)
+    payload = application_payload(family, programmes=list(programmes))
+    application = registration.register_application(ApplicationArgs().load(payload), user)
+    facts = validate_facts(income_facts(family, monthly_income, extra))
+    result = evaluate(facts, "uz", engine="durable_rules")
+    if edit:
+        edit(result)
+    return store_assessment(application, facts, result, "durable_rules", created_at=decided)
+
+
+def decide(assessment: Assessment, actor=None) -> list[Enrolment]:
+    signals.application_decided.send(assessment.application, assessment=assessment, actor=actor)
+    return enrolments_of(assessment.id)
+
+
+def signed_in_client(app, user):
+    """A test client signed in as `user`, reading English pages."""
+    from tests.conftest import sign_in  # the conftest imports this module
+
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return sign_in(client, user)
+
+
+def page_text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+PAYMENT_AMOUNT = Decimal("250000.00")
+
+
+def sent_payroll(children: int = 3):
+    """A sent child-allowance payroll for PAYROLL_PERIOD with one line per child, all included."""
+    family = assessed_family(children=children)
+    for child in family["children"]:
+        enrol(family, child)
+    maker = make_user("finance_maker", national=True)
+    payroll = generation.generate("child_allowance", "UZ-TK", PAYROLL_PERIOD, maker)
+    checks.run_checks(payroll, maker)
+    checker = finance_checker()
+    status.approve(payroll, checker, totp_code(checker))
+    fund(payroll)
+    status.mark_sent(payroll)
+    lines = payroll_lines(payroll)
+    assert len(lines) == children and all(line.status is LineStatus.included for line in lines)
+    return payroll, lines
+
+
+def camt054(entries: list[tuple[str, Decimal, str]], msg_id: str = "NTF-T-1") -> bytes:
+    """A camt.054.001.08 notification: ("paid" → our booked debit, "returned" → a return credit with AC04)."""
+    ntries = []
+    for e2e, amount, outcome in entries:
+        if outcome == "paid":
+            ntries.append(
+                f'<Ntry><Amt Ccy="UZS">{amount}</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
+                '<BookgDt><Dt>2026-01-28</Dt></BookgDt>'
+                '<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly></Domn></BkTxCd>'
+                f'<NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs></TxDtls></NtryDtls></Ntry>')
+        else:
+            ntries.append(
+                f'<Ntry><Amt Ccy="UZS">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
+                '<BookgDt><Dt>2026-01-29</Dt></BookgDt>'
+                '<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>RRTN</SubFmlyCd></Fmly></Domn></BkTxCd>'
+                f'<NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>'
+                '<RtrInf><Rsn><Cd>AC04</Cd></Rsn><AddtlInf>Account closed</AddtlInf></RtrInf>'
+                '</TxDtls></NtryDtls></Ntry>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn>'
+        f'<GrpHdr><MsgId>{msg_id}</MsgId><CreDtTm>2026-01-29T18:00:00+05:00</CreDtTm></GrpHdr>'
+        '<Ntfctn><Id>N-1</Id><Acct><Id><Othr><Id>20210000900100001001</Id></Othr></Id><Ccy>UZS</Ccy></Acct>'
+        f'{"".join(ntries)}</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>').encode()
+
+
+def statement_csv(rows: list[tuple[str, Decimal, str]]) -> bytes:
+    header = "end_to_end_id,amount,currency,status,booking_date,reason_code,reason_text\n"
+    body = "".join(f"{e2e},{amount},UZS,{outcome},2026-01-28,{'AC04' if outcome != 'paid' else ''},\n"
+                   for e2e, amount, outcome in rows)
+    return (header + body).encode()

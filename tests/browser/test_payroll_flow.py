@@ -19,8 +19,10 @@ from modules.payments.models import Payroll, PayrollStatus, StatementImport
 from tests import factories
 from tests.browser.conftest import commit_and_let_go, go, sign_in
 from tests.connectors.simulator import serving_simulator
+from tests.factories import assessed_family as _household
+from tests.factories import enrol as _enrol
+from tests.factories import remove_family
 from tests.payments.conftest import partners_config
-from tests.payments.test_payroll import _enrol, _household, remove_family
 from webapp.extensions import db
 from webapp.models import Area, Programme
 

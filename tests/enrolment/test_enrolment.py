@@ -13,50 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from modules.enrolment import operations
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
 from modules.enrolment.status import IllegalAccountTransition, IllegalTransition
-from modules.means_test.assessment import store_assessment
 from modules.means_test.models import Assessment, Decision
-from modules.registration import operations as registration
-from modules.registration.schemas import ApplicationArgs
-from rules.engines import evaluate
-from rules.facts import validate_facts
 from tests import factories
 from tests.conftest import sign_in
-from webapp import signals
+from tests.factories import decide as _decide
+from tests.factories import decided_assessment as _decided
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
-
-MONTHS = ["2025-08", "2025-09", "2025-10"]
-DECIDED = datetime(2025, 11, 20, 8, tzinfo=UTC)  # 13:00 in Tashkent: periods start on 1 December 2025
-
-
-def _facts(family: dict, monthly_income: int, extra: dict | None = None) -> dict:
-    """Head and spouse with that salary each month of the window; `extra` adds fields per PIN."""
-    people = [("head", family["head"]), ("spouse", family["spouse"])] + [("child", k) for k in family["children"]]
-    extra = extra or {}
-    return {"application_date": "2025-11-10", "members": [
-        {"pin": person.pin, "relation": relation, "birth_date": person.birth_date.isoformat(), "sex": person.sex.value,
-         "income": [{"source": "salary", "month": m, "amount": monthly_income} for m in MONTHS]
-         if relation in ("head", "spouse") else [], **extra.get(person.pin, {})}
-        for relation, person in people]}
-
-
-def _decided(family: dict | None = None, monthly_income: int = 300_000, extra: dict | None = None,
-             decided: datetime = DECIDED, programmes=("child_allowance",), edit=None) -> Assessment:
-    """An application assessed with the real engine; the assessment stored but the signal not yet sent."""
-    family = family or factories.make_family(children=2)
-    user = factories.make_user("registrar", national=True)
-    payload = factories.application_payload(family, programmes=list(programmes))
-    application = registration.register_application(ApplicationArgs().load(payload), user)
-    facts = validate_facts(_facts(family, monthly_income, extra))
-    result = evaluate(facts, "uz", engine="durable_rules")
-    if edit:
-        edit(result)
-    return store_assessment(application, facts, result, "durable_rules", created_at=decided)
-
-
-def _decide(assessment: Assessment, actor=None) -> list[Enrolment]:
-    signals.application_decided.send(assessment.application, assessment=assessment, actor=actor)
-    return operations.enrolments_of(assessment.id)
 
 
 def _by_programme(enrolments) -> dict[str, list[Enrolment]]:

@@ -32,9 +32,16 @@ from modules.payments.models import (
 )
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
-from tests.enrolment.test_enrolment import _decide, _decided
+from tests.factories import PAYROLL_PERIOD as PERIOD
+from tests.factories import assessed_family as _household
+from tests.factories import decide as _decide
+from tests.factories import decided_assessment as _decided
+from tests.factories import enrol as _enrol
+from tests.factories import finance_checker as _checker
+from tests.factories import payroll_lines as _lines
+from tests.factories import remove_payroll as _cleanup
+from tests.factories import totp_code as _code
 from tests.payments.concurrency import race
-from tests.payments.test_payroll import PERIOD, _checker, _cleanup, _code, _enrol, _household, _lines
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 

@@ -3,7 +3,6 @@ with an authenticator code (wrong code and self-approval refused), bank file dow
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -15,21 +14,14 @@ from modules.payments import checks, generation
 from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
 from tests import factories
-from tests.conftest import sign_in
-from tests.payments.test_payroll import PERIOD, _enrol, _household
+from tests.factories import PAYROLL_PERIOD as PERIOD
+from tests.factories import assessed_family as _household
+from tests.factories import enrol as _enrol
+from tests.factories import page_text as _text
+from tests.factories import signed_in_client as _client
 from webapp.auth import totp
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
-
-
-def _client(app, user):
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return sign_in(client, user)
-
-
-def _text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 @pytest.fixture

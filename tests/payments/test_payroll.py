@@ -3,122 +3,37 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from itertools import count
 
-import pyotp
 import pytest
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
-from modules.means_test.models import Assessment, Decision
+from modules.enrolment.models import BankAccountStatus, EnrolmentStatus
 from modules.payments import checks, generation, status
 from modules.payments.bankfiles import ids
 from modules.payments.bankfiles.xsd import validate
 from modules.payments.models import (
-    FundRequest,
-    FundRequestPayroll,
-    FundRequestStatus,
     LineStatus,
     Payroll,
     PayrollLine,
     PayrollStatus,
 )
-from modules.registration import operations as registration
-from modules.registration.schemas import ApplicationArgs
 from tests import factories
 from tests.conftest import TEST_DATABASE_URL
+from tests.factories import PAYROLL_PERIOD as PERIOD
+from tests.factories import assessed_family as _household
+from tests.factories import enrol as _enrol
+from tests.factories import finance_checker as _checker
+from tests.factories import fund
+from tests.factories import payroll_lines as _lines
+from tests.factories import remove_payroll as _cleanup
+from tests.factories import totp_code as _code
 from tests.payments.concurrency import race
 from webapp.auth import totp
 from webapp.extensions import db
-from webapp.models import Programme
 from webapp.models.audit import AuditEvent
-
-PERIOD = "2026-01"
-START = date(2025, 12, 1)
-_accounts = count(1)
-
-
-def _programme(code: str) -> Programme:
-    return db.session.scalar(select(Programme).where(Programme.code == code))
-
-
-def _household(region: str = "UZ-TK", children: int = 2) -> dict:
-    """A family with an application and a (minimal) eligible assessment the enrolments hang off."""
-    family = factories.make_family(region, children=children)
-    user = factories.make_user("registrar", national=True)
-    application = registration.register_application(
-        ApplicationArgs().load(factories.application_payload(family)), user)
-    assessment = Assessment(
-        application_id=application.id, household_id=application.household_id, kind="initial", pack_id="uz",
-        pack_version="test", engine="durable_rules", as_of=date(2025, 11, 10), decision=Decision.eligible,
-        per_capita_income=Decimal("100000.00"), monthly_total=Decimal("1.00"), reasons=[], programmes=[], facts={},
-        trace={}, created_at=datetime(2025, 11, 20, 8, tzinfo=UTC))
-    db.session.add(assessment)
-    db.session.flush()
-    family["application"], family["assessment"] = application, assessment
-    return family
-
-
-def _account(person_id: int, state: BankAccountStatus = BankAccountStatus.opened) -> BankAccount:
-    account = db.session.scalar(select(BankAccount).where(BankAccount.person_id == person_id))
-    if account is None:
-        number = f"2020800{next(_accounts):013d}" if state is not BankAccountStatus.requested else None
-        account = BankAccount(person_id=person_id, bank_code="00444", account_number=number, status=state,
-                              request_id=uuid.uuid4().hex)
-        db.session.add(account)
-        db.session.flush()
-    return account
-
-
-def _enrol(family: dict, beneficiary=None, programme: str = "child_allowance", amount: str = "250000.00",
-           months: int = 12, lump_sum: bool = False, start: date = START, account=BankAccountStatus.opened,
-           household_id: int | None = None) -> Enrolment:
-    beneficiary = beneficiary or family["children"][0]
-    payee = family["head"]
-    end = date(start.year + (start.month - 1 + months) // 12, (start.month - 1 + months) % 12 + 1, 1)
-    enrolment = Enrolment(
-        application_id=family["application"].id, assessment_id=family["assessment"].id,
-        household_id=household_id or family["household"].id, programme_id=_programme(programme).id,
-        beneficiary_person_id=beneficiary.id, payee_person_id=payee.id, monthly_amount=Decimal(amount),
-        months=months, lump_sum=lump_sum, period_start=start,
-        period_end=date.fromordinal(end.toordinal() - 1), status=EnrolmentStatus.active,
-        bank_account_id=_account(payee.id, account).id if account else None)
-    db.session.add(enrolment)
-    db.session.flush()
-    return enrolment
-
-
-def _lines(payroll: Payroll) -> list[PayrollLine]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(PayrollLine).where(PayrollLine.payroll_id == payroll.id)
-                                   .order_by(PayrollLine.id)))
-
-
-def _checker(**kwargs):
-    user = factories.make_user("finance_checker", national=True, **kwargs)
-    totp.enable(user)
-    return user
-
-
-def _code(user, at: datetime | None = None) -> str:
-    return pyotp.TOTP(user.totp_secret).at(at or datetime.now(UTC))
-
-
-def fund(payroll: Payroll) -> FundRequest:
-    """Record the treasury's confirmation for an approved payroll, as `funding.request_funds` would."""
-    request = FundRequest(reference=f"TEST-FR-{payroll.id}-{uuid.uuid4().hex[:8]}", period=payroll.period,
-                          status=FundRequestStatus.confirmed, total_amount=payroll.total_amount,
-                          beneficiaries=payroll.line_count, lines=[], treasury_reference="GFMIS-TEST")
-    db.session.add(request)
-    db.session.flush()
-    db.session.add(FundRequestPayroll(fund_request_id=request.id, payroll_id=payroll.id, amount=payroll.total_amount))
-    db.session.flush()
-    return request
-
 
 # --- generation -------------------------------------------------------------------------------------------------
 
@@ -497,30 +412,8 @@ def test_two_checkers_approving_at_once_exactly_one_succeeds(app):
         _cleanup(payroll_id, enrolment_id, family_ids)
 
 
-def _cleanup(payroll_id: int, enrolment_id: int, family: dict) -> None:
-    """Remove what the test committed — the payroll (its triggers allow it once cancelled), the enrolment, the
-    family and its application — so that later tests, which list applications and persons, start clean."""
-    run = db.session.execute
-    run(text("UPDATE payroll SET status = 'cancelled' WHERE id = :id"), {"id": payroll_id})
-    run(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
-    run(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
-    run(text("DELETE FROM enrolment WHERE id = :id"), {"id": enrolment_id})
-    remove_family(family)
-    db.session.commit()
 
 
-def remove_family(family: dict) -> None:
-    """Delete a committed family ({"application", "household", "persons"} ids) with its enrolments, accounts and
-    application (no commit)."""
-    run = db.session.execute
-    persons = {"ids": family["persons"]}
-    run(text("DELETE FROM enrolment WHERE application_id = :app"), {"app": family["application"]})
-    run(text("DELETE FROM bank_account WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True)),
-        persons)
-    run(text("DELETE FROM application WHERE id = :id"), {"id": family["application"]})  # cascades its rows
-    run(text("DELETE FROM household_member WHERE household_id = :id"), {"id": family["household"]})
-    run(text("DELETE FROM household WHERE id = :id"), {"id": family["household"]})
-    run(text("DELETE FROM person WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), persons)
 
 
 # --- export -------------------------------------------------------------------------------------------------------

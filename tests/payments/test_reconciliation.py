@@ -10,60 +10,27 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from modules.payments import checks, generation, reconciliation, status
+from modules.payments import generation, reconciliation
 from modules.payments.models import ExceptionKind, LineStatus, PayrollStatus, StatementException, StatementImport
 from modules.payments.statements import read_statement
 from tests import factories
-from tests.payments.test_payroll import PERIOD, _checker, _code, _enrol, _household, _lines, fund
+from tests.factories import PAYMENT_AMOUNT as AMOUNT
+from tests.factories import PAYROLL_PERIOD as PERIOD
+from tests.factories import assessed_family as _household
+from tests.factories import camt054 as _camt054
+from tests.factories import enrol as _enrol
+from tests.factories import payroll_lines as _lines
+from tests.factories import sent_payroll as _sent_payroll
+from tests.factories import statement_csv as _csv
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
 TRYTON_CAMT053 = (Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "iso20022"
                   / "samples-tryton" / "camt.053.001.02.xml")
-AMOUNT = Decimal("250000.00")
 
 
-def _sent_payroll(children: int = 3):
-    """A sent child-allowance payroll for PERIOD with one line per child, all included."""
-    family = _household(children=children)
-    for child in family["children"]:
-        _enrol(family, child)
-    maker = factories.make_user("finance_maker", national=True)
-    payroll = generation.generate("child_allowance", "UZ-TK", PERIOD, maker)
-    checks.run_checks(payroll, maker)
-    checker = _checker()
-    status.approve(payroll, checker, _code(checker))
-    fund(payroll)
-    status.mark_sent(payroll)
-    lines = _lines(payroll)
-    assert len(lines) == children and all(line.status is LineStatus.included for line in lines)
-    return payroll, lines
 
 
-def _camt054(entries: list[tuple[str, Decimal, str]], msg_id: str = "NTF-T-1") -> bytes:
-    """A camt.054.001.08 notification: ("paid" → our booked debit, "returned" → a return credit with AC04)."""
-    ntries = []
-    for e2e, amount, outcome in entries:
-        if outcome == "paid":
-            ntries.append(
-                f'<Ntry><Amt Ccy="UZS">{amount}</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
-                '<BookgDt><Dt>2026-01-28</Dt></BookgDt>'
-                '<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly></Domn></BkTxCd>'
-                f'<NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs></TxDtls></NtryDtls></Ntry>')
-        else:
-            ntries.append(
-                f'<Ntry><Amt Ccy="UZS">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
-                '<BookgDt><Dt>2026-01-29</Dt></BookgDt>'
-                '<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>RRTN</SubFmlyCd></Fmly></Domn></BkTxCd>'
-                f'<NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>'
-                '<RtrInf><Rsn><Cd>AC04</Cd></Rsn><AddtlInf>Account closed</AddtlInf></RtrInf>'
-                '</TxDtls></NtryDtls></Ntry>')
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn>'
-        f'<GrpHdr><MsgId>{msg_id}</MsgId><CreDtTm>2026-01-29T18:00:00+05:00</CreDtTm></GrpHdr>'
-        '<Ntfctn><Id>N-1</Id><Acct><Id><Othr><Id>20210000900100001001</Id></Othr></Id><Ccy>UZS</Ccy></Acct>'
-        f'{"".join(ntries)}</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>').encode()
 
 
 def _pain002(rows: list[tuple[str, str]]) -> bytes:
@@ -83,11 +50,6 @@ def _pain002(rows: list[tuple[str, str]]) -> bytes:
         '</CstmrPmtStsRpt></Document>').encode()
 
 
-def _csv(rows: list[tuple[str, Decimal, str]]) -> bytes:
-    header = "end_to_end_id,amount,currency,status,booking_date,reason_code,reason_text\n"
-    body = "".join(f"{e2e},{amount},UZS,{outcome},2026-01-28,{'AC04' if outcome != 'paid' else ''},\n"
-                   for e2e, amount, outcome in rows)
-    return (header + body).encode()
 
 
 def _statuses(payroll) -> list[LineStatus]:

@@ -21,9 +21,14 @@ from modules.payments.models import (
     StatementImport,
 )
 from tests import factories
-from tests.payments.test_pages import _client, _text
-from tests.payments.test_payroll import PERIOD, _lines
-from tests.payments.test_reconciliation import AMOUNT, _camt054, _csv, _sent_payroll
+from tests.factories import PAYMENT_AMOUNT as AMOUNT
+from tests.factories import PAYROLL_PERIOD as PERIOD
+from tests.factories import camt054 as _camt054
+from tests.factories import page_text as _text
+from tests.factories import payroll_lines as _lines
+from tests.factories import sent_payroll as _sent_payroll
+from tests.factories import signed_in_client as _client
+from tests.factories import statement_csv as _csv
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
