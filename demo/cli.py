@@ -28,7 +28,7 @@ from webapp.boundary import unit_of_work
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 from webapp.programmes import load_programmes
-from webapp.scheduler import start_in_thread
+from webapp.worker import start_schedule
 
 DEMO_HOUSEHOLDS = 3000
 DEMO_SIMULATOR_PORT = 5001
@@ -80,7 +80,7 @@ def demo_run(host, port):
     click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
     _decide_history_in_background(current_app._get_current_object())
     # The periodic jobs run here as on a worker: sweepers that resume work a restart interrupted, recertification.
-    start_in_thread(current_app._get_current_object())
+    start_schedule(current_app._get_current_object())
     click.echo("  Periodic jobs (webapp/schedule.py) run in this process; see Jobs for their runs")
     # Werkzeug directly: Flask refuses app.run() inside a CLI command.
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)

@@ -341,8 +341,11 @@ def _timeout_of(row: Job) -> int:
 
 def _orphaned(now) -> list[Job]:
     """Running jobs whose worker is gone: a process of this host that no longer lives, or a lease run out."""
-    rows = db.session.scalars(select(Job).where(Job.status == JobStatus.running).limit(500)).all()
-    return [row for row in rows if (row.lease_until is not None and row.lease_until < now) or _dead_here(row.worker)]
+    running = select(Job).where(Job.status == JobStatus.running)
+    expired = db.session.scalars(running.where(Job.lease_until < now).limit(500)).all()
+    here = db.session.scalars(running.where(Job.worker.like(f"{socket.gethostname()}:%"),
+                                            or_(Job.lease_until.is_(None), Job.lease_until >= now)).limit(500)).all()
+    return list(expired) + [row for row in here if _dead_here(row.worker)]
 
 
 def _dead_here(worker: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Runs the periodic schedule (webapp/schedule.py): `srsp worker` beside its workers, `make run` in a thread.
+"""Runs a periodic schedule (webapp/schedule.py): `srsp worker` beside its workers, `make run` in a thread.
 
 Each run of an entry belongs to a slot (a minute, an hour, a month); it is enqueued with the slot in its dedupe key,
 so however many schedulers run on however many machines, a slot runs once. A scheduler that starts late catches up
@@ -73,11 +73,7 @@ def effective(schedule, overrides: dict) -> list[Periodic]:
 
 
 class Scheduler:
-    def __init__(self, app: Flask, schedule=None):
-        if schedule is None:
-            from webapp.schedule import SCHEDULE
-
-            schedule = SCHEDULE
+    def __init__(self, app: Flask, schedule):
         self.app = app
         self.entries = effective(schedule, app.config.get("SCHEDULE") or {})
         self._enqueued: dict[str, str] = {}
@@ -107,9 +103,10 @@ class Scheduler:
             stop.wait(interval)
 
 
-def start_in_thread(app: Flask, interval: float = TICK_SECONDS) -> threading.Event:
+def start_in_thread(app: Flask, schedule, interval: float = TICK_SECONDS) -> threading.Event:
     """Run the schedule in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
-    thread = threading.Thread(target=Scheduler(app).run, args=(stop, interval), name="srsp-scheduler", daemon=True)
+    thread = threading.Thread(target=Scheduler(app, schedule).run, args=(stop, interval), name="srsp-scheduler",
+                              daemon=True)
     thread.start()
     return stop
