@@ -19,6 +19,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, has_request_context, jsonify, redirect, request
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from webapp.extensions import db
@@ -134,7 +135,7 @@ def refusal_response(refusal: Refusal):
 def validation_response(error: ValidationError):
     errors = flatten_errors(error.messages if isinstance(error.messages, dict) else {"_schema": error.messages})
     if wants_json():
-        return jsonify({"error": "Unprocessable Entity", "errors": errors}), 422
+        return jsonify({"error": _("Unprocessable Entity"), "errors": errors}), 422
     for messages in errors.values():
         for message in messages:
             flash(message, "error")

@@ -1,23 +1,34 @@
-"""Error pages for people and JSON errors for the API."""
+"""Error pages for people and JSON errors for the API, in the reader's language."""
 
-from flask import jsonify, render_template, request
+from flask import jsonify, render_template
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
-_TITLES = {400: "Bad request", 401: "Sign-in required", 403: "Not allowed", 404: "Not found",
-           405: "Method not allowed", 409: "Conflict", 413: "File too large"}
+from webapp.boundary import wants_json
 
-
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+_TITLES = {400: _l("Bad request"), 401: _l("Sign-in required"), 403: _l("Not allowed"), 404: _l("Not found"),
+           405: _l("Method not allowed"), 409: _l("Conflict"), 413: _l("File too large"),
+           500: _l("Something went wrong")}
+_EXPLANATIONS = {
+    400: _l("The request could not be read."),
+    401: _l("Sign in, or send an API token in the Authorization header."),
+    403: _l("Your role does not allow this."),
+    404: _l("There is nothing at this address, or it is outside your areas."),
+    405: _l("This address does not accept this kind of request."),
+    409: _l("The request conflicts with what was saved in the meantime; reload and try again."),
+    413: _l("The file is too large."),
+    500: _l("The error was recorded; nothing was saved. Try again later."),
+}
 
 
 def register_error_handlers(app) -> None:
     def handle(error):
         code = getattr(error, "code", 500) or 500
-        if _wants_json():
-            return jsonify({"error": _TITLES.get(code, "Error"), "message": getattr(error, "description", "")}), code
-        return render_template("error.html", code=code, title=_(_TITLES.get(code, "Error"))), code
+        title, explanation = _TITLES.get(code, _TITLES[500]), _EXPLANATIONS.get(code, _EXPLANATIONS[500])
+        if wants_json():
+            return jsonify({"error": str(title), "message": str(explanation)}), code
+        return render_template("error.html", code=code, title=title), code
 
     for code in _TITLES:
         app.register_error_handler(code, handle)
