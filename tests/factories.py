@@ -31,7 +31,7 @@ from rules.engines import evaluate
 from rules.facts import validate_facts
 from webapp import signals
 from webapp.auth import totp
-from webapp.auth.operations import create_user
+from webapp.auth.operations import create_user, issue_token
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Programme, Role
 from webapp.pin import make_uz
@@ -263,15 +263,6 @@ def decide(assessment: Assessment, actor=None) -> list[Enrolment]:
     return enrolments_of(assessment.id)
 
 
-def signed_in_client(app, user):
-    """A test client signed in as `user`, reading English pages."""
-    from tests.conftest import sign_in  # the conftest imports this module
-
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return sign_in(client, user)
-
-
 def page_text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
@@ -327,3 +318,39 @@ def statement_csv(rows: list[tuple[str, Decimal, str]]) -> bytes:
     body = "".join(f"{e2e},{amount},UZS,{outcome},2026-01-28,{'AC04' if outcome != 'paid' else ''},\n"
                    for e2e, amount, outcome in rows)
     return (header + body).encode()
+
+
+# --- registration, tokens, the test transaction ------------------------------------------------------------------
+
+
+def commit() -> None:
+    """Release the test's savepoint, so a request that ends in a rollback cannot take the set-up with it."""
+    db.session.commit()
+
+
+def register(payload: dict, actor, **overrides):
+    """Register an application through the operation, as the form and the API do (submitted unless told)."""
+    return registration.register_application(ApplicationArgs().load({**payload, **overrides}), actor)
+
+
+def register_family(actor, area_code: str = "UZ-TK", children: int = 2, **overrides):
+    return register(application_payload(make_family(area_code, children=children), **overrides), actor)
+
+
+def bearer(user) -> dict[str, str]:
+    """The Authorization header of a new API token for `user` (committed, so a refused request keeps it)."""
+    token = issue_token(user, "test")
+    commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def tamper_audit(statement: str, **params) -> None:
+    """Change an audit row as an intruder with database rights would: around the append-only trigger."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+        db.session.execute(text(statement), params)
+        db.session.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
+    else:
+        db.session.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
+        db.session.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
+        db.session.execute(text(statement), params)  # the rolled-back test transaction restores the triggers

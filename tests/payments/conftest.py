@@ -6,6 +6,7 @@ import flask_babel
 import pytest
 
 from connectors.simulator import finance
+from tests.conftest import sign_in
 from tests.connectors.simulator import serving_simulator
 
 QUICK = {"timeout": 5, "retry": {"attempts": 2, "base_delay": 0.01, "max_delay": 0.02}, "cache": {"ttl": 0}}
@@ -42,3 +43,10 @@ def _english_outside_requests(app, _transaction, monkeypatch):
     """Refusals raised outside a request speak the default language; these tests read them in English."""
     monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
     flask_babel.refresh()
+
+
+def signed_in_client(app, user):
+    """A test client signed in as `user`, reading English pages."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return sign_in(client, user)

@@ -18,7 +18,7 @@ from tests.factories import PAYROLL_PERIOD as PERIOD
 from tests.factories import assessed_family as _household
 from tests.factories import enrol as _enrol
 from tests.factories import page_text as _text
-from tests.factories import signed_in_client as _client
+from tests.payments.conftest import signed_in_client as _client
 from webapp.auth import totp
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent

@@ -27,8 +27,8 @@ from tests.factories import camt054 as _camt054
 from tests.factories import page_text as _text
 from tests.factories import payroll_lines as _lines
 from tests.factories import sent_payroll as _sent_payroll
-from tests.factories import signed_in_client as _client
 from tests.factories import statement_csv as _csv
+from tests.payments.conftest import signed_in_client as _client
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
