@@ -24,15 +24,12 @@ from webapp.auth.scope import areas_in_scope
 from webapp.boundary import caught_refusal
 from webapp.extensions import db
 from webapp.filters import load_filters
+from webapp.formatting import money
 from webapp.models import AreaLevel
 
 LINES_PER_PAGE = 50
 MIME = {"pain.001.001.03": "application/xml", "pain.001.001.09": "application/xml", "csv": "text/csv"}
 SUFFIX = {"pain.001.001.03": "xml", "pain.001.001.09": "xml", "csv": "csv"}
-
-
-def _money(amount) -> str:
-    return f"{amount:,.2f}".replace(",", " ")
 
 
 @require("payroll.view")
@@ -53,8 +50,8 @@ def payroll_request_month_funds():
         fund_request, payrolls = operations.request_month_funds(current_user, period)
     if refused:
         return redirect(url_for("payments.payroll_list"))
-    counted = ngettext("%(num)d payroll, %(amount)s UZS: ", "%(num)d payrolls, %(amount)s UZS: ", len(payrolls),
-                       amount=_money(fund_request.total_amount))
+    counted = ngettext("%(num)d payroll, %(amount)s: ", "%(num)d payrolls, %(amount)s: ", len(payrolls),
+                       amount=money(fund_request.total_amount))
     flash(counted + _funds_message(fund_request), "error" if fund_request.status.value == "refused" else "success")
     return redirect(url_for("payments.payroll_list", period=period))
 

@@ -25,6 +25,7 @@ from modules.payments.bankfiles import ids
 from modules.payments.models import BankTransfer, Payroll, PayrollStatus, StatementImport
 from modules.payments.reconciliation import ReconciliationError, import_statement
 from webapp.extensions import db
+from webapp.formatting import money
 
 DEFAULT_FORMAT = "pain.001.001.03"
 BANK_FORMATS = ("pain.001.001.03", "pain.001.001.09")
@@ -63,9 +64,10 @@ def send_to_bank(payroll: Payroll, actor=None, file_format: str = DEFAULT_FORMAT
                                       why=str(exc))) from exc
     if receipt.transactions != transfer.transactions or Decimal(receipt.control_sum) != transfer.control_sum:
         raise machine.PayrollError(_l(
-            "The bank read %(read)d payments for %(read_amount)s UZS, but the payroll has %(sent)d for "
-            "%(sent_amount)s: the payroll stays approved; call the bank.", read=receipt.transactions,
-            read_amount=receipt.control_sum, sent=transfer.transactions, sent_amount=transfer.control_sum))
+            "The bank read %(read)d payments for %(read_amount)s, but the payroll has %(sent)d for %(sent_amount)s: "
+            "the payroll stays approved; call the bank.", read=receipt.transactions,
+            read_amount=money(Decimal(receipt.control_sum)), sent=transfer.transactions,
+            sent_amount=money(transfer.control_sum)))
     transfer.bank_file_id = receipt.file_id
     db.session.flush()
     return transfer

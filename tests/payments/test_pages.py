@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pyotp
 import pytest
@@ -21,6 +22,7 @@ from tests.factories import page_text as _text
 from tests.payments.conftest import signed_in_client as _client
 from webapp.auth import totp
 from webapp.extensions import db
+from webapp.formatting import money
 from webapp.models.audit import AuditEvent
 
 
@@ -353,7 +355,7 @@ def test_one_fund_request_covers_the_months_approved_payrolls_by_programme_and_r
     assert "2026-13 is not a month: give it as YYYY-MM" in bad
     page = _text(client.post("/payrolls/funds", data={"period": PERIOD, "csrf_token": client.csrf},
                              follow_redirects=True))
-    assert "2 payrolls, 500 000.00 UZS: The treasury confirmed the funds" in page
+    assert f"2 payrolls, {money(Decimal('500000'))}: The treasury confirmed the funds" in page
     request = live_fund_request(payrolls[0].id)
     assert request.lines == [
         {"programme": "child_allowance", "region": "UZ-SA", "beneficiaries": 1, "amount": "250000.00"},
