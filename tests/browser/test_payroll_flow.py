@@ -196,12 +196,12 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
 
     go(page, "nav >> text=Payrolls")
     row = page.locator("table.list tbody tr", has=page.locator(f"a[href='/payrolls/{payroll_id}']"))
-    assert "checked" in _words(row.inner_text()) and PERIOD in row.inner_text() and "500 000.00" in row.inner_text()
+    assert "checked" in _words(row.inner_text()) and PERIOD in row.inner_text() and "500 000.00" in row.inner_text()
     go(page, row.locator(f"a[href='/payrolls/{payroll_id}']"))
     assert page.url == detail
     assert _status(page) == "checked"
-    assert page.locator("#included").inner_text() == "2 lines · 500 000.00 UZS"
-    assert page.locator("#excluded").inner_text().endswith("· 250 000.00 UZS")
+    assert page.locator("#included").inner_text() == "2 lines · 500 000.00 UZS"
+    assert page.locator("#excluded").inner_text().endswith("· 250 000.00 UZS")
     chart = page.locator("ul.bars[aria-label='Excluded lines by reason'] li")
     assert chart.count() == 1
     assert "bank account" in _words(chart.inner_text())
@@ -209,11 +209,11 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
     assert chart.locator(".bar").get_attribute("style") == "width: 100.0%"
     exceptions = page.locator("#exceptions tbody tr")
     assert exceptions.count() == 1 and month["excluded_pin"] in exceptions.inner_text()
-    assert "250 000.00" in exceptions.inner_text() and "bank account" in _words(exceptions.inner_text())
+    assert "250 000.00" in exceptions.inner_text() and "bank account" in _words(exceptions.inner_text())
     lines = page.locator("#lines tbody").inner_text()
     assert all(pin in lines for pin in month["paid_pins"]) and month["excluded_pin"] not in lines
 
-    approve = page.locator("button.primary:has-text('Approve 2 lines, 500 000.00 UZS')")
+    approve = page.locator("button.primary:has-text('Approve 2 lines, 500 000.00 UZS')")
     page.fill("#code", _wrong(secret))
     go(page, approve)
     assert "The authenticator code is wrong or was already used." in page.locator(".flash.error").inner_text()
@@ -236,14 +236,14 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
     sign_in(page, live_server, month["maker"])
     page.goto(detail)
     assert _status(page) == "approved"
-    request = page.locator("#funding button:has-text('Request 500 000.00 UZS from the treasury')")
+    request = page.locator("#funding button:has-text('Request 500 000.00 UZS from the treasury')")
     _fits_the_phone(page, request)
     page.screenshot(path=str(tmp_path / "approved-phone.png"), full_page=False)
     assert "The file can be sent once the treasury has confirmed the funds." in page.locator("#bank").inner_text()
     go(page, request)
     assert "The treasury confirmed the funds" in page.locator(".flash.success").inner_text()
     assert _words(page.locator("#funding .badge").inner_text()) == "confirmed"
-    assert "500 000.00 UZS" in page.locator("#funding").inner_text()
+    assert "500 000.00 UZS" in page.locator("#funding").inner_text()
 
     send = page.locator("#bank button.primary:has-text('Send the file to the bank (2 payments)')")
     _fits_the_phone(page, send)
@@ -251,7 +251,7 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
     assert "The bank received the file" in _flash(page) and "(2 payments); the payroll is sent." in _flash(page)
     assert _status(page) == "sent"
     bank = page.locator("#bank").inner_text()
-    assert "Bank's receipt" in bank and "2 payments, 500 000.00 UZS" in bank
+    assert "Bank's receipt" in bank and "2 payments, 500 000.00 UZS" in bank
     assert page.locator("#bank code").inner_text().startswith("F")
 
     fetch = page.locator("#bank button:has-text(\"Fetch the bank's statement and reconcile\")")

@@ -46,7 +46,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_idempotency_key_user_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_key')),
-    sa.UniqueConstraint('user_id', 'key', name=op.f('uq_idempotency_key_user_id'))
+    sa.UniqueConstraint('user_id', 'key', name=op.f('uq_idempotency_key_user_id_key'))
     )
 
 
