@@ -2,20 +2,22 @@
 
 It stores nothing. The body is either a facts document (pack, as_of and lang then come from the query string)
 or an envelope `{"facts": {...}, "pack": "uz", "as_of": "YYYY-MM-DD", "lang": "en"}`. Invalid input: 422 with
-the field that is wrong.
+the field that is wrong, answered by the transaction boundary.
 """
 
 from __future__ import annotations
 
 from flask import abort, current_app, jsonify, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from rules.engines import ENGINES, evaluate, public
 from rules.evaluation import EngineInputError
 from rules.facts import FactsError
 from rules.pack import PackError, pack_ids
 from webapp.auth.permissions import has_permission
+from webapp.boundary import Refusal
 
 
 class EvaluateArgs(Schema):
@@ -26,8 +28,8 @@ class EvaluateArgs(Schema):
     trace = fields.Boolean(load_default=False)
 
 
-def _unprocessable(errors: dict):
-    return jsonify({"error": "Unprocessable Entity", "errors": errors}), 422
+def _refused(field: str, problem) -> Refusal:
+    return Refusal(_l("The facts cannot be evaluated."), errors={field: [problem]})
 
 
 def evaluate_facts():
@@ -37,17 +39,14 @@ def evaluate_facts():
         abort(403)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return _unprocessable({"(document)": "expected a JSON object: a facts document or {\"facts\": {...}}"})
+        raise _refused("(document)", _l("Send a JSON object: a facts document or {\"facts\": {…}}."))
     envelope = "facts" in body
-    try:
-        args = EvaluateArgs().load({k: v for k, v in (body if envelope else request.args).items() if k != "facts"})
-    except ValidationError as error:
-        return _unprocessable({key: " ".join(value) for key, value in error.messages.items()})
+    args = EvaluateArgs().load({k: v for k, v in (body if envelope else request.args).items() if k != "facts"})
     try:
         result = evaluate(body["facts"] if envelope else body, args["pack"] or current_app.config["COUNTRY"],
                           args["as_of"], args["engine"], args["lang"])
     except FactsError as error:
-        return _unprocessable({error.field: error.problem})
+        raise _refused(error.field, error.problem) from error
     except (PackError, EngineInputError) as error:
-        return _unprocessable({"as_of" if isinstance(error, PackError) else "members": str(error)})
+        raise _refused("as_of" if isinstance(error, PackError) else "members", str(error)) from error
     return jsonify(result if args["trace"] else public(result))

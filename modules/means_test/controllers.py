@@ -1,4 +1,5 @@
-"""Staff actions on data collection. Thin: load in scope, check permission, call the operation, commit."""
+"""Staff actions on data collection. Thin: load in scope, check permission, call the operation (the boundary
+commits)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from connectors.catalog import BY_NAME
 from modules.means_test import operations
 from modules.registration.operations import get_application
 from webapp.auth.permissions import require
-from webapp.extensions import db
 
 
 @require("application.change")
@@ -28,6 +28,5 @@ def retry(application_id: int):
                 status=_(application.status.value)), "error")
     else:
         operations.start_collection(application, current_user, [source] if source else None)
-        db.session.commit()
         flash(_("Data collection restarted."), "success")
     return redirect(url_for("registration.application_detail", application_id=application_id))

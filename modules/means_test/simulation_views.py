@@ -19,7 +19,6 @@ from modules.registration.operations import today
 from rules.pack import Pack, PackError, Version, get_pack, pack_ids
 from webapp import audit
 from webapp.auth.permissions import require
-from webapp.extensions import db
 
 MAX_DRAFT_BYTES = 512 * 1024
 PARAM_PREFIX = "param-"
@@ -162,7 +161,6 @@ def simulate_csv():
     rows = report.write_csv(buffer)
     audit.record("policy.simulation_exported", "rule_pack", report.pack_id,
                  {"changes": report.changes, "draft": report.draft, "households": rows}, actor=current_user)
-    db.session.commit()
     name = f"simulation-{report.pack_id}-{today().isoformat()}.csv"
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,15 +1,17 @@
-"""/api/v1/applications: JSON for machine clients (bearer token) and signed-in staff."""
+"""/api/v1/applications: JSON for machine clients (bearer token) and signed-in staff.
+
+Invalid input and refusals escape to the transaction boundary, which answers 422 {"error", "errors"}."""
 
 from __future__ import annotations
 
 from flask import abort, jsonify, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from modules.registration import operations
 from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs, ApplicationSchema
 from webapp.auth.permissions import has_permission
-from webapp.boundary import flatten_errors
 from webapp.extensions import db
 
 
@@ -20,20 +22,12 @@ def _require(permission: str) -> None:
         abort(403)
 
 
-def _unprocessable(errors: dict):
-    return jsonify({"error": "Unprocessable Entity", "errors": errors}), 422
-
-
 def list_applications():
     _require("application.view")
-    try:
-        filters = ApplicationFilterArgs().load(request.args)
-    except ValidationError as error:
-        return _unprocessable(flatten_errors(error.messages))
+    filters = ApplicationFilterArgs().load(request.args)
     page = db.paginate(operations.filtered_applications(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
     operations.record_list_view(page.items, current_user, searched=bool(filters["q"]))
-    db.session.commit()
     return jsonify({"items": ApplicationSchema(many=True, exclude=("timeline",)).dump(page.items),
                     "page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages})
 
@@ -44,24 +38,20 @@ def get_application(application_id: int):
     if application is None:
         abort(404)
     operations.record_view(application, current_user)
-    db.session.commit()
     return jsonify(ApplicationSchema().dump(application))
 
 
 def create_application():
     _require("application.create")
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        return _unprocessable({"_schema": ["The body must be a JSON object."]})
-    try:
-        application = operations.register_application(ApplicationArgs().load(payload), current_user)
-    except ValidationError as error:
-        return _unprocessable(flatten_errors(error.messages))
-    except operations.RegistrationError as error:
-        db.session.rollback()
-        return _unprocessable(error.errors)
-    db.session.commit()
+    application = operations.register_application(ApplicationArgs().load(_json_object()), current_user)
     response = jsonify(ApplicationSchema().dump(application))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/applications/{application.id}"
     return response
+
+
+def _json_object() -> dict:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationError([_l("The body must be a JSON object.")])
+    return payload

@@ -1,4 +1,6 @@
-"""Staff pages for applications. Thin: load, check access, validate, call an operation, commit, render."""
+"""Staff pages for applications. Thin: load, check access, validate, call an operation, render.
+
+The transaction boundary (webapp/boundary.py) commits or rolls back; a refusal not caught here is flashed."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from sqlalchemy import select
 from modules.registration import operations
 from modules.registration.models import ApplicationStatus, Channel, Relation
 from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs
-from modules.registration.status import IllegalTransition, allowed_targets
+from modules.registration.status import allowed_targets
+from modules.registration.tasks import export_applications
 from webapp import jobs
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
-from webapp.boundary import flatten_errors
+from webapp.boundary import Refusal, caught_refusal, flatten_errors
 from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.models import AreaLevel, Programme
@@ -33,7 +36,6 @@ def application_list():
     page = db.paginate(operations.filtered_applications(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
     operations.record_list_view(page.items, current_user, searched=bool(filters["q"]))
-    db.session.commit()
     areas = areas_in_scope(current_user, AreaLevel.region) + areas_in_scope(current_user, AreaLevel.district)
     return render_template("registration/list.html", page=page, filters=filters, statuses=list(ApplicationStatus),
                            programmes=_programmes(), areas=sorted(areas, key=lambda a: a.code),
@@ -54,15 +56,10 @@ def application_new():
     payload, errors = {"members": [], "programmes": [], "channel": "office", "language": "uz"}, {}
     if request.method == "POST":
         payload = _form_payload(request.form)
-        try:
-            application = operations.register_application(ApplicationArgs().load(payload), current_user)
-        except ValidationError as error:
-            errors = flatten_errors(error.messages)
-        except operations.RegistrationError as error:
-            db.session.rollback()
-            errors = error.errors
-        else:
-            db.session.commit()
+        with caught_refusal(flash_it=False) as caught:
+            application = operations.register_application(_load_application_args(payload), current_user)
+        errors = caught.errors
+        if not caught:
             flash(_("Application %(ref)s registered; decision due by %(due)s.", ref=application.reference,
                     due=application.due_at.strftime("%d.%m.%Y") if application.due_at else "—"), "success")
             return redirect(url_for("registration.application_detail", application_id=application.id))
@@ -70,6 +67,14 @@ def application_new():
                            channels=list(Channel), relations=[r for r in Relation if r is not Relation.head],
                            member_rows=max(len(payload["members"]) + 2, 4), max_members=MAX_MEMBERS), \
         422 if errors else 200
+
+
+def _load_application_args(payload: dict) -> dict:
+    """The form's fields checked by the schema; a field's problems come back beside it, like the operation's."""
+    try:
+        return ApplicationArgs().load(payload)
+    except ValidationError as error:
+        raise Refusal(errors=flatten_errors(error.messages)) from error
 
 
 def _load_or_404(application_id: int):
@@ -83,10 +88,10 @@ def _load_or_404(application_id: int):
 def application_detail(application_id: int):
     application = _load_or_404(application_id)
     operations.record_view(application, current_user)
-    db.session.commit()
     from modules.enrolment.operations import enrolments_for_application
+    from modules.means_test.evidence import source_table
     from modules.means_test.explain import explain, latest_assessment
-    from modules.means_test.operations import can_restart, source_table
+    from modules.means_test.operations import can_restart
 
     sources = source_table(application) if application.status not in (ApplicationStatus.draft,
                                                                        ApplicationStatus.submitted) else None
@@ -101,13 +106,9 @@ def application_detail(application_id: int):
 @require("application.change")
 def application_submit(application_id: int):
     application = _load_or_404(application_id)
-    try:
+    with caught_refusal() as caught:
         operations.submit(application, current_user)
-    except IllegalTransition as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-    else:
-        db.session.commit()
+    if not caught:
         flash(_("Application submitted."), "success")
     return redirect(url_for("registration.application_detail", application_id=application_id))
 
@@ -115,13 +116,9 @@ def application_submit(application_id: int):
 @require("application.change")
 def application_withdraw(application_id: int):
     application = _load_or_404(application_id)
-    try:
+    with caught_refusal() as caught:
         operations.withdraw(application, current_user, request.form.get("reason", ""))
-    except (IllegalTransition, operations.RegistrationError) as refusal:
-        db.session.rollback()
-        flash(str(getattr(refusal, "errors", {}).get("reason", [refusal])[0]), "error")
-    else:
-        db.session.commit()
+    if not caught:
         flash(_("Application withdrawn."), "success")
     return redirect(url_for("registration.application_detail", application_id=application_id))
 
@@ -129,8 +126,6 @@ def application_withdraw(application_id: int):
 @require("application.export")
 def application_export():
     filters = {key: value for key, value in request.form.items() if key != "csrf_token"}
-    job_id = jobs.enqueue("modules.registration.tasks:export_applications", queue="reports",
-                          title=_("Export of applications"), user=current_user, user_id=current_user.id,
-                          filters=filters)
-    db.session.commit()
+    job_id = jobs.enqueue(export_applications, title=_("Export of applications"), user=current_user,
+                          user_id=current_user.id, filters=filters)
     return redirect(url_for("core.job_detail", job_id=job_id))

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,7 @@ from modules.registration.models import (
 )
 from webapp import audit, signals
 from webapp.auth.scope import area_clause, user_covers_area
+from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.models import Area, Programme
 from webapp.pin import PinError, check_matches
@@ -34,24 +36,26 @@ ADULT_AGE = 18
 DUE_WORKING_DAYS = 3
 
 
-class RegistrationError(ValueError):
-    """Validation failed; `errors` maps field names to messages. Nothing was saved."""
+NOT_REGISTERED = _l("The application was not registered: see the fields marked.")
 
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{key}: {' '.join(msgs)}" for key, msgs in errors.items()))
-        self.errors = errors
+
+class RegistrationError(Refusal):
+    """The registration or change was refused; `errors` maps field names to (lazy) messages. Nothing was saved."""
+
+    def __init__(self, errors: dict[str, list], message=None):
+        super().__init__(message, errors=errors)
 
 
 @dataclass
 class _Errors:
-    errors: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, list] = field(default_factory=dict)
 
-    def add(self, key: str, message: str) -> None:
+    def add(self, key: str, message) -> None:
         self.errors.setdefault(key, []).append(message)
 
     def raise_if_any(self) -> None:
         if self.errors:
-            raise RegistrationError(self.errors)
+            raise RegistrationError(self.errors, NOT_REGISTERED)
 
 
 def today() -> date:
@@ -75,10 +79,12 @@ def register_application(args: dict, actor) -> Application:
 
     applicant = persons["applicant_pin"]
     if age_on(applicant.birth_date, on) < ADULT_AGE:
-        errors.add("applicant_pin", _("The applicant must be an adult (18 or older); %(name)s is %(age)d.",
-                                      name=applicant.full_name, age=age_on(applicant.birth_date, on)))
+        errors.add("applicant_pin", lazy_ngettext(
+            "The applicant must be an adult (18 or older); %(name)s is %(num)d year old.",
+            "The applicant must be an adult (18 or older); %(name)s is %(num)d years old.",
+            age_on(applicant.birth_date, on), name=applicant.full_name))
     if not user_covers_area(actor, applicant.area_id):
-        errors.add("applicant_pin", _("This family lives outside your areas; the registrar of its area registers it."))
+        errors.add("applicant_pin", _l("This family lives outside your areas; the registrar of its area registers it."))
     errors.raise_if_any()
 
     household = _household_for(applicant, entries, persons, errors)
@@ -98,25 +104,25 @@ def _load_persons(entries, errors: _Errors, on: date) -> dict[str, Person]:
     persons, seen = {}, set()
     for key, pin, _relation in entries:
         if pin in seen:
-            errors.add(key, _("This PIN is entered twice."))
+            errors.add(key, _l("This PIN is entered twice."))
             continue
         seen.add(pin)
         try:
             parse_pin(pin, country)  # a typo is named as such, before the register is asked
         except PinError as problem:
-            errors.add(key, _("Invalid PIN: %(problem)s.", problem=str(problem)))
+            errors.add(key, _l("Invalid PIN: %(problem)s.", problem=str(problem)))
             continue
         person = found.get(pin)
         if person is None:
-            errors.add(key, _("No person with PIN %(pin)s in the population register.", pin=pin))
+            errors.add(key, _l("No person with PIN %(pin)s in the population register.", pin=pin))
             continue
         try:
             check_matches(pin, person.birth_date, person.sex.value, country)
         except PinError as problem:
-            errors.add(key, _("Invalid PIN: %(problem)s.", problem=str(problem)))
+            errors.add(key, _l("Invalid PIN: %(problem)s.", problem=str(problem)))
             continue
         if person.death_date and person.death_date <= on:
-            errors.add(key, _("%(name)s is recorded as deceased.", name=person.full_name))
+            errors.add(key, _l("%(name)s is recorded as deceased.", name=person.full_name))
             continue
         persons[key] = person
     return persons
@@ -126,7 +132,8 @@ def _load_programmes(codes: list[str], errors: _Errors) -> list[Programme]:
     programmes = db.session.scalars(select(Programme).where(Programme.code.in_(codes), Programme.active)).all()
     unknown = sorted(set(codes) - {programme.code for programme in programmes})
     if unknown:
-        errors.add("programmes", _("Unknown programme: %(codes)s.", codes=", ".join(unknown)))
+        errors.add("programmes", lazy_ngettext("Unknown programme: %(codes)s.", "Unknown programmes: %(codes)s.",
+                                               len(unknown), codes=", ".join(unknown)))
     return programmes
 
 
@@ -142,8 +149,8 @@ def _household_for(applicant: Person, entries, persons, errors: _Errors) -> Hous
     for key, _pin, _relation in entries[1:]:
         membership = memberships.get(persons[key].id)
         if membership and membership.household_id != getattr(household, "id", None):
-            errors.add(key, _("%(name)s belongs to another household (no. %(id)d); record the move there first.",
-                              name=persons[key].full_name, id=membership.household_id))
+            errors.add(key, _l("%(name)s belongs to another household (no. %(id)d); record the move there first.",
+                               name=persons[key].full_name, id=membership.household_id))
     return household
 
 
@@ -152,16 +159,16 @@ def _check_open_applications(household: Household, entries, persons, errors: _Er
         open_app = db.session.scalar(select(Application).where(Application.household_id == household.id,
                                                                Application.is_open))
         if open_app:
-            errors.add("applicant_pin", _("This household already has an open application, %(ref)s.",
-                                          ref=open_app.reference))
+            errors.add("applicant_pin", _l("This household already has an open application, %(ref)s.",
+                                           ref=open_app.reference))
             return
         this_month = db.session.scalar(select(Application).where(
             Application.household_id == household.id, Application.period == f"{on:%Y-%m}",
             Application.status != ApplicationStatus.withdrawn))
         if this_month:
-            errors.add("applicant_pin", _("This household already applied this month (%(ref)s); "
-                                          "the next application can be made from the 1st of next month.",
-                                          ref=this_month.reference))
+            errors.add("applicant_pin", _l("This household already applied this month (%(ref)s); "
+                                           "the next application can be made from the 1st of next month.",
+                                           ref=this_month.reference))
     ids = {persons[key].id: key for key, _pin, _rel in entries}
     taken = db.session.execute(
         select(ApplicationMember.person_id, Application.id, Application.period)
@@ -169,7 +176,7 @@ def _check_open_applications(household: Household, entries, persons, errors: _Er
     ).all()
     for person_id, app_id, period in taken:
         ref = f"A-{period.replace('-', '')}-{app_id:06d}"
-        errors.add(ids[person_id], _("This person is already in an open application, %(ref)s.", ref=ref))
+        errors.add(ids[person_id], _l("This person is already in an open application, %(ref)s.", ref=ref))
 
 
 def _create(args, actor, household, applicant, entries, persons, programmes, on) -> Application:
@@ -180,7 +187,8 @@ def _create(args, actor, household, applicant, entries, persons, programmes, on)
             application = _insert(args, actor, household, applicant, entries, persons, programmes, on)
     except IntegrityError as exc:
         raise RegistrationError({"applicant_pin": [
-            _("Someone registered an application for this family at the same moment; reload and check.")]}) from exc
+            _l("Someone registered an application for this family at the same moment; reload and check.")]},
+            NOT_REGISTERED) from exc
     audit.record("application.created", "application", application.id,
                  {"household_id": application.household_id, "members": len(entries),
                   "channel": application.channel.value}, actor=actor)
@@ -218,7 +226,8 @@ def submit(application: Application, actor) -> None:
 
 def withdraw(application: Application, actor, reason: str) -> None:
     if not reason.strip():
-        raise RegistrationError({"reason": [_("Say why the application is withdrawn.")]})
+        message = _l("Say why the application is withdrawn.")
+        raise RegistrationError({"reason": [message]}, message)
     status_machine.transition(application, ApplicationStatus.withdrawn, actor, note=reason.strip())
     db.session.flush()
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from modules.registration.models import Application, ApplicationEvent, ApplicationStatus
 from webapp import audit, signals
+from webapp.boundary import Refusal
 
 S = ApplicationStatus
 
@@ -22,10 +25,18 @@ TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
 CLOSED = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(Refusal):
+    """The application's status does not allow the change; said with the statuses in words."""
+
     def __init__(self, current: ApplicationStatus, target: ApplicationStatus):
-        super().__init__(f"An application that is {current.value} cannot become {target.value}")
+        super().__init__(_l("An application with the status “%(current)s” cannot become “%(target)s”.",
+                            current=status_label(current), target=status_label(target)))
         self.current, self.target = current, target
+
+
+def status_label(status: ApplicationStatus):
+    """A status in the reader's words (lazy); the words themselves are marked for translation in webapp/labels.py."""
+    return _l(ApplicationStatus(status).value)
 
 
 def can_transition(current: ApplicationStatus, target: ApplicationStatus) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -13,11 +14,25 @@ from connectors.synthetic import synthesize
 from modules.registration import operations
 from modules.registration.models import Person, Sex
 from modules.registration.schemas import ApplicationArgs
+from tests import factories
 from tests.connectors.simulator import serving_simulator
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 
 AS_OF = date(2026, 10, 1)
+# The synthetic families live in any region: the registrar of these tests covers them all.
+ALL_REGIONS = ["UZ-AN", "UZ-BU", "UZ-FA", "UZ-JI", "UZ-NG", "UZ-NW", "UZ-QA", "UZ-QR", "UZ-SA", "UZ-SI", "UZ-SU",
+               "UZ-TK", "UZ-TO", "UZ-XO"]
+
+
+@pytest.fixture
+def registrar(app):
+    return factories.make_user("registrar", national=False, areas=ALL_REGIONS)
+
+
+def set_faults(base_url: str, config: dict) -> None:
+    """Make the simulator's sources fail as `config` says ({} for none)."""
+    httpx.put(f"{base_url}/_control/faults", json=config, timeout=5).raise_for_status()
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from modules.means_test.models import Assessment, DataPull
 from modules.registration.models import ApplicationStatus
 from rules.engines import evaluate
 from tests.conftest import sign_in
-from tests.means_test.conftest import copy_family, register
-from tests.means_test.test_collection import _faults, registrar  # noqa: F401 (fixture)
+from tests.means_test.conftest import copy_family, register, set_faults
 from webapp.extensions import db
 from webapp.models import AuditEvent, Notification
 
@@ -24,8 +23,8 @@ def _assessments(application_id: int) -> list[Assessment]:
 
 
 def test_collection_ends_in_a_stored_explained_decision_and_one_sms(app, client, sources_at, simulator_store,
-                                                                     registrar):  # noqa: F811
-    _faults(sources_at, {})
+                                                                     registrar):
+    set_faults(sources_at, {})
     application = register(copy_family(simulator_store), registrar)
     assert application.status is S.decided
     [stored] = _assessments(application.id)
@@ -52,10 +51,10 @@ def test_collection_ends_in_a_stored_explained_decision_and_one_sms(app, client,
 
 
 def test_the_decision_sms_is_in_the_applicants_language_and_never_sent_twice(app, sources_at, simulator_store,
-                                                                             registrar):  # noqa: F811
+                                                                             registrar):
     from webapp import signals
 
-    _faults(sources_at, {})
+    set_faults(sources_at, {})
     family = copy_family(simulator_store)
     application = register(family, registrar)
     [stored] = _assessments(application.id)
@@ -71,12 +70,12 @@ def test_the_decision_sms_is_in_the_applicants_language_and_never_sent_twice(app
 
 
 def test_a_failing_assessment_keeps_the_evidence_and_leaves_the_application_collected(
-        app, sources_at, simulator_store, registrar, monkeypatch):  # noqa: F811
+        app, sources_at, simulator_store, registrar, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("rule pack unavailable")
 
     monkeypatch.setattr(assessment_module, "evaluate", broken)
-    _faults(sources_at, {})
+    set_faults(sources_at, {})
     application = register(copy_family(simulator_store), registrar)
     assert application.status is S.collected
     assert _assessments(application.id) == []
@@ -86,8 +85,8 @@ def test_a_failing_assessment_keeps_the_evidence_and_leaves_the_application_coll
     assert failed is not None and "rule pack unavailable" in str(failed.details)
 
 
-def test_assessments_cannot_be_edited(app, sources_at, simulator_store, registrar):  # noqa: F811
-    _faults(sources_at, {})
+def test_assessments_cannot_be_edited(app, sources_at, simulator_store, registrar):
+    set_faults(sources_at, {})
     application = register(copy_family(simulator_store), registrar)
     [stored] = _assessments(application.id)
     with pytest.raises(DBAPIError, match="immutable"), db.session.begin_nested():

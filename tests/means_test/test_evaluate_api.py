@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from modules.means_test.models import Assessment
 from tests import factories
-from tests.registration.helpers import bearer as auth_header
+from tests.factories import bearer as auth_header
 from webapp.extensions import db
 
 FACTS = {"application_date": "2026-11-10", "members": [
@@ -47,7 +47,7 @@ def test_bad_input_is_422_naming_the_field_and_anonymous_is_401(app, client):
     empty = client.post("/api/v1/means-test/evaluate", json={**FACTS, "members": []}, headers=headers)
     assert empty.status_code == 422 and "members" in empty.get_json()["errors"]
     early = client.post("/api/v1/means-test/evaluate?as_of=2019-01-01", json=FACTS, headers=headers)
-    assert early.status_code == 422 and "no version is in force" in early.get_json()["errors"]["as_of"]
+    assert early.status_code == 422 and "no version is in force" in early.get_json()["errors"]["as_of"][0]
     unknown = client.post("/api/v1/means-test/evaluate?pack=zz", json=FACTS, headers=headers)
     assert unknown.status_code == 422 and "pack" in unknown.get_json()["errors"]
     assert client.post("/api/v1/means-test/evaluate", json=FACTS).status_code == 401

@@ -15,12 +15,11 @@ from sqlalchemy import func, or_, select
 
 from connectors.base import income_window
 from connectors.simulator import store
+from modules.means_test.evidence import missing_sources
 from modules.means_test.facts import application_day, build_facts
 from modules.means_test.models import DataPull, PullStatus
-from modules.means_test.evidence import missing_sources
 from modules.registration.models import Person, Sex
 from rules.facts import validate_facts
-from tests import factories
 from tests.means_test.conftest import AS_OF, register
 from webapp.extensions import db
 from webapp.models import Area
@@ -29,14 +28,6 @@ from webapp.models import Area
 # population's 12 months, and which statuses are active never drifts with the calendar.
 SUBMITTED = datetime(2026, 10, 15, 6, 0, tzinfo=UTC)
 DAY = date(2026, 10, 15)
-ALL_REGIONS = ["UZ-AN", "UZ-BU", "UZ-FA", "UZ-JI", "UZ-NG", "UZ-NW", "UZ-QA", "UZ-QR", "UZ-SA", "UZ-SI", "UZ-SU",
-               "UZ-TK", "UZ-TO", "UZ-XO"]
-
-
-@pytest.fixture
-def registrar(app):
-    return factories.make_user("registrar", national=False, areas=ALL_REGIONS)
-
 
 @pytest.fixture
 def collected(app, sources_at, simulator_store, registrar):

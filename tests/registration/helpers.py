@@ -1,4 +1,5 @@
-"""Helpers shared by the registration tests (plain functions; the fixtures are in conftest.py)."""
+"""Helpers of the registration tests (plain functions; the fixtures are in conftest.py). Builders that other
+packages use too (register, register_family, bearer, commit) live in tests/factories.py and are named here as well."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from modules.registration.models import (
     Household,
     HouseholdMember,
 )
-from modules.registration.schemas import ApplicationArgs
-from tests import factories
-from webapp.auth.operations import issue_token
+from tests.factories import bearer, commit, register, register_family
 from webapp.extensions import db
 from webapp.models import AuditEvent
+
+__all__ = ["COUNTED", "PATH_FROM_DRAFT", "S", "advance", "bearer", "commit", "count", "counts", "delta", "iso",
+           "read_csv", "references_in", "refuse", "register", "register_family"]
 
 S = ApplicationStatus
 COUNTED = {
@@ -64,15 +66,6 @@ def delta(before: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after if after[name] != before[name]}
 
 
-def register(payload: dict, actor, **overrides) -> Application:
-    return operations.register_application(ApplicationArgs().load({**payload, **overrides}), actor)
-
-
-def register_family(actor, area_code: str = "UZ-TK", children: int = 2, **overrides) -> Application:
-    family = factories.make_family(area_code, children=children)
-    return register(factories.application_payload(family, **overrides), actor)
-
-
 def refuse(payload: dict, actor, **overrides) -> dict[str, list[str]]:
     """Register, expect a RegistrationError, check that no row was written; returns the errors."""
     before = counts()
@@ -94,17 +87,6 @@ def advance(application: Application, target: ApplicationStatus, actor) -> Appli
     db.session.flush()
     assert application.status is target
     return application
-
-
-def commit() -> None:
-    """Release the test's savepoint, so a refusal rolled back by a request cannot take the set-up with it."""
-    db.session.commit()
-
-
-def bearer(user) -> dict[str, str]:
-    token = issue_token(user, "test")
-    commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 def read_csv(data: bytes) -> list[list[str]]:

@@ -139,7 +139,8 @@ def test_form_refuses_an_under_age_applicant(signed_in, set_today):
     commit()
     payload = {"applicant_pin": young.pin, "phone": "+998901234567", "members": [],
                "programmes": ["material_support"], "channel": "office"}
-    assert_refused(signed_in, payload, f"The applicant must be an adult (18 or older); {young.full_name} is 17.")
+    assert_refused(signed_in, payload,
+                   f"The applicant must be an adult (18 or older); {young.full_name} is 17 years old.")
 
 
 def test_form_refuses_a_family_outside_the_registrars_area(client, sa_registrar):

@@ -232,7 +232,7 @@ def test_applicant_under_18_is_refused(tk_registrar, set_today):
     young = factories.make_person("UZ-TK", date(2008, 6, 15), "F")
     errors = refuse(solo_payload(young.pin), tk_registrar)
     assert errors == {"applicant_pin": [
-        f"The applicant must be an adult (18 or older); {young.full_name} is 17."]}
+        f"The applicant must be an adult (18 or older); {young.full_name} is 17 years old."]}
 
 
 def test_applicant_turning_18_today_is_accepted(tk_registrar, set_today):
@@ -426,7 +426,7 @@ def test_unknown_programme_is_refused(tk_registrar):
     family = factories.make_family("UZ-TK", children=1)
     errors = refuse(factories.application_payload(family, programmes=["child_allowance", "space", "moon"]),
                     tk_registrar)
-    assert errors == {"programmes": ["Unknown programme: moon, space."]}
+    assert errors == {"programmes": ["Unknown programmes: moon, space."]}
 
 
 def test_inactive_programme_is_refused(tk_registrar):

@@ -7,6 +7,7 @@ import itertools
 from datetime import date
 
 import pytest
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from modules.registration import operations
@@ -88,7 +89,9 @@ def test_illegal_transition_is_refused(tk_registrar, pair):
     with pytest.raises(IllegalTransition) as refusal:
         status_machine.transition(application, target, tk_registrar)
 
-    assert str(refusal.value) == f"An application that is {current.value} cannot become {target.value}"
+    # In words, the statuses as the pages name them: "… the status “Collecting information” cannot become …"
+    words = gettext(current.value), gettext(target.value)
+    assert str(refusal.value) == "An application with the status “{}” cannot become “{}”.".format(*words)
     assert (refusal.value.current, refusal.value.target) == (current, target)
     assert application.status is current
     assert application.is_open is was_open
@@ -233,7 +236,7 @@ def test_withdrawing_a_decided_application_is_refused_on_the_page(staff, tk_regi
                           data={"csrf_token": staff.csrf, "reason": "too late"})
     assert response.status_code == 302
     assert counts() == before
-    assert "An application that is decided cannot become withdrawn" in detail_page(staff, application)
+    assert "An application with the status “Decided” cannot become “Withdrawn”." in detail_page(staff, application)
 
 
 def test_submit_a_draft_through_the_page(staff, tk_registrar, set_today):
@@ -263,7 +266,7 @@ def test_submitting_twice_through_the_page_is_refused(staff, tk_registrar):
     response = staff.post(f"/applications/{application.id}/submit", data={"csrf_token": staff.csrf})
     assert response.status_code == 302
     assert counts() == before
-    assert "An application that is submitted cannot become submitted" in detail_page(staff, application)
+    assert "An application with the status “Submitted” cannot become “Submitted”." in detail_page(staff, application)
 
 
 def test_status_change_needs_the_csrf_token(staff, tk_registrar):

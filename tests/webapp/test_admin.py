@@ -120,7 +120,7 @@ def test_new_user_form_offers_regions_and_districts(admin_client):
 @pytest.mark.parametrize("overrides, field_message", [
     ({"password": "short"}, f"A password needs at least {MIN_LENGTH} characters."),
     ({"username": "taken.name"}, "The username taken.name is taken."),
-    ({"areas": ["UZ-NOWHERE"]}, "Unknown area codes: UZ-NOWHERE"),
+    ({"areas": ["UZ-NOWHERE"]}, "Unknown area code: UZ-NOWHERE"),
     ({"areas": []}, "Choose at least one area or national scope"),
     ({"role": "wizard"}, "Choose a role."),
     ({"role": ""}, "This field is required."),
@@ -446,10 +446,9 @@ def test_verify_button_reports_an_intact_chain(admin_client):
 
 
 def test_verify_button_names_an_altered_row(admin_client):
-    from tests.webapp.test_audit import _tamper
 
     events = [audit.record("test.event", "thing", number, {"n": number}) for number in range(3)]
-    _tamper("UPDATE audit_event SET details = :d WHERE id = :id", d='{"n": 99}', id=events[1].id)
+    factories.tamper_audit("UPDATE audit_event SET details = :d WHERE id = :id", d='{"n": 99}', id=events[1].id)
     response = admin_client.post("/admin/audit/verify", data={"csrf_token": admin_client.csrf},
                                  follow_redirects=True)
     html = response.get_data(as_text=True)

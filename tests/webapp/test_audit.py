@@ -2,6 +2,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from tests.factories import tamper_audit
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import AuditEvent
@@ -9,18 +10,6 @@ from webapp.models import AuditEvent
 
 def _append(n):
     return [audit.record("test.event", "thing", i, {"n": i}) for i in range(n)]
-
-
-def _tamper(statement: str, **params) -> None:
-    """Change a row as an intruder with database rights would: around the append-only trigger."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
-        db.session.execute(text(statement), params)
-        db.session.execute(text("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only"))
-    else:
-        db.session.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
-        db.session.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
-        db.session.execute(text(statement), params)  # the rolled-back test transaction restores the triggers
 
 
 def test_chain_links_every_row_to_the_previous_one(app):
@@ -39,7 +28,7 @@ def test_verify_cli_says_ok_on_an_intact_chain(app):
 
 def test_verify_names_the_row_changed_by_a_direct_update(app):
     events = _append(4)
-    _tamper("UPDATE audit_event SET details = :d WHERE id = :id", d='{"n": 99}', id=events[2].id)
+    tamper_audit("UPDATE audit_event SET details = :d WHERE id = :id", d='{"n": 99}', id=events[2].id)
     report = audit.verify_chain()
     assert not report.ok and report.row_id == events[2].id
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
@@ -49,7 +38,7 @@ def test_verify_names_the_row_changed_by_a_direct_update(app):
 
 def test_verify_names_a_removed_row(app):
     events = _append(4)
-    _tamper("DELETE FROM audit_event WHERE id = :id", id=events[1].id)
+    tamper_audit("DELETE FROM audit_event WHERE id = :id", id=events[1].id)
     report = audit.verify_chain()
     assert not report.ok and report.row_id == events[1].id
     assert "removed" in report.problem
@@ -58,11 +47,11 @@ def test_verify_names_a_removed_row(app):
 def test_rewriting_a_row_and_its_own_hash_is_still_caught_by_the_next_row(app):
     events = _append(3)
     forged = dict(id=events[1].id, details='{"n": 7}')
-    _tamper("UPDATE audit_event SET details = :details WHERE id = :id", **forged)
+    tamper_audit("UPDATE audit_event SET details = :details WHERE id = :id", **forged)
     table = AuditEvent.__table__
     row = db.session.execute(select(table).where(table.c.id == events[1].id)).one()
     new_hash = audit.content_hash(row)  # the forger recomputes this row's own hash...
-    _tamper("UPDATE audit_event SET hash = :h WHERE id = :id", h=new_hash, id=events[1].id)
+    tamper_audit("UPDATE audit_event SET hash = :h WHERE id = :id", h=new_hash, id=events[1].id)
     report = audit.verify_chain()  # ...but the next row still links to the old one
     assert not report.ok and report.row_id == events[2].id
 

@@ -1,4 +1,5 @@
-"""Administration pages. Thin: load, check permission, validate, call an operation, commit, render."""
+"""Administration pages. Thin: load, check permission, validate, call an operation, render (the transaction
+boundary commits, or rolls back a refused change)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from webapp.auth import operations
 from webapp.auth.passwords import MIN_LENGTH
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
+from webapp.boundary import caught_refusal
 from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.models import AreaLevel, AuditEvent, User, UserArea
@@ -74,16 +76,13 @@ def user_new():
     if request.method == "GET":
         form.language.data = current_app.config["BABEL_DEFAULT_LOCALE"]
     elif form.validate_on_submit():
-        try:
+        with caught_refusal(flash_it=False) as caught:
             user = operations.create_user(form.username.data, form.password.data, form.role.data,
                                           form.full_name.data, form.areas.data or [],
                                           national_scope=form.national_scope.data, language=form.language.data,
                                           actor=current_user)
-        except operations.UserInputError as refusal:
-            db.session.rollback()
-            _merge_errors(form, refusal.errors)
-        else:
-            db.session.commit()
+        _merge_errors(form, caught.errors)
+        if not caught:
             flash(_("User %(name)s created. Give them the initial password in person.", name=user.username),
                   "success")
             return redirect(url_for("admin.user_edit", user_id=user.id))
@@ -108,14 +107,11 @@ def user_edit(user_id: int):
         return _edit_page(user)
     form = EditUserForm(areas=_assignable_areas(user))
     if form.validate_on_submit():
-        try:
+        with caught_refusal(flash_it=False) as caught:
             changes = operations.update_user(user, current_user, form.role.data, form.areas.data or [],
                                              national_scope=form.national_scope.data, active=form.active.data)
-        except operations.UserInputError as refusal:
-            db.session.rollback()
-            _merge_errors(form, refusal.errors)
-        else:
-            db.session.commit()
+        _merge_errors(form, caught.errors)
+        if not caught:
             if changes:
                 flash(_("Changes to %(name)s saved.", name=user.username), "success")
             else:
@@ -128,7 +124,6 @@ def user_edit(user_id: int):
 def user_unlock(user_id: int):
     user = _user_or_404(user_id)
     if operations.unlock_user(user, current_user):
-        db.session.commit()
         flash(_("%(name)s can sign in again.", name=user.username), "success")
     else:
         flash(_("%(name)s was not locked out.", name=user.username), "info")
@@ -140,13 +135,10 @@ def user_password(user_id: int):
     user = _user_or_404(user_id)
     password_form = ResetPasswordForm()
     if password_form.validate_on_submit():
-        try:
+        with caught_refusal(flash_it=False) as caught:
             operations.reset_password(user, password_form.password.data, current_user)
-        except operations.UserInputError as refusal:
-            db.session.rollback()
-            _merge_errors(password_form, refusal.errors)
-        else:
-            db.session.commit()
+        _merge_errors(password_form, caught.errors)
+        if not caught:
             flash(_("Password of %(name)s changed. Give them the new password in person.", name=user.username),
                   "success")
             return redirect(url_for("admin.user_edit", user_id=user.id))

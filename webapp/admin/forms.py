@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import AnyOf, InputRequired, Length, Regexp
@@ -26,12 +27,19 @@ def _area_label(area) -> str:
     return f"— {area.name}" if area.level.value == "district" else area.name
 
 
+def _at_most(count: int) -> Length:
+    return Length(max=count, message=lazy_ngettext("At most %(num)d character.", "At most %(num)d characters.",
+                                                   count))
+
+
 def _password_validators():
     # The operations check the length too (they are the rule); checking it here as well lets a refused form list
     # every problem at once, so the password is not retyped once per mistake. The upper bound keeps hashing cheap.
     return [InputRequired(message=_REQUIRED),
-            Length(min=MIN_LENGTH, message=_l("A password needs at least %(n)d characters.", n=MIN_LENGTH)),
-            Length(max=200, message=_l("At most %(max)d characters."))]
+            Length(min=MIN_LENGTH, message=lazy_ngettext("A password needs at least %(num)d character.",
+                                                         "A password needs at least %(num)d characters.",
+                                                         MIN_LENGTH)),
+            _at_most(200)]
 
 
 class _AccountForm(FlaskForm):
@@ -52,10 +60,10 @@ class _AccountForm(FlaskForm):
 
 class NewUserForm(_AccountForm):
     username = StringField(_l("Username"), filters=[_strip], validators=[
-        InputRequired(message=_REQUIRED), Length(max=80, message=_l("At most %(max)d characters.")),
+        InputRequired(message=_REQUIRED), _at_most(80),
         Regexp(r"^[A-Za-z0-9._-]+$", message=_l("Use only Latin letters, digits, dots, hyphens and underscores."))])
     full_name = StringField(_l("Full name"), filters=[_strip], validators=[
-        InputRequired(message=_REQUIRED), Length(max=200, message=_l("At most %(max)d characters."))])
+        InputRequired(message=_REQUIRED), _at_most(200)])
     language = SelectField(_l("Language"), validate_choice=False)
     password = PasswordField(_l("Initial password"), validators=_password_validators())
 

@@ -6,8 +6,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth.authenticator import authenticator
 from webapp.auth.forms import LoginForm
-from webapp.auth.operations import SignInRefused, authenticate
-from webapp.extensions import db
+from webapp.auth.operations import authenticate
+from webapp.boundary import caught_refusal
 
 bp = Blueprint("auth", __name__)
 bp.add_url_rule("/account/authenticator", "authenticator", authenticator, methods=["GET", "POST"])
@@ -28,15 +28,13 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
-        try:
+        # A refused sign-in keeps its record (the failure count, the audit event): the boundary commits it.
+        with caught_refusal() as caught:
             user = authenticate(form.username.data, form.password.data)
-        except SignInRefused as refusal:
-            db.session.commit()  # keep the failure count and its audit event
-            flash(str(refusal), "error")
+        if caught:
             return render_template("auth/login.html", form=form), 401
         login_user(user)
         session["lang"] = user.language
-        db.session.commit()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
 
@@ -58,5 +56,4 @@ def set_language():
         session["lang"] = language
         if current_user.is_authenticated:
             current_user.language = language
-            db.session.commit()
     return redirect(_safe_next(request.form.get("next")))

@@ -1,4 +1,4 @@
-"""Sign-in with lock-out, staff accounts and API tokens. No commits here: the caller commits."""
+"""Sign-in with lock-out, staff accounts and API tokens. No commits here: the transaction boundary commits."""
 
 from __future__ import annotations
 
@@ -6,20 +6,25 @@ import secrets
 from datetime import UTC, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select
 
 from webapp import audit
 from webapp.auth.passwords import MIN_LENGTH, hash_password, verify_password
 from webapp.auth.permissions import PERMISSIONS
 from webapp.auth.scope import user_covers_area
+from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.models import ApiToken, Area, Role, User, UserArea
 from webapp.timeutil import utcnow
 
 
-class SignInRefused(Exception):
-    """Sign-in failed; the message is safe to show (it never says whether the username exists)."""
+class SignInRefused(Refusal):
+    """Sign-in failed; the message is safe to show (it never says whether the username exists). The refusal is
+    itself a record: the failure count and its audit event are kept."""
+
+    keep = True
 
 
 def _aware(moment):
@@ -33,12 +38,12 @@ def authenticate(username: str, password: str) -> User:
     if user and locked_until and locked_until > now:
         verify_password(None, password)
         audit.record("user.sign_in_refused_locked", "user", user.id, actor=user)
-        raise SignInRefused(_("Too many failed sign-ins. Try again after %(time)s UTC.",
-                              time=f"{locked_until:%H:%M}"))
+        raise SignInRefused(_l("Too many failed sign-ins. Try again after %(time)s UTC.",
+                               time=f"{locked_until:%H:%M}"))
     if not user or not verify_password(user.password_hash, password) or not user.active:
         if user:
             _count_failure(user, now)
-        raise SignInRefused(_("Wrong username or password."))
+        raise SignInRefused(_l("Wrong username or password."))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -61,16 +66,15 @@ def _count_failure(user: User, now) -> None:
 SCOPE_FREE_ROLES = frozenset({Role.admin, Role.analyst, Role.auditor, Role.finance_maker, Role.finance_checker})
 
 
-class UserInputError(ValueError):
+class UserInputError(Refusal):
     """A staff account change was refused; `errors` maps form field names to messages. Nothing was changed."""
 
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(" ".join(message for messages in errors.values() for message in messages))
-        self.errors = errors
+    def __init__(self, errors: dict[str, list]):
+        super().__init__(_l("The account was not saved: see the fields marked."), errors=errors)
 
 
 class _Errors(dict):
-    def add(self, key: str, message: str) -> None:
+    def add(self, key: str, message) -> None:
         self.setdefault(key, []).append(message)
 
     def raise_if_any(self) -> None:
@@ -80,14 +84,15 @@ class _Errors(dict):
 
 def _check_password(password: str, errors: _Errors) -> None:
     if len(password) < MIN_LENGTH:
-        errors.add("password", _("A password needs at least %(n)d characters.", n=MIN_LENGTH))
+        errors.add("password", lazy_ngettext("A password needs at least %(num)d character.",
+                                             "A password needs at least %(num)d characters.", MIN_LENGTH))
 
 
 def _parse_role(role, errors: _Errors) -> Role | None:
     try:
         return Role(role)
     except ValueError:
-        errors.add("role", _("Choose a role."))
+        errors.add("role", _l("Choose a role."))
         return None
 
 
@@ -96,14 +101,15 @@ def _load_areas(area_codes, errors: _Errors) -> list[Area]:
     areas = db.session.scalars(select(Area).where(Area.code.in_(codes)).order_by(Area.code)).all() if codes else []
     missing = set(codes) - {area.code for area in areas}
     if missing:
-        errors.add("areas", _("Unknown area codes: %(codes)s", codes=", ".join(sorted(missing))))
+        errors.add("areas", lazy_ngettext("Unknown area code: %(codes)s", "Unknown area codes: %(codes)s",
+                                          len(missing), codes=", ".join(sorted(missing))))
     return areas
 
 
 def _check_scope(role: Role | None, area_codes, national_scope: bool, errors: _Errors) -> None:
     if role is not None and role not in SCOPE_FREE_ROLES and not national_scope and not area_codes:
-        errors.add("areas", _("Choose at least one area or national scope: only administrators, analysts, auditors "
-                              "and finance staff may work without either."))
+        errors.add("areas", _l("Choose at least one area or national scope: only administrators, analysts, "
+                               "auditors and finance staff may work without either."))
 
 
 def _check_actor_may_grant(actor, new_areas: list[Area], grants_national: bool, errors: _Errors) -> None:
@@ -111,19 +117,21 @@ def _check_actor_may_grant(actor, new_areas: list[Area], grants_national: bool, 
     if actor is None or actor.national_scope:
         return
     if grants_national:
-        errors.add("national_scope", _("Only staff with national scope can give national scope."))
+        errors.add("national_scope", _l("Only staff with national scope can give national scope."))
     outside = sorted(area.code for area in new_areas if not user_covers_area(actor, area.id))
     if outside:
-        errors.add("areas", _("These areas are outside your own: %(codes)s", codes=", ".join(outside)))
+        errors.add("areas", lazy_ngettext("This area is outside your own: %(codes)s",
+                                          "These areas are outside your own: %(codes)s", len(outside),
+                                          codes=", ".join(outside)))
 
 
 def create_user(username: str, password: str, role: Role | str, full_name: str, area_codes=(),
                 national_scope: bool = False, language: str = "uz", actor=None) -> User:
-    """A new staff account; raises UserInputError (a ValueError) naming each refused field."""
+    """A new staff account; raises UserInputError (a refusal) naming each refused field."""
     errors = _Errors()
     _check_password(password, errors)
     if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
-        errors.add("username", _("The username %(name)s is taken.", name=username))
+        errors.add("username", _l("The username %(name)s is taken.", name=username))
     role = _parse_role(role, errors)
     areas = _load_areas(area_codes, errors)
     _check_scope(role, area_codes, national_scope, errors)
@@ -156,9 +164,9 @@ def update_user(user: User, actor, role: Role | str, area_codes=(), national_sco
     _check_actor_may_grant(actor, added, national_scope and not user.national_scope, errors)
     if actor is not None and actor.id == user.id:
         if not active:
-            errors.add("active", _("You cannot deactivate your own account."))
+            errors.add("active", _l("You cannot deactivate your own account."))
         if new_role is not None and new_role not in PERMISSIONS["user.manage"]:
-            errors.add("role", _("You cannot remove your own right to manage users; ask another administrator."))
+            errors.add("role", _l("You cannot remove your own right to manage users; ask another administrator."))
     errors.raise_if_any()
 
     changes: dict = {}
