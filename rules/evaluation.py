@@ -12,8 +12,9 @@ import string
 from datetime import date
 
 from rules import expr
+from rules.facts import validate_facts
 from rules.features import WINDOW_PARAMETER, primitives, window_months
-from rules.pack import Version
+from rules.pack import Programme, Version
 
 INCOME_NAME = "per_capita_income"
 
@@ -46,6 +47,14 @@ def derive(version: Version, facts: dict) -> tuple[dict, list[dict]]:
             for env in envs:
                 env[item.name] = value
     return household, members
+
+
+def paid_for(version: Version, facts: dict, programme: Programme) -> list[str]:
+    """PINs of the members a per-person programme is paid for (the household's facts as the decision saw them)."""
+    facts = validate_facts(facts)
+    _household, members = derive(version, facts)
+    return [fact["pin"] for fact, member in zip(facts["members"], members, strict=True)
+            if member[programme.paid_for.each]]
 
 
 def amounts(version: Version, household: dict, eligible: dict[str, bool]) -> dict[str, float]:
@@ -109,7 +118,7 @@ def trace(version, household, members, fired, eligible, amount_by_code, facts, e
         "members": [{"pin": fact["pin"], **{name: _plain(member[name]) for name in ("age", *member_names)}}
                     for fact, member in zip(facts["members"], members, strict=True)],
         "rules": [{"rule": rule.id, "when": rule.text, "values": seen(rule.node), "fired": bool(fired[rule.id]),
-                   "legal": rule.legal} for rule in pack.rules],
+                   "legal": rule.reference.text()} for rule in pack.rules],
         "programmes": [{"code": p.code, "eligible": bool(eligible[p.code]), "values": seen(p.eligible),
                         "monthly_amount": _plain(amount_by_code.get(p.code, 0.0)), "months": version.months(p)}
                        for p in pack.programmes],

@@ -49,14 +49,54 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class Act:
+    """A legal act the pack cites: its title per language, and where to read it when there is a public copy."""
+
+    id: str
+    title: dict
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a rule or a programme comes from: the act and the part of it (per language), as OpenFisca's
+    `reference:` keeps a parameter's source next to it."""
+
+    act: Act
+    part: dict = field(default_factory=dict)
+
+    def text(self, language: str = "en") -> str:
+        """`<act>: <part>` in the language (English when the pack has no text in it)."""
+        title = _in(self.act.title, language)
+        part = _in(self.part, language)
+        return f"{title}: {part}" if part else title
+
+    @property
+    def url(self) -> str | None:
+        return self.act.url
+
+
+def _in(texts: dict, language: str) -> str:
+    return texts.get(language) or texts.get("en") or ""
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     text: str
     node: object
     outcome: str
     reason: dict
-    legal: str
+    reference: Reference
     title: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaidFor:
+    """A programme paid per person: one enrolment for each member for whom `each` holds, `amount` apiece."""
+
+    each: str  # a member value (bool) of the pack
+    amount: str  # the parameter with the amount per person
 
 
 @dataclass(frozen=True)
@@ -66,12 +106,13 @@ class Programme:
     eligible: object
     amount_text: str
     amount: object
-    months: int | str
+    months: str  # the parameter holding the months, so a new version of the pack changes them by date
     lump_sum: bool
-    legal: str
+    reference: Reference
     name: dict
     # Programmes a household cannot be paid for the same month together with this one (pre-payroll check).
     incompatible_with: tuple[str, ...] = ()
+    paid_for: PaidFor | None = None  # None: a household benefit, paid to the applicant
 
 
 @dataclass(frozen=True)
@@ -87,8 +128,7 @@ class Version:
         return f"{self.pack.id}@{self.version}"
 
     def months(self, programme: Programme) -> int:
-        months = programme.months
-        return int(self.parameters[months]) if isinstance(months, str) else months
+        return int(self.parameters[programme.months])
 
     def with_parameters(self, changes: dict, tag: str = "draft") -> Version:
         """A copy with some parameters changed (policy simulation); unknown names are refused."""
@@ -112,6 +152,7 @@ class Pack:
     programmes: list
     symbols: dict
     labels: dict = field(default_factory=dict)
+    acts: dict = field(default_factory=dict)
 
     def label(self, name: str, language: str) -> str:
         """What a name is called on a page, in the language (the name itself when the pack has no label)."""
@@ -187,6 +228,7 @@ class _Builder:
     def __init__(self, path: Path, data: dict):
         self.path, self.data = path, data
         self.symbols: dict[str, Symbol] = {}
+        self.acts: dict[str, Act] = {}
 
     def fail(self, where: str, problem: str):
         raise PackError(self.path, where, problem)
@@ -196,6 +238,8 @@ class _Builder:
         pack = Pack(id=data["id"], country=data["country"], currency=data["currency"], path=self.path,
                     languages=data.get("languages", ["en"]), versions=[], derived=[], rules=[], programmes=[],
                     symbols=self.symbols)
+        self.acts.update({key: Act(key, item["title"], item.get("url")) for key, item in data["acts"].items()})
+        pack.acts = self.acts
         pack.versions = self.versions(pack)
         self.symbols.update({name: Symbol("number", "param") for name in pack.versions[0].parameters})
         for name, kind in HOUSEHOLD_PRIMITIVES.items():
@@ -204,7 +248,7 @@ class _Builder:
             self.symbols[name] = Symbol(kind, "member")
         pack.derived = [self.derived(item) for item in data["derived"]]
         pack.rules = [self.rule(item) for item in data["rules"]]
-        pack.programmes = [self.programme(item, pack.versions[0]) for item in data["programmes"]]
+        pack.programmes = [self.programme(item, pack.versions) for item in data["programmes"]]
         pack.labels = self.labels(data.get("labels", {}))
         self.unique("rule", [rule.id for rule in pack.rules])
         self.unique("programme", [programme.code for programme in pack.programmes])
@@ -330,21 +374,46 @@ class _Builder:
         node = self.expression(where, item["when"], "household", "bool")
         for language, template in item["reason"].items():
             self.check_template(f"{where}: reason.{language}", template)
-        return Rule(item["id"], str(item["when"]), node, item["outcome"], item["reason"], item["legal"],
-                    item.get("title", {}))
+        return Rule(item["id"], str(item["when"]), node, item["outcome"], item["reason"],
+                    self.reference(f"{where}: reference", item["reference"]), item.get("title", {}))
 
-    def programme(self, item: dict, first: Version) -> Programme:
+    def reference(self, where: str, item: dict) -> Reference:
+        act = self.acts.get(item["act"])
+        if act is None:
+            self.fail(f"{where}: act", f"unknown act {item['act']!r} (the acts cited are listed under `acts:`)")
+        return Reference(act, item.get("part", {}))
+
+    def programme(self, item: dict, versions: list[Version]) -> Programme:
         where = f"programme {item['code']}"
         eligible = self.expression(f"{where}: eligible", item["eligible"], "household", "bool")
         amount = self.expression(f"{where}: amount", item["amount"], "household", "number")
         months = item["months"]
-        if isinstance(months, str) and months not in first.parameters:
-            self.fail(f"{where}: months", f"unknown parameter {months!r}")
-        if isinstance(months, int) and months < 1:
-            self.fail(f"{where}: months", "must be at least 1")
+        self.check_months(f"{where}: months", months, versions)
         return Programme(item["code"], str(item["eligible"]), eligible, str(item["amount"]), amount, months,
-                         item.get("lump_sum", False), item.get("legal", ""), item.get("name", {"en": item["code"]}),
-                         tuple(item.get("incompatible_with", ())))
+                         item.get("lump_sum", False), self.reference(f"{where}: reference", item["reference"]),
+                         item.get("name", {"en": item["code"]}), tuple(item.get("incompatible_with", ())),
+                         self.paid_for(f"{where}: paid_for", item.get("paid_for")))
+
+    def paid_for(self, where: str, item: dict | None) -> PaidFor | None:
+        if item is None:
+            return None
+        each = self.symbols.get(item["each"])
+        if each is None or each.scope != "member" or each.type != "bool":
+            self.fail(f"{where}: each", f"{item['each']!r} is not a yes/no value per member")
+        if self.symbols.get(item["amount"], Symbol("", "")).scope != "param":
+            self.fail(f"{where}: amount", f"unknown parameter {item['amount']!r}")
+        return PaidFor(item["each"], item["amount"])
+
+    def check_months(self, where: str, months, versions: list[Version]) -> None:
+        """Months name a parameter (the schema refuses a number: a resolution that changes them is a new version),
+        and every version gives them as a whole number of at least one."""
+        if months not in versions[0].parameters:
+            self.fail(where, f"unknown parameter {months!r}")
+        for version in versions:
+            value = version.parameters[months]
+            if value < 1 or not float(value).is_integer():
+                self.fail(where, f"{months} is {value:g} in version {version.version}; "
+                                 f"it must be a whole number of at least 1")
 
     def check_template(self, where: str, template: str) -> None:
         try:

@@ -19,7 +19,8 @@ from modules.enrolment import status as machine
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
 from modules.means_test.models import Assessment, Decision
 from modules.registration.models import Person
-from rules.pack import get_pack
+from rules.evaluation import paid_for
+from rules.pack import Version, get_pack
 from webapp import audit
 from webapp.boundary import Refusal
 from webapp.extensions import db
@@ -31,11 +32,6 @@ CENT = Decimal("0.01")
 BANK_CODE = re.compile(r"\d{5}")  # MFO, the Central Bank's code of a bank branch
 ACCOUNT_NUMBER = re.compile(r"\d{20}")  # Uzbek bank accounts are 20 digits
 
-# Programmes paid per child: code → the pack parameter with the amount per child. The programme's monthly amount
-# on the assessment is that amount times the number of children, and each child becomes one enrolment.
-PER_CHILD = {"child_allowance": "child_allowance_per_child", "uy_bulogo_komok": "benefit_per_child"}
-PER_DISABLED_CHILD = {"disabled_child_care": "disabled_child_care_amount"}
-PER_MOTHER = {"maternity": "maternity_monthly_amount"}
 
 
 class EnrolmentError(Refusal):
@@ -81,7 +77,7 @@ def enrol_from_assessment(assessment: Assessment, actor=None) -> list[Enrolment]
             raise EnrolmentError(_l("Assessment %(id)d grants the programme %(code)s, which is not in the registry.",
                                     id=assessment.id, code=item["code"]))
         start, end = period_for(assessment, int(item["months"]))
-        for beneficiary, amount in _beneficiaries(assessment, item, version.parameters, people):
+        for beneficiary, amount in _beneficiaries(assessment, item, version, people):
             _supersede(beneficiary.id, programme.id, assessment, start, actor)
             enrolment = Enrolment(
                 application_id=assessment.application_id, assessment_id=assessment.id,
@@ -109,26 +105,19 @@ def _people(assessment: Assessment) -> dict[str, Person]:
     return found
 
 
-def _beneficiaries(assessment: Assessment, item: dict, parameters: dict, people: dict[str, Person]):
-    """[(person, monthly amount)] for one programme of the assessment."""
+def _beneficiaries(assessment: Assessment, item: dict, version: Version, people: dict[str, Person]):
+    """[(person, monthly amount)] for one programme of the assessment: those the pack pays it for (`paid_for`),
+    each becoming one enrolment at the pack's amount per person; the applicant for a household benefit."""
     code, total = item["code"], Decimal(str(item["monthly_amount"]))
-    facts = {member["pin"]: member for member in assessment.facts["members"]}
-    children = [member["pin"] for member in assessment.trace.get("members", []) if member.get("child")]
-    if code in PER_CHILD:
-        pins, parameter = children, PER_CHILD[code]
-    elif code in PER_DISABLED_CHILD:
-        pins, parameter = [pin for pin in children if facts[pin].get("disability_group")], PER_DISABLED_CHILD[code]
-    elif code in PER_MOTHER:
-        pins = [pin for pin, member in facts.items() if member.get("relation") in ("head", "spouse")
-                and member.get("sex") == "F" and member.get("employment_sector") == "non_state"]
-        parameter = PER_MOTHER[code]
-    else:  # a household benefit (material support): the applicant is the beneficiary
+    declared = {programme.code: programme for programme in version.pack.programmes}[code]
+    if declared.paid_for is None:
         return [(assessment.application.applicant, total)]
+    pins, parameter = paid_for(version, assessment.facts, declared), declared.paid_for.amount
     if not pins:
         raise EnrolmentError(_l("Assessment %(id)d grants %(code)s, but no beneficiary of it is in the facts.",
                                 id=assessment.id, code=code))
     each = (total / len(pins)).quantize(CENT)
-    expected = Decimal(str(parameters[parameter])).quantize(CENT)
+    expected = Decimal(str(version.parameters[parameter])).quantize(CENT)
     if each != expected:  # the trace and the amount disagree: never pay a guessed amount
         raise EnrolmentError(lazy_ngettext(
             "Assessment %(id)d: %(code)s of %(total)s for %(num)d beneficiary is %(each)s, but the rules pay "

@@ -1,7 +1,7 @@
 """An assessment's trace in plain words, for the application page: each rule, the values it saw, its conclusion.
 
-Titles, labels and reasons come from the pack in the reader's language (uz, ru, en; ky for kg), so a policy
-change that adds a rule also brings its explanation.
+Titles, labels, reasons and legal references (the act and the part of it) come from the pack in the reader's
+language (uz, ru, en; ky for kg), so a policy change that adds a rule also brings its explanation.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def explain(assessment: Assessment) -> dict:
         rule = rules.get(item["rule"])
         seen = {**values, **item["values"]}
         explained.append({
-            "id": item["rule"], "fired": item["fired"], "legal": item.get("legal", ""),
+            "id": item["rule"], "fired": item["fired"], "reference": _reference(rule, item, language),
             "title": (rule.title.get(language) or rule.title.get("en")) if rule and rule.title else item["rule"],
             "seen": [(pack.label(name, language), _shown(value)) for name, value in item["values"].items()],
             "message": reason_message(rule, seen, language) if rule and item["fired"] else None,
@@ -48,11 +48,27 @@ def explain(assessment: Assessment) -> dict:
             "members": _members(pack, assessment, language), "pack": pack}
 
 
+def _reference(declared, item: dict, language: str) -> dict | None:
+    """The act and the part of it in the reader's language, as the pack cites them now; a rule the pack no longer
+    has keeps the citation stored with the trace."""
+    if declared is not None:
+        reference = declared.reference
+        return {"act": reference.act.title.get(language) or reference.act.title["en"],
+                "part": reference.part.get(language) or reference.part.get("en", ""), "url": reference.url}
+    stored = item.get("legal")
+    return {"act": stored, "part": "", "url": None} if stored else None
+
+
 def _programmes(pack, assessment: Assessment, language: str) -> list[dict]:
-    names = {p.code: p.name.get(language) or p.name.get("en") or p.code for p in pack.programmes}
-    return [{"name": names.get(item["code"], item["code"]), "eligible": item["eligible"],
-             "amount": format_number(item["monthly_amount"]), "months": item["months"]}
-            for item in assessment.trace.get("programmes", [])]
+    declared = {p.code: p for p in pack.programmes}
+    shown = []
+    for item in assessment.trace.get("programmes", []):
+        programme = declared.get(item["code"])
+        name = (programme.name.get(language) or programme.name.get("en")) if programme else None
+        shown.append({"name": name or item["code"], "eligible": item["eligible"],
+                      "amount": format_number(item["monthly_amount"]), "months": item["months"],
+                      "reference": _reference(programme, {}, language)})
+    return shown
 
 
 def _members(pack, assessment: Assessment, language: str) -> dict:

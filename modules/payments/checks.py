@@ -17,7 +17,6 @@ from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.orm import aliased
 
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
-from modules.enrolment.operations import PER_CHILD
 from modules.payments import status as machine
 from modules.payments.generation import month_bounds, refresh_totals
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
@@ -113,9 +112,10 @@ def _amount_mismatch(payroll: Payroll, first: date, last: date):
 def _child_aged_out(payroll: Payroll, first: date, last: date):
     """Benefits paid per child stop at the pack's `child_age_limit` (reached by the month's first day)."""
     code = db.session.scalar(select(Programme.code).where(Programme.id == payroll.programme_id))
-    _pack_, parameters = _pack(first)
-    if code not in PER_CHILD or "child_age_limit" not in parameters:
-        return None
+    pack, parameters = _pack(first)
+    paid_for = next((p.paid_for for p in pack.programmes if p.code == code), None)
+    if paid_for is None or paid_for.each != "child" or "child_age_limit" not in parameters:
+        return None  # not paid per child (the pack's `child`: a child under its child_age_limit)
     limit = int(parameters["child_age_limit"])
     born_by = date(first.year - limit, first.month, 1)  # at the age limit or older on the month's first day
     return _b().birth_date <= born_by

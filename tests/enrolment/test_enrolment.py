@@ -112,8 +112,8 @@ def test_an_ineligible_decision_enrols_nobody(app):
 
 
 def test_amounts_that_disagree_with_the_pack_enrol_nobody_and_the_decision_stands(app):
-    def one_child_too_few(result):  # 540,000 for one child is not the pack's 270,000
-        result["trace"]["members"][2]["child"] = False
+    def one_child_too_few(result):  # 270,000 for two children is not the pack's 270,000 each
+        result["programmes"][0]["monthly_amount"] = 270_000.0
 
     assessment = _decided(edit=one_child_too_few)
     with pytest.raises(operations.EnrolmentError, match="270000"):

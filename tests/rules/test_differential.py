@@ -390,7 +390,7 @@ SHAPES = {  # rule id → condition; each compiles to a different durable_rules 
 def shapes_pack(tmp_path: Path):
     """uz with one more rule per shape, under its own id (the adapter caches compiled rulesets by version label)."""
     rules = "".join(f"  - {{id: {rule}, when: \"{when}\", outcome: ineligible, reason: {{en: \"{rule}\"}}, "
-                    f"legal: test pack}}\n" for rule, when in SHAPES.items())
+                    f"reference: {{act: cm_308}}}}\n" for rule, when in SHAPES.items())
     text = (PACK_DIR / "uz.yaml").read_text(encoding="utf-8")
     text = text.replace("\nid: uz\n", "\nid: uz_shapes\n", 1).replace("\nprogrammes:\n", f"\n{rules}programmes:\n", 1)
     pack = load_pack(tmp_path / "uz_shapes.yaml", text=text)
@@ -431,7 +431,7 @@ def dividing_pack(tmp_path: Path, derived: str, rule: str):
     text = (PACK_DIR / "kg.yaml").read_text(encoding="utf-8").replace(
         "\nrules:\n", f"\n  - {{name: per_child, expr: \"{derived}\"}}\nrules:\n"
                        f"  - {{id: per_child_check, when: \"{rule}\", outcome: ineligible, "
-                       f"reason: {{en: per child}}, legal: test pack}}\n", 1)
+                       f"reason: {{en: per child}}, reference: {{act: state_benefits_law}}}}\n", 1)
     return load_pack(tmp_path / "dividing.yaml", text=text).versions[-1]
 
 

@@ -140,7 +140,7 @@ DIVIDING_RULE = """\
     when: residential_properties < members / passenger_cars
     outcome: ineligible
     reason: {en: "{residential_properties} dwellings for {members} members."}
-    legal: test pack
+    reference: {act: state_benefits_law}
 """
 
 
@@ -468,7 +468,8 @@ from rules.durable import DurableEngine
 from rules.pack import PACK_DIR, load_pack
 text = (PACK_DIR / "kg.yaml").read_text(encoding="utf-8").replace(
     "\\nrules:\\n", "\\n  - {name: per_child, expr: 'income_total / children'}\\nrules:\\n"
-    "  - {id: per_child_high, when: per_child > 5, outcome: ineligible, reason: {en: high}, legal: test pack}\\n", 1)
+    "  - {id: per_child_high, when: per_child > 5, outcome: ineligible, reason: {en: high},"
+    " reference: {act: state_benefits_law}}\\n", 1)
 version = load_pack(Path("per-child-kg.yaml"), text=text).versions[-1]
 facts = json.loads(sys.argv[1])
 expected = vectorised.evaluate_documents([facts], version)[0]["decision"]

@@ -18,12 +18,15 @@ BASE = """\
 id: tp
 country: UZ
 currency: UZS
+acts:
+  regulation: {title: {en: The regulation, ru: Положение}}
 versions:
   - version: "1"
     effective_from: "2024-01-01"
     parameters:
       income_window_months: {value: 3, source: the regulation}
       income_threshold: {value: 500, source: the regulation}
+      support_months: {value: 6, source: the regulation}
 derived:
   - {name: children, expr: "count(is_child and age < 18)"}
   - {name: income_total, expr: "sum(window_income) - sum(window_alimony_paid)"}
@@ -33,12 +36,13 @@ rules:
     when: per_capita_income > income_threshold
     outcome: ineligible
     reason: {en: "Income {per_capita_income} is above {income_threshold}."}
-    legal: the regulation
+    reference: {act: regulation, part: {en: the income test, ru: проверка дохода}}
 programmes:
   - code: support
     eligible: children > 0
     amount: 100 * children
-    months: 6
+    months: support_months
+    reference: {act: regulation}
 """
 SECOND_VERSION = """\
   - version: "2"
@@ -158,20 +162,43 @@ ERRORS = {
     when: members > 9
     outcome: ineligible
     reason: {en: "Too many."}
-    legal: the regulation
+    reference: {act: regulation}
 programmes:
 """), "rule income_high", "the rule id is used twice"),
-    "programme months naming an unknown parameter": (variant("months: 6", "months: support_months"),
+    "programme months naming an unknown parameter": (variant("months: support_months", "months: suport_months"),
                                                       "programme support: months",
-                                                      "unknown parameter 'support_months'"),
-    "programme months below one": (variant("months: 6", "months: 0"), "programme support: months",
-                                   "must be at least 1"),
+                                                      "unknown parameter 'suport_months'"),
+    "programme months as a fixed number": (variant("months: support_months", "months: 6"),
+                                           "programme support: months", "6 is not of type 'string'"),
+    "programme months below one": (variant("support_months: {value: 6", "support_months: {value: 0"),
+                                   "programme support: months",
+                                   "support_months is 0 in version 1; it must be a whole number of at least 1"),
+    "programme months not whole in a later version": (
+        with_second_version(SECOND_VERSION + "      support_months: {value: 2.5, source: the amended regulation}\n"),
+        "programme support: months", "support_months is 2.5 in version 2"),
     "programme incompatible with an unknown programme": (
-        variant("months: 6", "months: 6\n    incompatible_with: [suport]"), "programme support: incompatible_with",
-        "unknown programme 'suport'"),
+        variant("months: support_months", "months: support_months\n    incompatible_with: [suport]"),
+        "programme support: incompatible_with", "unknown programme 'suport'"),
     "programme incompatible with itself": (
-        variant("months: 6", "months: 6\n    incompatible_with: [support]"), "programme support: incompatible_with",
-        "unknown programme 'support'"),
+        variant("months: support_months", "months: support_months\n    incompatible_with: [support]"),
+        "programme support: incompatible_with", "unknown programme 'support'"),
+    "paid for a value that is not a member's yes or no": (
+        variant("months: support_months", "months: support_months\n    paid_for: {each: age, amount: support_months}"),
+        "programme support: paid_for: each", "'age' is not a yes/no value per member"),
+    "paid for at an unknown parameter": (
+        variant("months: support_months", "months: support_months\n    paid_for: {each: is_child, amount: per_kid}"),
+        "programme support: paid_for: amount", "unknown parameter 'per_kid'"),
+    # references
+    "rule without a reference": (variant("    reference: {act: regulation, part: {en: the income test, "
+                                         "ru: проверка дохода}}\n", ""),
+                                 "rule income_high", "'reference' is a required property"),
+    "reference to an unknown act": (variant("reference: {act: regulation}", "reference: {act: regulaton}"),
+                                    "programme support: reference: act", "unknown act 'regulaton'"),
+    "free-text reference": (variant("reference: {act: regulation}", "reference: the regulation"),
+                            "programme support: reference", "is not of type 'object'"),
+    "act without an English title": (variant("{title: {en: The regulation, ru: Положение}}",
+                                             "{title: {ru: Положение}}"),
+                                     "acts/regulation/title", "'en' is a required property"),
 }
 
 
@@ -253,8 +280,8 @@ def test_there_is_no_version_before_the_first():
 def test_later_versions_inherit_the_parameters_they_do_not_change(tmp_path):
     pack = load_pack(tmp_path / "tp.yaml", text=with_second_version())
     first, second = pack.versions
-    assert first.parameters == {"income_window_months": 3.0, "income_threshold": 500.0}
-    assert second.parameters == {"income_window_months": 3.0, "income_threshold": 600.0}
+    assert first.parameters == {"income_window_months": 3.0, "income_threshold": 500.0, "support_months": 6.0}
+    assert second.parameters == {"income_window_months": 3.0, "income_threshold": 600.0, "support_months": 6.0}
     assert second.sources["income_threshold"]["source"] == "the amended regulation"
     assert second.sources["income_window_months"]["source"] == "the regulation"
 
