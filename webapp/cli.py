@@ -51,7 +51,7 @@ def programmes():
     pass
 
 
-@programmes.command("load", help="Load the programmes of the uz rule pack (idempotent).")
+@programmes.command("load", help="Load the programmes of every rule pack, names updated (idempotent).")
 @with_appcontext
 @command_boundary
 def programmes_load():

@@ -21,6 +21,7 @@ from modules.registration.models import Application, ApplicationStatus
 from rules.engines import evaluate
 from webapp import audit, signals
 from webapp.extensions import db
+from webapp.programmes import rule_pack_of
 from webapp.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,11 @@ S = ApplicationStatus
 def pack_id() -> str:
     """The country's rule pack (SRSP_COUNTRY: uz or kg)."""
     return current_app.config["COUNTRY"]
+
+
+def pack_for(application: Application) -> str:
+    """The rule pack that declares the programmes applied for (registration takes only the country's)."""
+    return rule_pack_of(list(application.programmes))
 
 
 def store_assessment(application: Application, facts: dict, result: dict, engine: str, actor=None,
@@ -51,7 +57,7 @@ def store_assessment(application: Application, facts: dict, result: dict, engine
 def assess(application: Application, actor=None) -> Assessment:
     """Assess a collected application with the real-time engine and decide it."""
     facts = build_facts(application)
-    result = evaluate(facts, pack_id(), engine="durable_rules")
+    result = evaluate(facts, pack_for(application), engine="durable_rules")
     assessment = store_assessment(application, facts, result, "durable_rules", actor)
     status_machine.transition(application, S.assessed, actor, note=f"{result['pack_version']}: {result['decision']}")
     status_machine.transition(application, S.decided, actor, note=result["decision"])

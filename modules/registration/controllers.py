@@ -8,7 +8,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from modules.registration import operations
 from modules.registration.models import ApplicationStatus, Channel, Relation
@@ -21,13 +20,14 @@ from webapp.auth.scope import areas_in_scope
 from webapp.boundary import Refusal, caught_refusal, flatten_errors
 from webapp.extensions import db
 from webapp.filters import load_filters
-from webapp.models import AreaLevel, Programme
+from webapp.models import AreaLevel
+from webapp.programmes import offered_programmes
 
 MAX_MEMBERS = 12
 
 
 def _programmes():
-    return db.session.scalars(select(Programme).where(Programme.active).order_by(Programme.id)).all()
+    return offered_programmes()
 
 
 @require("application.view")

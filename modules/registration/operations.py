@@ -30,6 +30,7 @@ from webapp.extensions import db
 from webapp.models import Area, Programme
 from webapp.pin import PinError, check_matches
 from webapp.pin import parse as parse_pin
+from webapp.programmes import offered_programmes
 from webapp.timeutil import add_working_days, age_on, local_today, utcnow
 
 ADULT_AGE = 18
@@ -129,7 +130,7 @@ def _load_persons(entries, errors: _Errors, on: date) -> dict[str, Person]:
 
 
 def _load_programmes(codes: list[str], errors: _Errors) -> list[Programme]:
-    programmes = db.session.scalars(select(Programme).where(Programme.code.in_(codes), Programme.active)).all()
+    programmes = offered_programmes(codes)  # another country's programmes are unknown here
     unknown = sorted(set(codes) - {programme.code for programme in programmes})
     if unknown:
         errors.add("programmes", lazy_ngettext("Unknown programme: %(codes)s.", "Unknown programmes: %(codes)s.",

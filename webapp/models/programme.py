@@ -1,4 +1,5 @@
-"""Social assistance programmes a household can apply for."""
+"""Social assistance programmes a household can apply for: one row per programme of a rule pack
+(webapp/programmes.py loads them from the packs' `programmes:`)."""
 
 from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,7 +12,7 @@ class Programme(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
-    rule_pack: Mapped[str] = mapped_column(String(40))
+    rule_pack: Mapped[str] = mapped_column(String(40))  # the pack that declares it and decides applications for it
     name_uz: Mapped[str] = mapped_column(String(200))
     name_ru: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
