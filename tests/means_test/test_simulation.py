@@ -240,10 +240,10 @@ def test_cli_prints_a_summary_and_writes_the_csv(app, households, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Newly eligible: 3 households, 10 people" in result.output
     assert "Newly ineligible: 0 households, 0 people" in result.output
-    assert "Monthly cost: 900 000.00 -> 1 910 000.00 (change +1 010 000.00)" in result.output
-    assert any(line.split()[:1] == ["UZ-TK"] and line.rstrip().endswith("+540 000.00")
+    assert "Monthly cost: 900 000.00 -> 1 910 000.00 (change +1 010 000.00)" in result.output
+    assert any(line.split()[:1] == ["UZ-TK"] and line.rstrip().endswith("+540 000.00")
                for line in result.output.splitlines())
-    assert any(line.split()[:1] == ["child_allowance"] and line.rstrip().endswith("+1 010 000.00")
+    assert any(line.split()[:1] == ["child_allowance"] and line.rstrip().endswith("+1 010 000.00")
                for line in result.output.splitlines())
     assert len(list(csv.reader(out.open(encoding="utf-8")))) == 1 + 3
 
