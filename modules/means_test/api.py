@@ -28,8 +28,12 @@ class EvaluateArgs(Schema):
     trace = fields.Boolean(load_default=False)
 
 
+# The facts checker (rules/) words its problems in English; the common ones are said in the reader's language.
+_PROBLEMS = {"is required": _l("is required")}
+
+
 def _refused(field: str, problem) -> Refusal:
-    return Refusal(_l("The facts cannot be evaluated."), errors={field: [problem]})
+    return Refusal(_l("The facts cannot be evaluated."), errors={field: [_PROBLEMS.get(problem, problem)]})
 
 
 def evaluate_facts():

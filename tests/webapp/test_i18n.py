@@ -81,10 +81,11 @@ def test_every_text_in_the_code_has_a_translation(tmp_path):
     subprocess.run([str(pybabel), "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-o", str(pot),
                     "."], check=True, capture_output=True, timeout=120)
     with open(pot, "rb") as handle:
-        texts = [message.id for message in read_po(handle) if message.id]
+        texts = [(message.id, message.context) for message in read_po(handle) if message.id]
     assert len(texts) > 100
     for language in ("uz", "ru", "en"):
         with open(f"webapp/translations/{language}/LC_MESSAGES/messages.po", "rb") as handle:
             catalog = read_po(handle)
-        missing = [text for text in texts if not (catalog.get(text) and catalog.get(text).string)]
+        missing = [text for text, context in texts
+                   if not (catalog.get(text, context) and catalog.get(text, context).string)]
         assert not missing, f"{language}: run `make extract` and translate {missing[:5]}"

@@ -188,7 +188,7 @@ class Allowed:
         while previous != text:
             previous, text = text, _BRACKETED.sub(" ", text)
         text = self.pattern.sub(" ", text)
-        return " ".join(text.split()) if _WORD.search(text) else ""
+        return " ".join(text.split()).strip(" :;,.") if _WORD.search(text) else ""
 
 
 def _pattern(value: str) -> str:
