@@ -128,6 +128,8 @@ DETAIL_NAMES = {
     "searched": _l("Search"), "source": _l("Source"), "status": _l("Status"), "template": _l("Message template"),
     "to": _l("To"), "total": _l("Total"), "username": _l("Username"), "active": _l("Active"),
     "full_name": _l("Full name"), "filters": _l("Filters"), "rows": _l("Rows"), "job_id": _l("Job"),
+    "sha256": _l("Checksum (SHA-256)"), "treasury_reference": _l("Treasury reference"),
+    "excluded": _l("Lines excluded, by reason"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -164,7 +166,9 @@ def detail_value(value) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(detail_value(item) for item in value)
     if isinstance(value, dict):
-        return "; ".join(f"{detail_name(key)}: {detail_value(item)}" for key, item in value.items())
+        # Keys of a nested detail are codes too (the exclusion reasons of a payroll's checks, by count).
+        return "; ".join(f"{detail_name(key) if key in DETAIL_NAMES else detail_value(key)}: {detail_value(item)}"
+                         for key, item in value.items())
     return str(value)
 
 
