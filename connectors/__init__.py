@@ -1,1 +1,1 @@
-"""Connectors to external systems: registries, bank, treasury, SMS; the simulator; synthetic data (issue 3)."""
+"""Connectors to external systems: registries, bank, treasury, SMS; the simulator; synthetic data."""

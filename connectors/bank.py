@@ -1,4 +1,4 @@
-"""The paying bank, over X-Road REST (DESIGN §6, §7): account opening for payees, payment files, statements.
+"""The paying bank, over X-Road REST: account opening for payees, payment files, statements.
 
 One agent bank pays the benefits. The registry sends it the payee list (who needs an account), asks how those
 requests stand, sends each approved payroll's pain.001 file and fetches the camt.054 notification of what was

@@ -1,8 +1,8 @@
 """The thirteen government sources the Single Registry reads, with their interoperability identifiers.
 
-The legal basis of each pull is the Single Registry's data-exchange list (seed 002, "Data obtained by real time
-interagency data exchange": 12 items; the population register is the identity backbone every item relies on)
-under Resolution 308 on the Single Registry of Social Protection (seed 001). X-Road identifiers follow the
+The legal basis of each pull is the Single Registry's list of data obtained by real-time interagency exchange
+(12 items; the population register is the identity backbone every item relies on) under Resolution of the
+Cabinet of Ministers No. 308 on the Single Registry of Social Protection. X-Road identifiers follow the
 `INSTANCE/CLASS/MEMBER/SUBSYSTEM` scheme; the member codes are placeholders a deployment overrides in its
 configuration (`SRSP_SOURCES`), as are the base URLs, which default to the simulator.
 """

@@ -1,4 +1,4 @@
-"""Synthetic population of Uzbekistan for the registry simulator (DESIGN §6), deterministic from a seed.
+"""Synthetic population of Uzbekistan for the registry simulator, deterministic from a seed.
 
 `generate(households, seed, areas, as_of)` builds the whole population with numpy, column by column (no Python
 loop over people); `write(engine, population)` bulk-loads it into the simulator's database
@@ -558,7 +558,7 @@ class _Builder:
         self.disability_rows = (who, group[who] - 1, end[who])
 
     def _statuses(self) -> None:
-        """Education, conscript service and detention (they exempt from the work requirement, DESIGN §5)."""
+        """Education, conscript service and detention (they exempt from the work requirement)."""
         rng, P, age, today = self.rng, self.P, self.age_years, self.today
         alive, not_head = self.alive, self.role != HEAD
         self.student = alive & (rng.random(P) < _band(age, P_STUDENT))

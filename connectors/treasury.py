@@ -1,4 +1,4 @@
-"""The treasury's budget system (GFMIS), over X-Road REST: fund requests for payrolls (DESIGN §6, §7).
+"""The treasury's budget system (GFMIS), over X-Road REST: fund requests for payrolls.
 
 Before a payroll's file goes to the bank, the treasury must confirm that the money is there: the registry sends a
 fund request with the totals by programme and region, and the treasury confirms it (with its own reference) or

@@ -1,4 +1,4 @@
-"""`srsp synth`: the synthetic population, generated into the registry simulator's database (DESIGN §6).
+"""`srsp synth`: the synthetic population, generated into the registry simulator's database.
 
 A `flask.commands` entry point (setup.cfg) adds it to `srsp`.
 """

@@ -1,1 +1,1 @@
-"""The modules of the delivery chain; each has the same skeleton (see DESIGN §2)."""
+"""The modules of the delivery chain; each has the same skeleton."""

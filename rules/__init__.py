@@ -1,1 +1,1 @@
-"""Rule language, pack schema, compilers (durable_rules, pandas), packs and golden cases (issue 4)."""
+"""Rule language, pack schema, compilers (durable_rules, pandas), packs and golden cases."""

@@ -1,6 +1,6 @@
 """The real-time engine: pack rules compiled to durable_rules, behind an adapter that contains its hazards.
 
-DESIGN §5 lists them; each has its guard here:
+Its known hazards, each with its guard here:
 - durable_rules' `Host` starts two timer threads that poll forever: `_QuietHost` never starts them.
 - A ruleset name can be registered once per host: each pack version is registered once, under a versioned name.
 - Integer arithmetic truncates on division: every number is posted as a float.

@@ -1,6 +1,6 @@
 """The one door to the means test: facts in, result out, whichever engine runs it.
 
-A pack never names an engine (DESIGN §5): callers pick one by name; `durable_rules` is the real-time engine,
+A pack never names an engine: callers pick one by name; `durable_rules` is the real-time engine,
 `pandas` the batch one. `as_of` picks the pack version in force; it defaults to the application date.
 """
 

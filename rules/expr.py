@@ -1,6 +1,6 @@
 """The rule expression language: parsed once into a small tree, never handed to Python's `eval`.
 
-Grammar (DESIGN §5): names, numbers, `true`/`false`, `+ - * /`, comparisons (`< <= > >= == !=`, not chained),
+Grammar: names, numbers, `true`/`false`, `+ - * /`, comparisons (`< <= > >= == !=`, not chained),
 `and`/`or`/`not`, parentheses, and the functions `min(a, b, …)`, `max(a, b, …)` and, over the members of a
 household, `count(condition)` and `sum(number)`. The tree is evaluated by the scalar evaluator here, by the
 vectorised one in `rules.vectorised`, and compiled to durable_rules conditions in `rules.durable`.

@@ -1,4 +1,4 @@
-"""Every blinker signal between modules, declared in one place (DESIGN §2).
+"""Every blinker signal between modules, declared in one place.
 
 Receivers run inside the sender's transaction; they must not commit.
 """

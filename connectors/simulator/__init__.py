@@ -1,1 +1,1 @@
-"""The registry simulator: serves every source of DESIGN §6 from a synthetic population in its own database."""
+"""The registry simulator: serves every source in the catalog from a synthetic population in its own database."""

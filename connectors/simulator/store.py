@@ -1,7 +1,7 @@
 """The simulator's own database (separate from the registry's): one table per kind of fact a source answers.
 
 Every table is keyed or indexed by PIN so that a simulated source answers "everything about these PINs" with one
-indexed lookup. Which source reads which table (DESIGN §6):
+indexed lookup. Which source reads which table:
 
 | table            | source(s)                                                                        |
 |------------------|----------------------------------------------------------------------------------|

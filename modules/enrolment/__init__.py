@@ -1,4 +1,4 @@
-"""Programme membership, payee lists, bank accounts, low-income certificates (issue 5).
+"""Programme membership, payee lists, bank accounts, low-income certificates.
 
 Reacts to `application_decided` (webapp/signals.py): an eligible decision enrols its beneficiaries at once, inside
 the sender's transaction (no commit here), so a decision and its enrolments are stored together or not at all.

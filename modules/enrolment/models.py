@@ -1,4 +1,4 @@
-"""Programme membership (`enrolment`) and the payee's bank account (DESIGN §4)."""
+"""Programme membership (`enrolment`) and the payee's bank account."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class Enrolment(db.Model):
 
     __tablename__ = "enrolment"
     __table_args__ = (
-        # At most one enrolment that is not ended per beneficiary and programme (DESIGN §4), in the database so
+        # At most one enrolment that is not ended per beneficiary and programme, in the database so
         # that two decisions running at once cannot both enrol.
         Index("uq_enrolment_open_beneficiary_programme", "beneficiary_person_id", "programme_id", unique=True,
               sqlite_where=text("status <> 'ended'"), postgresql_where=text("status <> 'ended'")),

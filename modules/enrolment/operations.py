@@ -1,6 +1,6 @@
 """Enrolment from a decision, its status changes, bank accounts for payees, and who is due for recertification.
 
-Operations flush and audit; they never commit (the request or the job that calls them does, DESIGN §2).
+Operations flush and audit; they never commit (the request or the job that calls them does).
 """
 
 from __future__ import annotations

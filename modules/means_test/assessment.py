@@ -2,7 +2,7 @@
 
 Runs in the collection job as soon as every source has answered, so an application is decided within seconds
 of its collection. The pack version is the one in force on the application date. The assessment row keeps the
-facts, the trace and the amounts; the decision is automatic (DESIGN §1: the registry assigns or rejects), and
+facts, the trace and the amounts; the decision is automatic (the registry assigns or rejects), and
 the applicant is told by SMS (`modules.means_test.notices`).
 """
 

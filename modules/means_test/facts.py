@@ -19,7 +19,7 @@ from rules.facts import validate_facts
 from webapp.timeutil import local_time
 
 # The employment service's "registered unemployed" counts for the means test as registration in the Single
-# National Employment System (DESIGN §5: a registered member is not an idle able-bodied adult).
+# National Employment System (a registered member is not an idle able-bodied adult).
 _STATUS_NAMES = {"registered_unemployed": "employment_registered"}
 
 

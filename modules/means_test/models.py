@@ -1,4 +1,4 @@
-"""Evidence behind every decision: one `data_pull` row per call to a source (DESIGN §4)."""
+"""Evidence behind every decision: one `data_pull` row per call to a source."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class Decision(enum.StrEnum):
 
 
 class Assessment(db.Model):
-    """One means test of one application (DESIGN §4). Immutable: a re-assessment is a new row.
+    """One means test of one application. Immutable: a re-assessment is a new row.
 
     It keeps everything an auditor needs to redo the decision by hand: the pack version, the facts it saw and
     the trace (each rule with the values it saw and what it concluded).

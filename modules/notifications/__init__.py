@@ -1,4 +1,4 @@
-"""SMS notices to citizens (DESIGN §3): queueing, sending, delivery reports and the staff outbox page.
+"""SMS notices to citizens: queueing, sending, delivery reports and the staff outbox page.
 
 Other modules call `queue_sms(dedupe_key, to, body, language, template, application_id=None)` (operations.py)
 inside their transaction: it adds a `notification` row (status queued) unless one with that dedupe key exists, and

@@ -32,7 +32,7 @@ def notification_list():
     filters = load_filters(NotificationFilterArgs())
     page = db.paginate(operations.visible_notifications(current_user, filters["status"]), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
-    if page.items:  # the page shows what citizens were told: record who saw which messages (DESIGN §8)
+    if page.items:  # the page shows what citizens were told: record who saw which messages
         audit.record("notifications.listed", "notification", page.items[0].id,
                      {"ids": [notification.id for notification in page.items]})
     return render_template("notifications/list.html", page=page, filters=filters, statuses=list(NotificationStatus),

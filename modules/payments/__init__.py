@@ -1,1 +1,1 @@
-"""Payrolls, checks, approvals, bank files, reconciliation, fund requests (issue 5)."""
+"""Payrolls, checks, approvals, bank files, reconciliation, fund requests."""

@@ -89,7 +89,7 @@ def payroll_detail(payroll_id: int):
     lines = db.paginate(operations.lines_query(payroll.id, excluded=False), page=_page_number(),
                         per_page=LINES_PER_PAGE, error_out=False)
     rows = operations.with_beneficiaries(lines.items)
-    # The page lists beneficiaries by name and PIN: a staff read of people's records, so it is audited (DESIGN §8).
+    # The page lists beneficiaries by name and PIN: a staff read of people's records, so it is audited.
     audit.record("payroll.viewed", "payroll", payroll.id, {"page": lines.page}, actor=current_user)
     exceptions = operations.with_beneficiaries(
         db.session.scalars(operations.lines_query(payroll.id, excluded=True).limit(500)).all())

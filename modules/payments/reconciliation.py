@@ -1,4 +1,4 @@
-"""Reconciliation (DESIGN §7): apply a bank statement to the payroll lines it reports on, keep the rest as exceptions.
+"""Reconciliation: apply a bank statement to the payroll lines it reports on, keep the rest as exceptions.
 
 A file is imported once: its sha256 digest is unique, so importing the same bytes again returns the earlier import
 and changes nothing. Entries are matched by EndToEndId to lines of approved, sent or reconciled payrolls; a line

@@ -1,4 +1,4 @@
-"""Persons, households, members and applications (DESIGN §4)."""
+"""Persons, households, members and applications."""
 
 from __future__ import annotations
 

@@ -280,13 +280,13 @@ def _search_clause(term: str):
 
 
 def record_view(application: Application, actor) -> None:
-    """Staff looked at a household's record: that is an audit event (DESIGN §8)."""
+    """Staff looked at a household's record: that is an audit event."""
     audit.record("household.viewed", "application", application.id, {"household_id": application.household_id},
                  actor=actor)
 
 
 def record_list_view(applications, actor, searched: bool) -> None:
-    """A list page shows applicants' names and PINs: record which applications this person saw (DESIGN §8)."""
+    """A list page shows applicants' names and PINs: record which applications this person saw."""
     if applications:
         audit.record("applications.listed", "application", applications[0].id,
                      {"ids": [application.id for application in applications], "searched": searched}, actor=actor)

@@ -1,4 +1,4 @@
-"""Roles → permissions (DESIGN §8), in one table; every check in the code names a permission, never a role."""
+"""Roles → permissions, in one table; every check in the code names a permission, never a role."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Authenticator (TOTP, RFC 6238) codes of staff accounts; finance checkers confirm approvals with them (DESIGN §8).
+"""Authenticator (TOTP, RFC 6238) codes of staff accounts; finance checkers confirm approvals with them.
 
 A code is accepted for the current 30-second step and one step either side (clock drift), and only once: the last
 accepted step is stored per user and a code of that step or an earlier one is refused. The step is recorded with

@@ -1,4 +1,4 @@
-"""Messages to citizens (SMS notices): one `notification` row per message, whatever the gateway (DESIGN §4)."""
+"""Messages to citizens (SMS notices): one `notification` row per message, whatever the gateway."""
 
 from __future__ import annotations
 

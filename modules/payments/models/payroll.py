@@ -1,4 +1,4 @@
-"""Monthly payrolls per programme and region and their lines (DESIGN §4, §7).
+"""Monthly payrolls per programme and region and their lines.
 
 Invariants kept by the database, not only by the code (migration 0007):
 

@@ -1,4 +1,4 @@
-"""Imported bank statements and the entries a finance officer must look at (DESIGN §7: nothing is dropped)."""
+"""Imported bank statements and the entries a finance officer must look at (nothing is dropped)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fund requests to the treasury and payment files sent to the bank (DESIGN §7).
+"""Fund requests to the treasury and payment files sent to the bank.
 
 Invariants kept by the database (migration 0009):
 
