@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import os
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -354,3 +355,15 @@ def tamper_audit(statement: str, **params) -> None:
         db.session.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
         db.session.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
         db.session.execute(text(statement), params)  # the rolled-back test transaction restores the triggers
+
+
+def reachable_redis_url() -> str | None:
+    """REDIS_URL (CI sets it) when a Redis answers there, else None: the test is skipped."""
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        from redis import Redis
+
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:
+        return None
+    return url

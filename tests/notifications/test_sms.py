@@ -21,6 +21,7 @@ from connectors.sms import OutboxGateway, SmsError, TwilioGateway, get_gateway
 from connectors.sms.twilio_gateway import rebase
 from modules.notifications import operations, tasks
 from modules.notifications.operations import queue_sms
+from tests import factories
 from tests.connectors.transport import live_server
 from webapp import ConfigError, jobs
 from webapp.config import load_config
@@ -400,21 +401,9 @@ def test_the_outbox_backend_marks_the_message_sent_and_calls_nobody(app, standin
 # --- retries on rq wait in rq's scheduler ------------------------------------------------------------------------
 
 
-def _redis_url() -> str | None:
-    import os
-
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        from redis import Redis
-
-        Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception:
-        return None
-    return url
-
 
 def test_on_rq_a_retry_is_scheduled_for_later_not_run_now(app, twilio, monkeypatch):
-    redis_url = _redis_url()
+    redis_url = factories.reachable_redis_url()
     if redis_url is None:
         pytest.skip("no Redis reachable (CI sets REDIS_URL)")
     from rq.registry import ScheduledJobRegistry

@@ -93,20 +93,10 @@ def test_jobs_page_shows_the_users_jobs_with_progress(client, app):
     assert client.get(f"/jobs/{theirs}").status_code == 404
 
 
-def _redis_url() -> str | None:
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        from redis import Redis
-
-        Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception:
-        return None
-    return url
-
 
 @pytest.mark.committed
 def test_job_runs_on_redis_with_a_real_rq_worker_in_burst_mode(tmp_path, database_url):
-    redis_url = _redis_url()
+    redis_url = factories.reachable_redis_url()
     if redis_url is None:
         pytest.skip("no Redis reachable (CI sets REDIS_URL)")
     config = base_config(tmp_path, database_url) | {"REDIS_URL": redis_url, "JOBS_INLINE": False}
