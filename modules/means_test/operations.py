@@ -51,11 +51,12 @@ def resume_stranded(now=None) -> dict:
     now = now or utcnow()
     counts = {"resumed": 0, "to_manual_verification": 0}
     stranded = _stranded(now - timedelta(seconds=current_app.config["STRANDED_AFTER_SECONDS"]))
-    live = jobs.live_subjects([subject_of(application) for application in stranded])
+    subjects = [subject_of(application) for application in stranded]
+    live, failures = jobs.live_subjects(subjects), _failed_runs(subjects)
     for application in stranded:
         if subject_of(application) in live:
             continue
-        if _failed_runs(application) >= current_app.config["COLLECTION_MAX_FAILURES"]:
+        if failures.get(subject_of(application), 0) >= current_app.config["COLLECTION_MAX_FAILURES"]:
             _to_manual_verification(application)
             counts["to_manual_verification"] += 1
         else:
@@ -76,9 +77,13 @@ def _stranded(unchanged_since) -> list[Application]:
                                    .order_by(Application.id).limit(500)))
 
 
-def _failed_runs(application: Application) -> int:
-    return db.session.scalar(select(func.count()).select_from(Job).where(
-        Job.subject == subject_of(application), Job.kind == tasks.collect.name, Job.status == JobStatus.failed)) or 0
+def _failed_runs(subjects: list[str]) -> dict[str, int]:
+    """{subject: failed collection runs}, in one query for every stranded application."""
+    if not subjects:
+        return {}
+    return dict(db.session.execute(select(Job.subject, func.count()).where(
+        Job.subject.in_(subjects), Job.kind == tasks.collect.name, Job.status == JobStatus.failed)
+        .group_by(Job.subject)).all())
 
 
 def _to_manual_verification(application: Application) -> None:
