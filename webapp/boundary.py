@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from webapp.extensions import db
+from webapp.redirects import local_path
 
 _REFUSED = "srsp_refusal"
 
@@ -147,8 +148,9 @@ def _back() -> str:
     referrer = request.referrer
     if referrer:
         parts = urlsplit(referrer)
-        if parts.netloc == request.host and parts.path.startswith("/"):
-            return parts.path + (f"?{parts.query}" if parts.query else "")
+        path = local_path(parts.path + (f"?{parts.query}" if parts.query else ""))
+        if parts.netloc == request.host and path:
+            return path
     from flask_login import current_user
 
     from webapp.core import home_url

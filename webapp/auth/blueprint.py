@@ -8,6 +8,7 @@ from webapp.auth.authenticator import authenticator
 from webapp.auth.forms import LoginForm
 from webapp.auth.operations import authenticate
 from webapp.boundary import caught_refusal
+from webapp.redirects import local_path
 
 bp = Blueprint("auth", __name__)
 bp.add_url_rule("/account/authenticator", "authenticator", authenticator, methods=["GET", "POST"])
@@ -15,8 +16,8 @@ bp.add_url_rule("/account/authenticator", "authenticator", authenticator, method
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: an attacker's link must not bounce a fresh sign-in to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+    if path := local_path(target):
+        return path
     from webapp.core import home_url
 
     return home_url(current_user)
