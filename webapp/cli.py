@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from webapp.boundary import command_boundary
-from webapp.extensions import db
-from webapp.models import Role
 
 
 def register_commands(app) -> None:
@@ -21,6 +16,8 @@ def register_commands(app) -> None:
     from modules.means_test.cli import register_commands as register_means_test_commands
     from modules.payments.cli import register_commands as register_payroll_commands
     from modules.registration.civil_events import register_commands as register_source_commands
+    from webapp.audit_cli import audit
+    from webapp.auth.cli import users
 
     for command in (areas, programmes, audit, worker, users):
         app.cli.add_command(command)
@@ -60,24 +57,6 @@ def programmes_load():
     click.echo(f"Programmes loaded: {load_programmes()} added")
 
 
-@click.group(help="The audit trail.")
-def audit():
-    pass
-
-
-@audit.command("verify", help="Check the hash chain; exit status 1 names the first altered or removed row.")
-@with_appcontext
-def audit_verify():
-    from webapp.audit import verify_chain
-
-    report = verify_chain()
-    if report.ok:
-        click.echo(f"OK: {report.rows} audit events, chain intact")
-        return
-    click.echo(f"BROKEN: {report.problem} (after {report.rows} intact rows)", err=True)
-    sys.exit(1)
-
-
 @click.command(help="Run an rq worker on the SRSP queues (needs REDIS_URL), with the periodic schedule.")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty (no schedule unless --schedule).")
 @click.option("--schedule/--no-schedule", default=None, help="Run the periodic jobs' schedule beside the worker "
@@ -96,43 +75,3 @@ def worker(burst, schedule, queues):
         raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
     run_worker(current_app._get_current_object(), list(names), burst=burst,
                schedule=not burst if schedule is None else schedule)
-
-
-@click.group(help="Staff accounts.")
-def users():
-    pass
-
-
-@users.command("create", help="Create a staff account.")
-@click.argument("username")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--name", "full_name", required=True)
-@click.option("--area", "areas_", multiple=True, help="Area code in scope (repeatable), e.g. UZ-TK.")
-@click.option("--national", is_flag=True, help="National scope: every area.")
-@click.password_option()
-@with_appcontext
-@command_boundary
-def users_create(username, role, full_name, areas_, national, password):
-    from webapp.auth.operations import create_user
-
-    try:
-        create_user(username, password, role, full_name, areas_, national_scope=national)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    click.echo(f"Created {username} ({role}).")
-
-
-@users.command("token", help="Issue an API token for a user (machine client); printed once.")
-@click.argument("username")
-@click.option("--name", default="api", show_default=True)
-@with_appcontext
-@command_boundary
-def users_token(username, name):
-    from webapp.auth.operations import issue_token
-    from webapp.models import User
-
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise click.UsageError(f"no user {username!r}")
-    token = issue_token(user, name)
-    click.echo(token)

@@ -20,16 +20,20 @@ class ConfigError(RuntimeError):
     """A configuration value is missing or invalid; the message names the variable."""
 
 
-def _secret_key(instance_dir: Path) -> str:
-    """Take SECRET_KEY from the environment or a file in instance/, generating it on first run."""
-    if value := os.environ.get("SECRET_KEY"):
+def _instance_secret(env_var: str, instance_dir: Path, file_name: str) -> str:
+    """A secret from the environment or, on the embedded set-up, from a file in instance/ made on first run."""
+    if value := os.environ.get(env_var):
         return value
-    key_file = instance_dir / "secret_key"
+    key_file = instance_dir / file_name
     if not key_file.exists():
         instance_dir.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _parse_holidays(raw: str) -> list[date]:
@@ -101,6 +105,14 @@ def load_config(overrides: dict | None = None) -> dict:
         "LANGUAGES": LANGUAGES,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Behind TLS the session cookie must never travel in clear.
+        "SESSION_COOKIE_SECURE": _flag(env.get("SRSP_SECURE_COOKIES", "")),
+        "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        "API_TOKEN_DAYS": _positive_int("SRSP_API_TOKEN_DAYS", env.get("SRSP_API_TOKEN_DAYS", "90")),
+        # Keys the database never holds: one encrypts authenticator secrets, one keys the audit chain.
+        "SECRETS_KEY": None,
+        "AUDIT_KEY": None,
+        "AUDIT_CHECKPOINTS": env.get("SRSP_AUDIT_CHECKPOINTS") or str(instance_dir / "audit-checkpoints"),
         "WTF_CSRF_TIME_LIMIT": None,
         "JOBS_INLINE": None,
         "SOURCES": _json_object("SRSP_SOURCES", env.get("SRSP_SOURCES", "")),
@@ -127,8 +139,11 @@ def load_config(overrides: dict | None = None) -> dict:
         "BANK_ACCOUNTS_ON_ENROLMENT": True,
     }
     config.update(overrides)
-    if not config["SECRET_KEY"]:
-        config["SECRET_KEY"] = _secret_key(instance_dir)
+    for key, env_var, file_name in (("SECRET_KEY", "SECRET_KEY", "secret_key"),
+                                    ("SECRETS_KEY", "SRSP_SECRETS_KEY", "secrets_key"),
+                                    ("AUDIT_KEY", "SRSP_AUDIT_KEY", "audit_key")):
+        if not config[key]:
+            config[key] = _instance_secret(env_var, instance_dir, file_name)
     validate(config)
     config["SQLALCHEMY_DATABASE_URI"] = with_driver(config["SQLALCHEMY_DATABASE_URI"])
     if config["JOBS_INLINE"] is None:
