@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Integer, String, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.models.encrypted import Encrypted
 from webapp.timeutil import utcnow
 
 
@@ -42,8 +43,14 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Authenticator (TOTP) for finance approvals; the last accepted time step, so a code is never accepted twice.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The secret is encrypted at rest under SECRETS_KEY (the ORM sees it clear).
+    totp_secret: Mapped[str | None] = mapped_column(Encrypted(255))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Wrong codes (or passwords on the authenticator page) counted in a window from the first; too many lock code
+    # entry until totp_locked_until.
+    totp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    totp_failures_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     scopes: Mapped[list[UserArea]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
