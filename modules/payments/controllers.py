@@ -25,6 +25,7 @@ from webapp.boundary import caught_refusal
 from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.formatting import money
+from webapp.guard import page_number
 from webapp.models import AreaLevel
 
 LINES_PER_PAGE = 50
@@ -75,18 +76,11 @@ def _load_or_404(payroll_id: int) -> Payroll:
     return payroll
 
 
-def _page_number() -> int:
-    try:
-        return max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        return 1
-
-
 @require("payroll.view")
 def payroll_detail(payroll_id: int):
     payroll = _load_or_404(payroll_id)
     exclusions = operations.exclusions(payroll.id)
-    lines = db.paginate(operations.lines_query(payroll.id, excluded=False), page=_page_number(),
+    lines = db.paginate(operations.lines_query(payroll.id, excluded=False), page=page_number(),
                         per_page=LINES_PER_PAGE, error_out=False)
     rows = operations.with_beneficiaries(lines.items)
     # The page lists beneficiaries by name and PIN: a staff read of people's records, so it is audited.

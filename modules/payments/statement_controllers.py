@@ -8,6 +8,7 @@ permissions still decide who sees them. Every refusal is a flashed message and c
 from __future__ import annotations
 
 import os
+import unicodedata
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -24,6 +25,7 @@ from webapp.auth.permissions import has_permission, require
 from webapp.boundary import caught_refusal
 from webapp.extensions import db
 from webapp.filters import load_filters
+from webapp.guard import page_number
 from webapp.models import Area, Programme
 from webapp.timeutil import local_time, local_today, month_of
 
@@ -52,13 +54,6 @@ def _load_import_or_404(import_id: int) -> StatementImport:
     return record
 
 
-def _page_number() -> int:
-    try:
-        return max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        return 1
-
-
 def open_exception_count() -> int:
     """Open exceptions across imports (the payroll list links to them); 0 for those who may not see them."""
     return operations.open_exception_count() if has_permission(current_user, "statement.view") else 0
@@ -81,6 +76,10 @@ def _upload() -> tuple[bytes, str]:
     if upload is None or not upload.filename:
         raise reconciliation.ReconciliationError(_l("Choose a bank file to upload; nothing was imported."))
     name = os.path.basename(upload.filename.replace("\\", "/"))[:255]
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        # The request guard refuses these first; the name is stored, and NUL never may be (PostgreSQL refuses it).
+        raise reconciliation.ReconciliationError(_l("The file name contains characters that are not allowed; "
+                                                    "rename the file and upload it again. Nothing was imported."))
     data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise reconciliation.ReconciliationError(_l("The file %(name)s is larger than %(mb)d MB; nothing was "
@@ -108,7 +107,7 @@ def statement_upload():
 @require("statement.view")
 def statement_detail(import_id: int):
     record = _load_import_or_404(import_id)
-    exceptions = db.paginate(operations.exceptions_query(import_id=record.id), page=_page_number(),
+    exceptions = db.paginate(operations.exceptions_query(import_id=record.id), page=page_number(),
                              per_page=EXCEPTIONS_PER_PAGE, error_out=False)
     bars = [("paid", _("Paid"), record.paid), ("failed", _("Failed"), record.failed),
             ("returned", _("Returned"), record.returned), ("exceptions", _("Exceptions"), record.unmatched),

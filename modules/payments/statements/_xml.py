@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from . import limits
 from .model import StatementError
 
 ISO_NS = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:(?P<msg>[a-z]{4}\.\d{3})\.(?P<version>\d{3}\.\d{2})$")
@@ -64,9 +65,9 @@ class Doc:
         return [t.text.strip() for t in self.all(el, path) if t.text and t.text.strip()]
 
 
-def end_to_end_id(raw: str | None) -> str | None:
+def end_to_end_id(raw: str | None, where: str) -> str | None:
     """End-to-end id with the ISO placeholder `NOTPROVIDED` read as absent (it matches nothing of ours)."""
-    return None if raw is None or raw.upper() == "NOTPROVIDED" else raw
+    return None if raw is None or raw.upper() == "NOTPROVIDED" else limits.reference(raw, where)
 
 
 def amount(el: etree._Element, where: str) -> tuple[Decimal, str | None]:
@@ -78,7 +79,7 @@ def amount(el: etree._Element, where: str) -> tuple[Decimal, str | None]:
         raise StatementError(f"{where}: amount {raw!r} is not a number") from None
     if not value.is_finite() or value < 0:
         raise StatementError(f"{where}: amount {raw!r} must be a non-negative number")
-    return value, (el.get("Ccy") or "").strip() or None
+    return limits.amount(value, raw, where), limits.currency((el.get("Ccy") or "").strip() or None, f"{where}/@Ccy")
 
 
 def to_date(raw: str | None, where: str) -> date | None:
@@ -101,9 +102,9 @@ def to_datetime(raw: str | None, where: str) -> datetime | None:
         raise StatementError(f"{where}: {raw!r} is not an ISO date-time") from None
 
 
-def reason(doc: Doc, el: etree._Element, path: str) -> tuple[str | None, str | None]:
+def reason(doc: Doc, el: etree._Element, path: str, where: str) -> tuple[str | None, str | None]:
     """(ISO reason code, text) from a `Rsn` choice plus `AddtlInf` under `path`; proprietary codes go to text."""
-    code = doc.text(el, f"{path}/Rsn/Cd")
+    code = limits.reason_code(doc.text(el, f"{path}/Rsn/Cd"), f"{where}/{path}/Rsn/Cd")
     proprietary = doc.text(el, f"{path}/Rsn/Prtry")
     parts = [f"[{proprietary}]"] if proprietary else []
     parts += doc.texts(el, f"{path}/AddtlInf")

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from . import _xml
+from . import _xml, limits
 from .model import SetAsideLine, Statement, StatementEntry, StatementError, digest_of
 
 # message -> (business root element, per-account report element); the namespace carries the version.
@@ -48,7 +48,7 @@ def read_camt(xml_bytes: bytes) -> Statement:
 
 def _read_report(doc, report, where, entries, pending, other) -> None:
     """Sort each transaction of each `Ntry` of one account report into entries, pending or unclassified."""
-    account_ccy = doc.text(report, "Acct/Ccy")
+    account_ccy = limits.currency(doc.text(report, "Acct/Ccy"), f"{where}/Acct/Ccy")
     for n, ntry in enumerate(doc.all(report, "Ntry"), start=1):
         status = _status(doc, ntry)
         for line in _transactions(doc, ntry, f"{where}/Ntry[{n}]", account_ccy):
@@ -89,10 +89,10 @@ def _tx_line(doc, tx, base, fallback_amount, where) -> dict:
     value, ccy = _tx_amount(doc, tx, where)
     if value is None and fallback_amount is not None:
         value = fallback_amount
-    code, text = _xml.reason(doc, tx, "RtrInf")
+    code, text = _xml.reason(doc, tx, "RtrInf", where)
     line = {
         **base,
-        "end_to_end_id": _xml.end_to_end_id(doc.text(tx, "Refs/EndToEndId")),
+        "end_to_end_id": _xml.end_to_end_id(doc.text(tx, "Refs/EndToEndId"), f"{where}/Refs/EndToEndId"),
         "amount": value if value is not None else Decimal("0"),
         "amount_known": value is not None,
         "currency": ccy or base["currency"],

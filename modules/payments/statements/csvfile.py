@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import lazy_gettext as _l
+
+from . import limits
 from .model import OUTCOMES, Statement, StatementEntry, StatementError, digest_of
 
 COLUMNS = ("end_to_end_id", "amount", "currency", "status", "booking_date", "reason_code", "reason_text")
-CURRENCY = re.compile(r"^[A-Z]{3}$")
+REASON_TEXT_MAX = 500  # longer explanations are cut where they are kept; the file is not refused for them
 
 
 def read_csv(data: bytes) -> Statement:
@@ -24,10 +26,13 @@ def read_csv(data: bytes) -> Statement:
     header = [name.strip().lower() for name in next(reader)]
     _check_header(header)
     entries = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue  # blank lines carry nothing; spreadsheets love to add them at the end
-        entries.append(_row(dict(zip(header, row, strict=False)), len(row), len(header), reader.line_num))
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # blank lines carry nothing; spreadsheets love to add them at the end
+            entries.append(_row(dict(zip(header, row, strict=False)), len(row), len(header), reader.line_num))
+    except csv.Error as exc:  # a cell over the csv module's size limit, an unclosed quote at the end…
+        raise StatementError(f"CSV row {reader.line_num}: {exc}") from None
     return Statement(kind="csv", message_id=None, created_at=None, entries=tuple(entries), digest=digest_of(data))
 
 
@@ -60,20 +65,25 @@ def _row(cells: dict[str, str], width: int, expected: int, row_no: int) -> State
     where = f"CSV row {row_no}"
     if width != expected:
         raise StatementError(f"{where}: {width} columns, expected {expected}")
-    values = {k: v.strip() for k, v in cells.items()}
+    values = {k: limits.no_control_characters(v.strip(), _cell(row_no, k)) for k, v in cells.items()}
     status = values["status"].lower()
     if status not in OUTCOMES:
         raise StatementError(f"{where}, column status: {values['status']!r} is not one of {', '.join(OUTCOMES)}")
     return StatementEntry(
-        end_to_end_id=values["end_to_end_id"] or None,
-        amount=_amount(values["amount"], where),
-        currency=_currency(values["currency"], where),
+        end_to_end_id=limits.reference(values["end_to_end_id"] or None, _cell(row_no, "end_to_end_id")),
+        amount=limits.amount(_amount(values["amount"], where), values["amount"], _cell(row_no, "amount")),
+        currency=limits.currency(values["currency"], _cell(row_no, "currency")),
         outcome=status,
         booking_date=_date(values["booking_date"], where),
-        reason_code=values["reason_code"].upper() or None,
-        reason_text=values["reason_text"] or None,
+        reason_code=limits.reason_code(values["reason_code"].upper() or None, _cell(row_no, "reason_code")),
+        reason_text=values["reason_text"][:REASON_TEXT_MAX] or None,
         source_line=f"row {row_no}",
     )
+
+
+def _cell(row_no: int, column: str):
+    """Where a value is, in the reader's language and the file's own column name."""
+    return _l("CSV row %(row)d, column %(column)s", row=row_no, column=column)
 
 
 def _amount(raw: str, where: str) -> Decimal:
@@ -90,13 +100,6 @@ def _amount(raw: str, where: str) -> Decimal:
         raise StatementError(f"{where}, column amount: {raw!r} must be a non-negative number")
     return value
 
-
-def _currency(raw: str, where: str) -> str:
-    """An ISO 4217 alphabetic code."""
-    code = raw.upper()
-    if not CURRENCY.match(code):
-        raise StatementError(f"{where}, column currency: {raw!r} is not a 3-letter ISO currency code")
-    return code
 
 
 def _date(raw: str, where: str) -> date | None:

@@ -27,7 +27,7 @@ def read_pain002(xml_bytes: bytes) -> Statement:
     if group is None:
         raise StatementError("pain.002: missing <OrgnlGrpInfAndSts>")
     group_status = (doc.text(group, "GrpSts") or "").upper() or None
-    group_reason = _xml.reason(doc, group, "StsRsnInf")
+    group_reason = _xml.reason(doc, group, "StsRsnInf", "OrgnlGrpInfAndSts")
     entries: list[StatementEntry] = []
     pending: list[SetAsideLine] = []
     for b, batch in enumerate(doc.all(body, "OrgnlPmtInfAndSts"), start=1):
@@ -56,7 +56,7 @@ def _whole_file_rejected(doc, group, group_reason) -> str:
 def _read_batch(doc, batch, where, group, entries, pending) -> None:
     """Sort one payment-information block: its transactions, or the block itself when rejected without them."""
     batch_status = (doc.text(batch, "PmtInfSts") or "").upper() or None
-    batch_reason = _xml.reason(doc, batch, "StsRsnInf")
+    batch_reason = _xml.reason(doc, batch, "StsRsnInf", where)
     # A group rejection overrides everything; otherwise a transaction inherits its block's status when it has none.
     inherited = group if group[0] == "RJCT" else (batch_status or group[0], batch_reason)
     txs = doc.all(batch, "TxInfAndSts")
@@ -70,12 +70,12 @@ def _read_tx(doc, tx, where, inherited, group_rejected, entries, pending) -> Non
     """One `TxInfAndSts` becomes an entry (ACSC/ACCC paid, RJCT failed) or a pending line."""
     own_status = (doc.text(tx, "TxSts") or "").upper() or None
     status = "RJCT" if group_rejected else (own_status or inherited[0] or "")
-    code, text = _xml.reason(doc, tx, "StsRsnInf")
+    code, text = _xml.reason(doc, tx, "StsRsnInf", where)
     if code is None and text is None:
         code, text = inherited[1]
     value, ccy = _original_amount(doc, tx, where)
     common = {
-        "end_to_end_id": _xml.end_to_end_id(doc.text(tx, "OrgnlEndToEndId")),
+        "end_to_end_id": _xml.end_to_end_id(doc.text(tx, "OrgnlEndToEndId"), f"{where}/OrgnlEndToEndId"),
         "amount": value if value is not None else Decimal("0"),
         "amount_known": value is not None,
         "currency": ccy,
