@@ -64,6 +64,13 @@ class Connector:
     def normalize(self, pin: str, data: dict[str, Any]) -> list[Record]:
         raise NotImplementedError
 
+    def allow_probe(self) -> bool:
+        """Let the next call through an open circuit breaker as its one half-open probe (see
+        `CircuitBreaker.allow_probe`); returns whether the breaker was open."""
+        transport = getattr(self.client, "transport", self.client)  # a DCI client runs over an X-Road client
+        policy = getattr(transport, "policy", None)
+        return bool(policy is not None and policy.breaker.allow_probe())
+
     def fetch(self, pins: Iterable[str], *, window: tuple[str, str], user_id: str | None = None
               ) -> dict[str, PullOutcome]:
         pins = list(dict.fromkeys(pins))

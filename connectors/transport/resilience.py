@@ -10,7 +10,8 @@ as arguments, so tests drive it with a fake clock.
 - `CircuitBreaker(failure_threshold, reset_after)`: closed -> open after `failure_threshold` consecutive
   failures; open fails fast (`CircuitOpen`) for `reset_after` seconds; then half-open lets one probe call
   through: success closes it, failure opens it again. Only errors with `counts_as_failure` count; a "not found"
-  or a rejection proves the source is up and counts as a success.
+  or a rejection proves the source is up and counts as a success. `allow_probe()` lets that one probe through
+  before the wait is over: a person asking to try a source again right after it recovered is not made to wait.
 - `ConcurrencyLimit(n, timeout)`: at most `n` calls in flight per source; waiting longer than `timeout` for a
   slot raises `SourceTimeout` (with `request_sent=False`).
 - `TTLCache(ttl, max_entries)`: successful answers kept for `ttl` seconds, least recently used evicted first.
@@ -178,6 +179,16 @@ class CircuitBreaker:
             if self._probe_in_flight:
                 raise CircuitOpen("circuit half-open, probe in flight", source=self.name, retry_after=0.0)
             self._probe_in_flight = True
+
+    def allow_probe(self) -> bool:
+        """Half-open an open breaker now, so the next call is its one probe (a person asked to try the source
+        again: it may have recovered before the wait is over). Returns whether the breaker was open."""
+        with self._lock:
+            if self._state != self.OPEN:
+                return False
+            self._state = self.HALF_OPEN
+            self._probe_in_flight = False
+            return True
 
     def record_success(self) -> None:
         with self._lock:

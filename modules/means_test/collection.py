@@ -28,13 +28,21 @@ from webapp.timeutil import local_time
 S = ApplicationStatus
 
 
-def collect(application: Application, sources: list[str] | None = None, user=None) -> dict:
-    """Pull the wanted (default: missing) sources in rounds; finish in collected or manual_verification."""
+def collect(application: Application, sources: list[str] | None = None, user=None, probe: bool = False) -> dict:
+    """Pull the wanted (default: missing) sources in rounds; finish in collected or manual_verification.
+
+    `probe`: a person asked for this retry, so a source whose circuit breaker is open gets one trial call now
+    instead of failing fast until the breaker's wait is over (it may have recovered in the meantime).
+    """
     if application.status is not S.collecting:
         return {"skipped": application.status.value}  # idempotent: a second run of the job changes nothing
     members = {member.person.pin: member.person_id for member in application.members}
     window = income_window(local_time(application.submitted_at or application.created_at).date())
     wanted = sources or missing_sources(application)
+    if probe:
+        connectors = connectors_for()
+        for name in wanted:
+            connectors[name].allow_probe()
     rounds = current_app.config["COLLECTION_ROUNDS"]
     for round_number in range(rounds):
         if wanted:

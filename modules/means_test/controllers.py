@@ -27,6 +27,6 @@ def retry(application_id: int):
         flash(_("Data collection cannot be restarted while the application is %(status)s.",
                 status=_(application.status.value)), "error")
     else:
-        operations.start_collection(application, current_user, [source] if source else None)
+        operations.start_collection(application, current_user, [source] if source else None, probe=True)
         flash(_("Data collection restarted."), "success")
     return redirect(url_for("registration.application_detail", application_id=application_id))

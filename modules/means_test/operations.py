@@ -30,13 +30,17 @@ def subject_of(application: Application) -> str:
     return f"application:{application.id}"
 
 
-def start_collection(application: Application, actor=None, sources: list[str] | None = None) -> str:
-    """Move to `collecting` (when not already) and queue the collection job with it; returns the job id."""
+def start_collection(application: Application, actor=None, sources: list[str] | None = None,
+                     probe: bool = False) -> str:
+    """Move to `collecting` (when not already) and queue the collection job with it; returns the job id.
+
+    `probe` (a person's retry): sources behind an open circuit breaker get one trial call (see `collection`).
+    """
     if application.status is not S.collecting:
         status_machine.transition(application, S.collecting, actor,
                                   note=("retry: " + ", ".join(sources)) if sources else None)
     return jobs.enqueue(tasks.collect, subject=subject_of(application), application_id=application.id,
-                        sources=sources, user_id=getattr(actor, "id", None))
+                        sources=sources, user_id=getattr(actor, "id", None), probe=probe)
 
 
 def can_restart(application: Application) -> bool:

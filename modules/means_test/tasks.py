@@ -20,14 +20,15 @@ COLLECTION_RETRY = Retry(attempts=3, backoff=10, transient=(SourceTimeout, Sourc
 
 
 @task("collection", retry=COLLECTION_RETRY, timeout=300)
-def collect(job_id: str, application_id: int, sources: list[str] | None = None, user_id: int | None = None) -> dict:
+def collect(job_id: str, application_id: int, sources: list[str] | None = None, user_id: int | None = None,
+            probe: bool = False) -> dict:
     # Locked: two runs of the same collection (a restarted job and the one it replaced) take turns, and the
     # second finds the application no longer collecting.
     application = db.session.scalar(select(Application).where(Application.id == application_id).with_for_update())
     if application is None:
         return {"skipped": "no such application"}
     user = db.session.get(User, user_id) if user_id else None
-    return collect_sources(application, sources, user)
+    return collect_sources(application, sources, user, probe=probe)
 
 
 @task("default", timeout=24 * 3600)
