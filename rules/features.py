@@ -47,15 +47,24 @@ def full_months(birth: date, on: date) -> int:
     return (on.year - birth.year) * 12 + on.month - birth.month - (on.day < birth.day)
 
 
+def disability_group(value):
+    """A member's disability group in its string form: a document may give the groups 1, 2 and 3 as integers
+    ("1", "2", "3" and "child" otherwise); null stays None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
+        return str(int(value))
+    return value
+
+
 def member_primitives(member: dict, on: date, window: range) -> dict:
     """One member's primitive values; `window` is the range of month indexes that count."""
     birth = date.fromisoformat(member["birth_date"])
     statuses = set(member.get("statuses") or ())
+    group = disability_group(member.get("disability_group"))
     values = {
         "age": float(full_years(birth, on)), "age_months": float(full_months(birth, on)),
         "male": member["sex"] == "M",
-        "disabled": member.get("disability_group") is not None,
-        "disabled_child_group": member.get("disability_group") == "child",
+        "disabled": group is not None,
+        "disabled_child_group": group == "child",
         "window_income": float(sum(line["amount"] for line in member.get("income") or ()
                                    if month_index(line["month"]) in window)),
         "window_alimony_paid": float(sum(line["amount"] for line in member.get("alimony_paid") or ()

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from rules.features import RELATIONS, STATUS_FLAGS, month_index
+from rules.features import RELATIONS, STATUS_FLAGS, disability_group, month_index
 
 
 @dataclass
@@ -61,7 +61,7 @@ def _member_row(hid: int, member: dict) -> tuple:
     birth = date.fromisoformat(member["birth_date"])
     statuses = set(member.get("statuses") or ())
     return (hid, member["pin"], member["relation"], birth.year, birth.month, birth.day, member["sex"] == "M",
-            member.get("disability_group"), *(flag in statuses for flag in STATUS_FLAGS),
+            disability_group(member.get("disability_group")), *(flag in statuses for flag in STATUS_FLAGS),
             member.get("employment_sector") == "non_state")
 
 

@@ -16,6 +16,7 @@ from connectors.records import Identity, IncomeLine, RealEstate, Record, Securit
 from modules.means_test.evidence import latest_pulls
 from modules.registration.models import Application, ApplicationMember
 from rules.facts import validate_facts
+from rules.features import disability_group
 from webapp.timeutil import local_time
 
 # The employment service's "registered unemployed" counts for the means test as registration in the Single
@@ -81,7 +82,7 @@ def _member(member: ApplicationMember, records: list[Record], day: date) -> dict
 
 
 def _disability_group(active: list[Status]) -> str | None:
-    groups = [r.group for r in active if r.status == "disability"]
+    groups = [disability_group(r.group) for r in active if r.status == "disability"]
     # The register keeps one period per person; were two active, "1" (the most severe) sorts first.
     return min(groups) if groups else None
 

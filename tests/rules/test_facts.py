@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from rules import features, frames
 from rules.facts import SCHEMA, FactsError, load_facts_text, validate_facts
+from rules.features import month_index
 
 HEAD, CHILD = "31502850170012", "51003200170034"
 
@@ -172,8 +175,9 @@ def test_an_unknown_status_is_refused():
     refused(doc, "members[0].statuses[1]")
 
 
-@pytest.mark.parametrize("field, value", [("sex", "X"), ("disability_group", 2), ("disability_group", "4"),
-                                          ("employment_sector", "private")])
+@pytest.mark.parametrize("field, value", [("sex", "X"), ("disability_group", 4), ("disability_group", "4"),
+                                          ("disability_group", 0), ("disability_group", True),
+                                          ("disability_group", 2.5), ("employment_sector", "private")])
 def test_other_coded_member_fields_are_checked(field, value):
     doc = document()
     doc["members"][0][field] = value
@@ -184,6 +188,24 @@ def test_a_disability_group_is_accepted():
     doc = document()
     doc["members"][1]["disability_group"] = "child"
     assert validate_facts(doc)["members"][1]["disability_group"] == "child"
+
+
+@pytest.mark.parametrize("group", [1, 2, 3])
+def test_a_disability_group_given_as_an_integer_is_read_as_its_string(group):
+    doc = document()
+    doc["members"][0]["disability_group"] = group
+    facts = validate_facts(doc)  # accepted, as the string form is
+    as_string = copy.deepcopy(facts)
+    as_string["members"][0]["disability_group"] = str(group)
+    on = date.fromisoformat(facts["application_date"])
+    window = range(month_index("2026-05"), month_index("2026-11"))
+    assert features.member_primitives(facts["members"][0], on, window) == features.member_primitives(
+        as_string["members"][0], on, window)
+    assert features.member_primitives(facts["members"][0], on, window)["disabled"] is True
+    assert features.disability_group(group) == str(group)
+    members = frames.from_documents([facts]).members
+    assert members["disability_group"].tolist()[0] == str(group)
+    assert frames.from_documents([facts]).members.equals(frames.from_documents([as_string]).members)
 
 
 @pytest.mark.parametrize("field, value", [("kind", "bus"), ("year", 1800), ("year", "2015"), ("year", 2015.5)])
