@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from modules.registration import operations
 from modules.registration.models import ApplicationStatus, Channel, Relation
-from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs
+from modules.registration.schemas import REASON_MAX, ApplicationArgs, ApplicationFilterArgs, WithdrawArgs
 from modules.registration.status import allowed_targets
 from modules.registration.tasks import export_applications
 from webapp import jobs
@@ -77,6 +77,14 @@ def _load_application_args(payload: dict) -> dict:
         raise Refusal(errors=flatten_errors(error.messages)) from error
 
 
+def _load_withdraw_args(form) -> dict:
+    try:
+        return WithdrawArgs().load({"reason": form.get("reason", "")})
+    except ValidationError as error:
+        errors = flatten_errors(error.messages)
+        raise operations.RegistrationError(errors, next(iter(errors.values()))[0]) from error
+
+
 def _load_or_404(application_id: int):
     application = operations.get_application(current_user, application_id)
     if application is None:
@@ -100,7 +108,7 @@ def application_detail(application_id: int):
                            targets=allowed_targets(application.status), sources=sources,
                            can_restart=can_restart(application), assessment=assessment,
                            explained=explain(assessment) if assessment else None,
-                           enrolments=enrolments_for_application(application.id))
+                           enrolments=enrolments_for_application(application.id), reason_max=REASON_MAX)
 
 
 @require("application.change")
@@ -117,7 +125,7 @@ def application_submit(application_id: int):
 def application_withdraw(application_id: int):
     application = _load_or_404(application_id)
     with caught_refusal() as caught:
-        operations.withdraw(application, current_user, request.form.get("reason", ""))
+        operations.withdraw(application, current_user, _load_withdraw_args(request.form)["reason"])
     if not caught:
         flash(_("Application withdrawn."), "success")
     return redirect(url_for("registration.application_detail", application_id=application_id))

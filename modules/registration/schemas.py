@@ -6,6 +6,7 @@ import re
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from modules.registration.models import ApplicationStatus, Channel, Relation
@@ -91,6 +92,25 @@ class ApplicationArgs(LocalizedSchema):
         if isinstance(data.get("phone"), str) and data["phone"].strip():
             data["phone"] = normalize_phone(data["phone"])
         return data
+
+
+REASON_MAX = 1000  # characters of a withdrawal's reason (kept on the application's timeline)
+
+
+class WithdrawArgs(LocalizedSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    reason = fields.String(load_default="", validate=validate.Length(max=REASON_MAX, error=lazy_ngettext(
+        "Keep the reason to %(num)d character or fewer.", "Keep the reason to %(num)d characters or fewer.",
+        REASON_MAX)))
+
+    @pre_load
+    def strip(self, data, **_kwargs):
+        if not isinstance(data, dict):
+            return data
+        reason = data.get("reason")
+        return {**data, "reason": reason.strip()} if isinstance(reason, str) else data
 
 
 class ApplicationFilterArgs(LocalizedSchema, PageArgs):
