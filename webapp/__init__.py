@@ -38,9 +38,18 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     _init_login(app)
+    from webapp import log_privacy, security_headers
+    from webapp.auth import limits
+
+    limits.init_app(app)
+    security_headers.install(app)
+    log_privacy.install(app)
     with app.app_context():
         _tune_sqlite(db.engine)
 
+    from webapp import guard
+
+    guard.install(app)
     _register_blueprints(app)
     _register_template_helpers(app)
     from webapp.errors import register_error_handlers
@@ -110,8 +119,7 @@ def app_languages() -> dict:
 def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
-    from webapp.auth.operations import user_for_token
-    from webapp.models import User
+    from webapp.auth.operations import session_identity, user_for_token
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -120,13 +128,15 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = db.session.get(User, int(user_id))
-        return user if user and user.active else None
+        # "<id>:<session version>": a cookie from before a sign-out, a new password or a change of role no longer
+        # matches.
+        return session_identity(user_id)
 
     @login_manager.request_loader
     def load_user_from_token(req):
+        # API tokens open the API only, never the staff pages.
         header = req.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
+        if req.path.startswith("/api/") and header.startswith("Bearer "):
             return user_for_token(header[len("Bearer "):].strip())
         return None
 

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
 from webapp.boundary import wants_json
+from webapp.guard import InputRefused
 
 _TITLES = {400: _l("Bad request"), 401: _l("Sign-in required"), 403: _l("Not allowed"), 404: _l("Not found"),
            405: _l("Method not allowed"), 409: _l("Conflict"), 413: _l("File too large"),
@@ -26,9 +27,11 @@ def register_error_handlers(app) -> None:
     def handle(error):
         code = getattr(error, "code", 500) or 500
         title, explanation = _TITLES.get(code, _TITLES[500]), _EXPLANATIONS.get(code, _EXPLANATIONS[500])
+        if isinstance(error, InputRefused):
+            explanation = error.message
         if wants_json():
             return jsonify({"error": str(title), "message": str(explanation)}), code
-        return render_template("error.html", code=code, title=title), code
+        return render_template("error.html", code=code, title=title, message=explanation), code
 
     for code in _TITLES:
         app.register_error_handler(code, handle)

@@ -4,6 +4,7 @@ from flask import flash, request
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from webapp.guard import MAX_PAGE
 from webapp.labels import filter_name
 
 
@@ -13,7 +14,7 @@ class PageArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
 
     @pre_load

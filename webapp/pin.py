@@ -40,9 +40,14 @@ def _date(year: int, month: int, day: int) -> date:
         raise PinError(_("the birth date encoded in the PIN is not a real date")) from None
 
 
+def is_ascii_digits(text: str) -> bool:
+    """Only 0-9: str.isdigit() also accepts superscripts and other scripts' digits, which int() then refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _digits(pin: str) -> str:
     pin = (pin or "").strip()
-    if len(pin) != 14 or not pin.isdigit():
+    if len(pin) != 14 or not is_ascii_digits(pin):
         raise PinError(_("a PIN has exactly 14 digits"))
     return pin
 

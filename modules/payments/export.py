@@ -1,8 +1,9 @@
 """A payroll's bank file: the `bankfiles.Batch` of its included lines, rendered as pain.001 or CSV.
 
 Only approved (or later) payrolls are exported. Everything in the file is derived from stored values (MsgId from
-the payroll id, EndToEndIds stored on the lines, the creation time = the approval time), so the same payroll
-always gives the same bytes.
+the payroll id, EndToEndIds stored on the lines, the creation time = the approval time), and whom it pays is the
+lines' payee snapshot taken at approval (`payees`) and frozen by the database, never the live person or bank
+account: the same payroll always gives the same bytes, whatever changed in the registry since.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from modules.enrolment.models import BankAccount, Enrolment
 from modules.payments.bankfiles import BankFileError, Batch, Debtor, Payment, csvfile, ids, pain001
 from modules.payments.bankfiles.xsd import VERSIONS
 from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine
 from modules.payments.status import PayrollError
-from modules.registration.models import Person
 from webapp.extensions import db
 from webapp.models import Programme
+from webapp.pin import is_ascii_digits
 from webapp.timeutil import local_time
 
 FORMATS = (*VERSIONS, "csv")
@@ -38,21 +38,19 @@ def build_batch(payroll: Payroll) -> Batch:
         raise PayrollError(_l("Payroll %(id)d has the status %(status)s: only an approved payroll has a bank file.",
                                id=payroll.id, status=_l(payroll.status.value)))
     programme = db.session.get(Programme, payroll.programme_id)
+    line = PayrollLine
     rows = db.session.execute(
-        select(PayrollLine.end_to_end_id, PayrollLine.amount, Person.last_name, Person.first_name, Person.pin,
-               BankAccount.account_number, BankAccount.bank_code)
-        .join(Enrolment, Enrolment.id == PayrollLine.enrolment_id)
-        .join(Person, Person.id == Enrolment.payee_person_id)
-        .outerjoin(BankAccount, BankAccount.id == Enrolment.bank_account_id)
-        .where(PayrollLine.payroll_id == payroll.id, PayrollLine.status != LineStatus.excluded)
-        .order_by(PayrollLine.end_to_end_id)).all()
+        select(line.end_to_end_id, line.amount, line.payee_name, line.payee_pin, line.payee_account,
+               line.payee_bank_code)
+        .where(line.payroll_id == payroll.id, line.status != LineStatus.excluded)
+        .order_by(line.end_to_end_id)).all()
     if not rows:
         raise PayrollError(_l("Payroll %(id)d has no line to pay.", id=payroll.id))
     remittance = f"{programme.code} {payroll.period}"
-    payments = [Payment(end_to_end_id=end_to_end_id, amount=amount, creditor_name=f"{last_name} {first_name}",
-                        creditor_account=account_number, creditor_bank_code=bank_code, remittance=remittance,
-                        creditor_pin=pin if len(pin) == 14 and pin.isdigit() else None)
-               for end_to_end_id, amount, last_name, first_name, pin, account_number, bank_code in rows]
+    payments = [Payment(end_to_end_id=end_to_end_id, amount=amount, creditor_name=name, creditor_account=account,
+                        creditor_bank_code=bank_code, remittance=remittance,
+                        creditor_pin=pin if pin and len(pin) == 14 and is_ascii_digits(pin) else None)
+               for end_to_end_id, amount, name, pin, account, bank_code in rows]
     created = payroll.approved_at or payroll.created_at
     if created.tzinfo is None:  # SQLite gives back naive datetimes; they are stored in UTC
         created = created.replace(tzinfo=UTC)

@@ -15,7 +15,6 @@ transport (envelopes, signatures, acks) is the connector's, in connectors/transp
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import click
@@ -30,6 +29,7 @@ from connectors.transport.errors import SignatureInvalid, SourceError
 from modules.registration.models import Person
 from webapp import audit
 from webapp.extensions import db
+from webapp.guard import InputRefused, read_json
 from webapp.models.audit import AuditEvent
 
 SOURCE = "civil_registry"
@@ -68,7 +68,9 @@ def _event(event: NotifyEvent) -> tuple[str, str, date] | None:
 @bp.post(NOTIFY_PATH)
 def notify():
     try:
-        envelope = json.loads(request.get_data(cache=False) or b"null")
+        envelope = read_json(request.get_data(cache=False) or b"null")
+    except InputRefused as refused:
+        return _error(400, "err.request.bad", refused.message)
     except (ValueError, UnicodeDecodeError):
         envelope = None
     if not isinstance(envelope, dict):

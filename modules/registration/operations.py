@@ -28,7 +28,7 @@ from webapp.auth.scope import area_clause, user_covers_area
 from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.models import Area, Programme
-from webapp.pin import PinError, check_matches
+from webapp.pin import PinError, check_matches, is_ascii_digits
 from webapp.pin import parse as parse_pin
 from webapp.programmes import offered_programmes
 from webapp.timeutil import add_working_days, age_on, local_today, utcnow
@@ -270,7 +270,7 @@ def filtered_applications(user, filters: dict):
 
 def _search_clause(term: str):
     """A PIN finds applications where that person is a member; otherwise the words match the applicant's name."""
-    if term.isdigit():
+    if is_ascii_digits(term):
         return exists().where(ApplicationMember.application_id == Application.id,
                               ApplicationMember.person_id == Person.id, Person.pin == term)
     words = [word.lower() for word in term.split() if word]

@@ -11,6 +11,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 
 from modules.registration.models import ApplicationStatus, Channel, Relation
 from webapp.filters import PageArgs
+from webapp.guard import RowId
+from webapp.pin import is_ascii_digits
 
 _REQUIRED = {"required": _l("This field is required."), "null": _l("This field is required.")}
 _PHONE_UZ = re.compile(r"^\+998\d{9}$")
@@ -30,7 +32,7 @@ def _check_phone(value: str) -> None:
 
 
 def _check_pin_shape(value: str) -> None:
-    if not (len(value) == 14 and value.isdigit()):
+    if not (len(value) == 14 and is_ascii_digits(value)):
         raise ValidationError(_("A PIN has exactly 14 digits."))
 
 
@@ -115,7 +117,7 @@ class WithdrawArgs(LocalizedSchema):
 
 class ApplicationFilterArgs(LocalizedSchema, PageArgs):
     status = fields.String(validate=validate.OneOf([s.value for s in ApplicationStatus]), load_default=None)
-    area = fields.Integer(load_default=None)
+    area = RowId(load_default=None)
     programme = fields.String(load_default=None)
     date_from = fields.Date(load_default=None)
     date_to = fields.Date(load_default=None)
