@@ -11,13 +11,16 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy import select
 
+from modules.enrolment.models import BankAccount, Enrolment
 from modules.payments import export, operations, sending
 from modules.payments import status as machine
 from modules.payments.checks import CHECKS
 from modules.payments.funding import requests_of
 from modules.payments.models import FROZEN, Payroll, PayrollStatus, live_fund_request
 from modules.payments.schemas import ApproveArgs, CancelArgs, MonthFundsArgs, PayrollFilterArgs, PrepareArgs
+from modules.registration.models import Person
 from webapp import audit
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
@@ -38,10 +41,32 @@ def payroll_list():
     filters = load_filters(PayrollFilterArgs())
     page = db.paginate(operations.payrolls_query(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
+    regions = areas_in_scope(current_user, AreaLevel.region)
     return render_template("payments/list.html", page=page, filters=filters, statuses=list(PayrollStatus),
-                           programmes=operations.active_programmes(),
-                           regions=areas_in_scope(current_user, AreaLevel.region),
-                           awaiting_funds=operations.awaiting_funds(current_user))
+                           programmes=operations.active_programmes(), regions=regions,
+                           prepare=_prepare_defaults(regions), awaiting_funds=operations.awaiting_funds(current_user))
+
+
+def _home_region(regions) -> str | None:
+    """The code of the region of the user's first area that they may prepare for; None for national users (they
+    choose every time, rather than be handed the first region of the country)."""
+    if current_user.national_scope:
+        return None
+    pickable = {region.id: region.code for region in regions}
+    for scope in sorted(current_user.scopes, key=lambda scope: scope.id):
+        region_id = int(scope.area.path.strip("/").split("/")[0])  # a path starts with its region's id
+        if region_id in pickable:
+            return pickable[region_id]
+    return None
+
+
+def _prepare_defaults(regions) -> dict[str, str]:
+    """What the preparation form shows: what was sent when it was refused, else the user's own region."""
+    sent = {key: request.args.get(f"prepare_{key}", "").strip() for key in ("programme", "region", "period")}
+    known = {region.code for region in regions}
+    if sent["region"] not in known:
+        sent["region"] = _home_region(regions) or ""
+    return sent
 
 
 @require("payroll.prepare")
@@ -62,8 +87,9 @@ def payroll_prepare():
     form = PrepareArgs().load(request.form)
     with caught_refusal() as refused:
         payroll, summary = operations.prepare_payroll(current_user, form["programme"], form["region"], form["period"])
-    if refused:
-        return redirect(url_for("payments.payroll_list"))
+    if refused:  # the list again, the form showing what was chosen, the refusal flashed above it
+        return redirect(url_for("payments.payroll_list", **{f"prepare_{key}": form[key][:100] for key in form},
+                                _anchor="prepare"))
     flash(_("Payroll %(id)d prepared and checked: %(lines)d lines included, %(excluded)d excluded.",
             id=payroll.id, lines=payroll.line_count, excluded=sum(summary.values())), "success")
     return redirect(url_for("payments.payroll_detail", payroll_id=payroll.id))
@@ -82,7 +108,8 @@ def payroll_detail(payroll_id: int):
     exclusions = operations.exclusions(payroll.id)
     lines = db.paginate(operations.lines_query(payroll.id, excluded=False), page=page_number(),
                         per_page=LINES_PER_PAGE, error_out=False)
-    rows = operations.with_beneficiaries(lines.items)
+    payees = _payees(payroll, lines.items)
+    rows = [(line, person, *payees[line.id]) for line, person in operations.with_beneficiaries(lines.items)]
     # The page lists beneficiaries by name and PIN: a staff read of people's records, so it is audited.
     audit.record("payroll.viewed", "payroll", payroll.id, {"page": lines.page}, actor=current_user)
     exceptions = operations.with_beneficiaries(
@@ -97,6 +124,25 @@ def payroll_detail(payroll_id: int):
         can_cancel=machine.can_transition(payroll.status, PayrollStatus.cancelled),
         fund_requests=requests_of(payroll.id), live_fund_request=live_fund_request(payroll.id),
         funded=machine.funds_confirmed(payroll.id), transfer=sending.transfer_of(payroll.id))
+
+
+# The payee name and account copied onto each line when the payroll is approved (what its bank file pays).
+_SNAPSHOT = ("payee_name", "payee_account")
+
+
+def _payees(payroll: Payroll, lines) -> dict[int, tuple[str, str | None]]:
+    """{line id: (payee name, account number)}: who receives the money, often a parent rather than the child the
+    benefit is for. An approved payroll shows what was taken at approval; before that the enrolment's payee now."""
+    name_field, account_field = _SNAPSHOT
+    if payroll.status in FROZEN and lines and hasattr(lines[0], name_field):
+        return {line.id: (getattr(line, name_field) or "—", getattr(line, account_field)) for line in lines}
+    current = db.session.execute(
+        select(Enrolment.id, Person.last_name, Person.first_name, BankAccount.account_number)
+        .join(Person, Person.id == Enrolment.payee_person_id)
+        .outerjoin(BankAccount, BankAccount.id == Enrolment.bank_account_id)
+        .where(Enrolment.id.in_({line.enrolment_id for line in lines}))).all() if lines else []
+    by_enrolment = {row[0]: (f"{row[1]} {row[2]}", row[3]) for row in current}
+    return {line.id: by_enrolment.get(line.enrolment_id, ("—", None)) for line in lines}
 
 
 def _back(payroll_id: int):
