@@ -79,6 +79,45 @@ def reason_message(rule, household: dict, language: str = "en") -> str:
     return template.format(**fields)
 
 
+def counted_conditions(pack, node) -> tuple:
+    """The member conditions a household expression counts (`count(condition)`), followed through the household
+    values it reads: `idle_adults > 0` counts `able_bodied and without_income and not exempt`."""
+    derived = {item.name: item for item in pack.derived if item.per != "member"}
+    found, seen = [], set()
+
+    def visit(item) -> None:
+        if isinstance(item, expr.Call) and item.fn == "count":
+            if item.args[0] not in found:
+                found.append(item.args[0])
+            return
+        if isinstance(item, expr.Name):
+            if item.id in derived and item.id not in seen:
+                seen.add(item.id)
+                visit(derived[item.id].node)
+            return
+        for child in expr.children(item):
+            visit(child)
+
+    visit(node)
+    return tuple(found)
+
+
+_COUNTED: dict[int, tuple] = {}  # id(rule node) → (node, its counted conditions): a rule node belongs to one pack
+
+
+def concerned_members(pack, node, household: dict, members: list[dict]) -> list[int]:
+    """Indexes of the members a rule is about: those its counted conditions hold for (e.g. the able-bodied
+    members without income and exemption), so a reason can name them. Empty for a rule over household values."""
+    entry = _COUNTED.get(id(node))
+    if entry is None or entry[0] is not node:
+        entry = _COUNTED[id(node)] = (node, counted_conditions(pack, node))
+    conditions = entry[1]
+    if not conditions:
+        return []
+    return [index for index, member in enumerate(members)
+            if any(expr.evaluate(condition, {**household, **member}) for condition in conditions)]
+
+
 def _plain(value):
     """JSON-safe: bools stay bools, numbers are floats rounded to the tiyin, non-finite become None."""
     if isinstance(value, bool):
@@ -109,6 +148,11 @@ def trace(version, household, members, fired, eligible, amount_by_code, facts, e
     def seen(node) -> dict:
         return {name: _plain(household[name]) for name in expr.names(node) if name in household}
 
+    pins = [fact["pin"] for fact in facts["members"]]
+
+    def about(rule) -> list[str]:
+        return [pins[index] for index in concerned_members(pack, rule.node, household, members)]
+
     return {
         "pack": pack.id, "version": version.version, "engine": engine,
         "application_date": facts["application_date"],
@@ -118,7 +162,8 @@ def trace(version, household, members, fired, eligible, amount_by_code, facts, e
         "members": [{"pin": fact["pin"], **{name: _plain(member[name]) for name in ("age", *member_names)}}
                     for fact, member in zip(facts["members"], members, strict=True)],
         "rules": [{"rule": rule.id, "when": rule.text, "values": seen(rule.node), "fired": bool(fired[rule.id]),
-                   "legal": rule.reference.text()} for rule in pack.rules],
+                   "legal": rule.reference.text(), "members": about(rule) if fired[rule.id] else []}
+                  for rule in pack.rules],
         "programmes": [{"code": p.code, "eligible": bool(eligible[p.code]), "values": seen(p.eligible),
                         "monthly_amount": _plain(amount_by_code.get(p.code, 0.0)), "months": version.months(p)}
                        for p in pack.programmes],
