@@ -10,12 +10,21 @@ from modules.registration.schemas import ApplicationArgs
 from tests import factories
 from tests.conftest import csrf_token, sign_in
 from webapp import audit
+from webapp.auth.limits import limiter
 from webapp.auth.operations import UserInputError, create_user, reset_password, update_user
 from webapp.auth.passwords import MIN_LENGTH
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
 
 NEW_PASSWORD = "a-brand-new-password-42"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limits(app):
+    """Sign-in rate limits count per address and name; each test starts from none (other runs' counts too)."""
+    limiter.reset()
+    yield
+    limiter.reset()
 
 
 @pytest.fixture

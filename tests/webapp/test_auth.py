@@ -5,8 +5,17 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.conftest import csrf_token, sign_in
+from webapp.auth.limits import limiter
 from webapp.extensions import db
 from webapp.models import AuditEvent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limits(app):
+    """Sign-in rate limits count per address and name; each test starts from none (other runs' counts too)."""
+    limiter.reset()
+    yield
+    limiter.reset()
 
 
 def _login(client, username, password, token=None):

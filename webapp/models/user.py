@@ -46,6 +46,9 @@ class User(UserMixin, db.Model):
     # The secret is encrypted at rest under SECRETS_KEY (the ORM sees it clear).
     totp_secret: Mapped[str | None] = mapped_column(Encrypted(255))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Part of the signed-in identity kept in session and remember-me cookies: raising it ends every open session
+    # (sign-out, a new password, a changed role or area, deactivation).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Wrong codes (or passwords on the authenticator page) counted in a window from the first; too many lock code
     # entry until totp_locked_until.
     totp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -61,6 +64,11 @@ class User(UserMixin, db.Model):
     @property
     def areas(self):
         return [scope.area for scope in self.scopes]
+
+    def get_id(self) -> str:
+        """The identity Flask-Login keeps in the cookie; a cookie made before the version was raised no longer
+        matches (see `session_identity`)."""
+        return f"{self.id}:{self.session_version}"
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
@@ -79,7 +87,8 @@ class UserArea(db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token for a machine client; only its SHA-256 is stored."""
+    """A bearer token for a machine client, for the API only; only its SHA-256 is stored. It stops working when
+    it expires or is revoked."""
 
     __tablename__ = "api_token"
 
@@ -88,6 +97,7 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -96,3 +106,15 @@ class ApiToken(db.Model):
     @staticmethod
     def hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SignInAttempt(db.Model):
+    """Failed sign-ins under names that belong to no account, counted like an account's own, so that a name
+    that does not exist is locked out after the same number of failures and cannot be told apart."""
+
+    __tablename__ = "sign_in_attempt"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
