@@ -10,7 +10,7 @@ from webapp.guard import InputRefused
 
 _TITLES = {400: _l("Bad request"), 401: _l("Sign-in required"), 403: _l("Not allowed"), 404: _l("Not found"),
            405: _l("Method not allowed"), 409: _l("Conflict"), 413: _l("File too large"),
-           500: _l("Something went wrong")}
+           429: _l("Too many requests"), 500: _l("Something went wrong")}
 _EXPLANATIONS = {
     400: _l("The request could not be read."),
     401: _l("Sign in, or send an API token in the Authorization header."),
@@ -19,6 +19,7 @@ _EXPLANATIONS = {
     405: _l("This address does not accept this kind of request."),
     409: _l("The request conflicts with what was saved in the meantime; reload and try again."),
     413: _l("The file is too large."),
+    429: _l("Too many requests in a short time. Wait a few minutes and try again."),
     500: _l("The error was recorded; nothing was saved. Try again later."),
 }
 
