@@ -108,6 +108,8 @@ def load_config(overrides: dict | None = None) -> dict:
         # Behind TLS the session cookie must never travel in clear.
         "SESSION_COOKIE_SECURE": _flag(env.get("SRSP_SECURE_COOKIES", "")),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        # SQL errors name the statement, never the bound values (PINs, names, incomes) in logs and tracebacks.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "API_TOKEN_DAYS": _positive_int("SRSP_API_TOKEN_DAYS", env.get("SRSP_API_TOKEN_DAYS", "90")),
         # Keys the database never holds: one encrypts authenticator secrets, one keys the audit chain.
         "SECRETS_KEY": None,
