@@ -25,11 +25,16 @@ _SCHEMA = json.loads((Path(__file__).parent / "pack.schema.json").read_text())
 
 
 class PackError(ValueError):
-    """A broken pack: `file: where: problem`."""
+    """A broken pack: `file: where: problem`. `kind` names the problems a page explains in its reader's language
+    ("alias", "negative", "unknown_parameter"); the others are shown as written."""
 
-    def __init__(self, file, where: str, problem: str):
-        self.file, self.where, self.problem = str(file), where, problem
+    def __init__(self, file, where: str, problem: str, kind: str | None = None, subject: str | None = None):
+        self.file, self.where, self.problem, self.kind, self.subject = str(file), where, problem, kind, subject
         super().__init__(f"{file}: {where}: {problem}")
+
+
+class _AliasRefused(yaml.composer.ComposerError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,13 @@ class Version:
         """A copy with some parameters changed (policy simulation); unknown names are refused."""
         unknown = sorted(set(changes) - set(self.parameters))
         if unknown:
-            raise PackError(self.pack.path, f"version {self.version}", f"unknown parameter {unknown[0]!r}")
+            raise PackError(self.pack.path, f"version {self.version}", f"unknown parameter {unknown[0]!r}",
+                            kind="unknown_parameter", subject=unknown[0])
+        negative = sorted(name for name, value in changes.items() if float(value) < 0)
+        if negative:
+            # Thresholds, amounts, ages and counts are never below zero; a minus sign is a typing error.
+            raise PackError(self.pack.path, f"parameter {negative[0]}", "must not be negative", kind="negative",
+                            subject=negative[0])
         return replace(self, version=f"{self.version}+{tag}",
                        parameters={**self.parameters, **{k: float(v) for k, v in changes.items()}})
 
@@ -192,11 +203,24 @@ def pack_ids() -> list[str]:
     return sorted(p.stem for p in PACK_DIR.glob("*.yaml") if "." not in p.stem)
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors' aliases: a few nested aliases in a few hundred bytes expand to gigabytes (the
+    "billion laughs"), and a pack never needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise _AliasRefused(None, None, "aliases (*name) are not allowed in a rule pack", mark)
+        return super().compose_node(parent, index)
+
+
 def load_pack(path: Path | str, text: str | None = None) -> Pack:
     """Parse, validate and type-check a pack file (or `text` given for that file name)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(text if text is not None else path.read_text(encoding="utf-8"))
+        data = yaml.load(text if text is not None else path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)
+    except _AliasRefused as error:
+        raise PackError(path, "YAML", str(error).replace("\n", " "), kind="alias") from None
     except yaml.YAMLError as error:
         raise PackError(path, "YAML", str(error).replace("\n", " ")) from None
     _check_schema(path, data)
@@ -207,7 +231,10 @@ def _check_schema(path: Path, data) -> None:
     errors = sorted(jsonschema.Draft202012Validator(_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         error = errors[0]
-        raise PackError(path, _where(data, list(error.absolute_path)), error.message)
+        where = _where(data, list(error.absolute_path))
+        if error.validator == "minimum" and list(error.absolute_path)[-1:] == ["value"]:
+            raise PackError(path, where, error.message, kind="negative", subject=str(error.absolute_path[-2]))
+        raise PackError(path, where, error.message)
 
 
 def _where(data, location: list) -> str:

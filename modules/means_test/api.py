@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
 
@@ -18,12 +19,16 @@ from rules.facts import FactsError
 from rules.pack import PackError, pack_ids
 from webapp.auth.permissions import has_permission
 from webapp.boundary import Refusal
+from webapp.config import LANGUAGES
+
+# Far above any real household; the engines' work grows with the members, so the calculator stops here.
+MAX_MEMBERS = 50
 
 
 class EvaluateArgs(Schema):
     pack = fields.String(load_default=None, validate=validate.OneOf(pack_ids()))
     as_of = fields.Date(load_default=None)
-    lang = fields.String(load_default="en", validate=validate.Length(equal=2))
+    lang = fields.String(load_default="en", validate=validate.OneOf(list(LANGUAGES)))
     engine = fields.String(load_default="durable_rules", validate=validate.OneOf(ENGINES))
     trace = fields.Boolean(load_default=False)
 
@@ -46,8 +51,13 @@ def evaluate_facts():
         raise _refused("(document)", _l("Send a JSON object: a facts document or {\"facts\": {…}}."))
     envelope = "facts" in body
     args = EvaluateArgs().load({k: v for k, v in (body if envelope else request.args).items() if k != "facts"})
+    facts = body["facts"] if envelope else body
+    members = facts.get("members") if isinstance(facts, dict) else None
+    if isinstance(members, list) and len(members) > MAX_MEMBERS:
+        raise _refused("members", lazy_ngettext("A household has at most %(num)d member here.",
+                                                "A household has at most %(num)d members here.", MAX_MEMBERS))
     try:
-        result = evaluate(body["facts"] if envelope else body, args["pack"] or current_app.config["COUNTRY"],
+        result = evaluate(facts, args["pack"] or current_app.config["COUNTRY"],
                           args["as_of"], args["engine"], args["lang"])
     except FactsError as error:
         raise _refused(error.field, error.problem) from error

@@ -72,8 +72,16 @@ class _Inputs:
                 self.errors.setdefault(PARAM_PREFIX + name, []).append(
                     _("%(value)s is not a number.", value=text))
                 continue
+            if number < 0:
+                self.errors.setdefault(PARAM_PREFIX + name, []).append(_("Enter a number that is not negative."))
+                continue
             if number != self.version.parameters[name]:
                 self.changes[name] = number
+        if any(key.startswith(PARAM_PREFIX) and key[len(PARAM_PREFIX):] not in self.typed for key in values):
+            # A bookmarked or hand-made address may name a parameter this policy does not have: say so rather
+            # than simulate something other than what was asked.
+            self.errors.setdefault("_form", []).append(
+                _("The request names a parameter this policy does not have; open the simulation page again."))
         self.draft_text = self._draft(values, files)
 
     def _draft(self, values, files) -> str | None:
@@ -100,9 +108,20 @@ class _Inputs:
             return simulate(self.pack.id, self.changes, self.draft_text, language=_language(), user=current_user)
         except PackError as error:
             field = "draft_file" if self.draft_text is not None else "_form"
-            self.errors.setdefault(field, []).append(
-                _("The draft cannot be simulated: %(problem)s", problem=str(error)))
+            self.errors.setdefault(field, []).append(_pack_problem(self.pack, error))
             return None
+
+
+def _pack_problem(pack: Pack, error: PackError) -> str:
+    if error.kind == "alias":
+        return _("The draft uses YAML aliases (*name), which are not accepted: write each value out in full.")
+    if error.kind == "negative":
+        return _("The draft cannot be simulated: %(parameter)s must not be negative.",
+                 parameter=_parameter_label(pack, error.subject))
+    if error.kind == "unknown_parameter":
+        return _("The draft cannot be simulated: this policy has no parameter %(parameter)s.",
+                 parameter=error.subject)
+    return _("The draft cannot be simulated: %(problem)s", problem=str(error))
 
 
 def format_plain(value: float) -> str:
