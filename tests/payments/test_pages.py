@@ -286,7 +286,8 @@ def test_authenticator_set_up_and_confirmation(app):
     client = _client(app, user)
     assert "Not set up" in _text(client.get("/account/authenticator"))
 
-    page = _text(client.post("/account/authenticator", data={"action": "setup", "csrf_token": client.csrf},
+    page = _text(client.post("/account/authenticator", data={"action": "setup", "password": factories.PASSWORD,
+                                                           "csrf_token": client.csrf},
                              follow_redirects=True))
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
     assert "Not confirmed" in page and f"otpauth://totp/SRSP:{user.username}?secret={secret}" in page
@@ -329,7 +330,8 @@ def test_without_segno_the_page_gives_the_address_only(app, monkeypatch):
     user = factories.make_user("finance_maker", national=True)
     db.session.commit()
     client = _client(app, user)
-    page = _text(client.post("/account/authenticator", data={"action": "setup", "csrf_token": client.csrf},
+    page = _text(client.post("/account/authenticator", data={"action": "setup", "password": factories.PASSWORD,
+                                                           "csrf_token": client.csrf},
                              follow_redirects=True))
     assert "otpauth://totp/" in page and "<svg" not in page
 
