@@ -4,6 +4,8 @@ The transaction boundary (webapp/boundary.py) commits or rolls back; a refusal n
 
 from __future__ import annotations
 
+from itertools import zip_longest
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,7 +13,14 @@ from marshmallow import ValidationError
 
 from modules.registration import operations
 from modules.registration.models import ApplicationStatus, Channel, Relation
-from modules.registration.schemas import REASON_MAX, ApplicationArgs, ApplicationFilterArgs, WithdrawArgs
+from modules.registration.schemas import (
+    MAX_MEMBERS,
+    REASON_MAX,
+    ApplicationArgs,
+    ApplicationFilterArgs,
+    WithdrawArgs,
+    too_many_members,
+)
 from modules.registration.status import allowed_targets
 from modules.registration.tasks import export_applications
 from webapp import jobs
@@ -22,8 +31,6 @@ from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.models import AreaLevel
 from webapp.programmes import offered_programmes
-
-MAX_MEMBERS = 12
 
 
 def _programmes():
@@ -42,30 +49,78 @@ def application_list():
                            today=operations.today())
 
 
+# The form's buttons: register (and submit), save a draft, or change its member rows without saving anything.
+ADD_MEMBER, REMOVE_MEMBER = "add_member", "remove_member:"
+INITIAL_ROWS = 4
+
+
+def _member_rows(form) -> list[dict]:
+    """The member rows as posted, blank ones included (at most one more than the bound: the rest is not shown)."""
+    pins, relations = form.getlist("member_pin"), form.getlist("member_relation")
+    rows = [{"pin": pin, "relation": relation}
+            for pin, relation in zip_longest(pins, relations, fillvalue="")]
+    return rows[:MAX_MEMBERS + 1]
+
+
 def _form_payload(form) -> dict:
     pins, relations = form.getlist("member_pin"), form.getlist("member_relation")
-    members = [{"pin": pin, "relation": relation} for pin, relation in zip(pins, relations, strict=False)
+    members = [{"pin": pin, "relation": relation} for pin, relation in zip_longest(pins, relations, fillvalue="")
                if pin.strip() or relation.strip()]
     return {"applicant_pin": form.get("applicant_pin", ""), "phone": form.get("phone", ""), "members": members,
             "programmes": form.getlist("programmes"), "channel": form.get("channel", ""),
             "language": form.get("language", "uz"), "submit": form.get("action") != "draft"}
 
 
+def _removed_row(action: str) -> int | None:
+    index = action.removeprefix(REMOVE_MEMBER)
+    return int(index) if action.startswith(REMOVE_MEMBER) and index.isascii() and index.isdigit() else None
+
+
+def _change_rows(form) -> tuple[dict, list[dict], dict]:
+    """'Add a member' or 'Remove': the form comes back as typed, with one row more or less; nothing is saved."""
+    payload, rows, errors = _form_payload(form), _member_rows(form), {}
+    action = form.get("action", "")
+    if action == ADD_MEMBER:
+        if len(rows) >= MAX_MEMBERS:
+            errors["members"] = [too_many_members()]
+        else:
+            rows.append({"pin": "", "relation": ""})
+    else:
+        index = _removed_row(action)
+        if index is not None and index < len(rows):
+            del rows[index]
+    return payload, rows[:MAX_MEMBERS], errors
+
+
+def _rows_after_refusal(payload: dict) -> list[dict]:
+    """The members typed (the errors are numbered by them) and blank rows for more, within the bound."""
+    members = payload["members"][:MAX_MEMBERS]
+    blank = max(INITIAL_ROWS - len(members), 1 if len(members) < MAX_MEMBERS else 0)
+    return members + [{"pin": "", "relation": ""} for _ in range(blank)]
+
+
 @require("application.create")
 def application_new():
-    payload, errors = {"members": [], "programmes": [], "channel": "office", "language": "uz"}, {}
+    payload = {"members": [], "programmes": [], "channel": "office", "language": "uz"}
+    rows, errors, refused = [{"pin": "", "relation": ""} for _ in range(INITIAL_ROWS)], {}, False
     if request.method == "POST":
-        payload = _form_payload(request.form)
-        with caught_refusal(flash_it=False) as caught:
-            application = operations.register_application(_load_application_args(payload), current_user)
-        errors = caught.errors
-        if not caught:
-            flash(_("Application %(ref)s registered; decision due by %(due)s.", ref=application.reference,
-                    due=application.due_at.strftime("%d.%m.%Y") if application.due_at else "—"), "success")
-            return redirect(url_for("registration.application_detail", application_id=application.id))
-    return render_template("registration/new.html", payload=payload, errors=errors, programmes=_programmes(),
-                           channels=list(Channel), relations=[r for r in Relation if r is not Relation.head],
-                           member_rows=max(len(payload["members"]) + 2, 4), max_members=MAX_MEMBERS), \
+        action = request.form.get("action", "")
+        if action == ADD_MEMBER or action.startswith(REMOVE_MEMBER):
+            payload, rows, errors = _change_rows(request.form)
+        else:
+            payload = _form_payload(request.form)
+            with caught_refusal(flash_it=False) as caught:
+                application = operations.register_application(_load_application_args(payload), current_user)
+            errors, refused = caught.errors, bool(caught)
+            if not caught:
+                flash(_("Application %(ref)s registered; decision due by %(due)s.", ref=application.reference,
+                        due=application.due_at.strftime("%d.%m.%Y") if application.due_at else "—"), "success")
+                return redirect(url_for("registration.application_detail", application_id=application.id))
+            rows = _rows_after_refusal(payload)
+    return render_template("registration/new.html", payload=payload, errors=errors, refused=refused,
+                           programmes=_programmes(), channels=list(Channel),
+                           relations=[r for r in Relation if r is not Relation.head], rows=rows,
+                           max_members=MAX_MEMBERS, add_action=ADD_MEMBER, remove_action=REMOVE_MEMBER), \
         422 if errors else 200
 
 

@@ -6,7 +6,7 @@ import re
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
+from flask_babel import lazy_ngettext, ngettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from modules.registration.models import ApplicationStatus, Channel, Relation
@@ -66,6 +66,12 @@ class MemberArgs(LocalizedSchema):
 
 
 NOTICE_LANGUAGES = ("uz", "ru", "en", "ky")
+MAX_MEMBERS = 30  # family members listed besides the applicant
+
+
+def too_many_members() -> str:
+    return ngettext("An application lists at most %(num)d family member besides the applicant.",
+                    "An application lists at most %(num)d family members besides the applicant.", MAX_MEMBERS)
 
 
 class ApplicationArgs(LocalizedSchema):
@@ -89,6 +95,8 @@ class ApplicationArgs(LocalizedSchema):
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        if isinstance(data.get("members"), list | tuple) and len(data["members"]) > MAX_MEMBERS:
+            raise ValidationError(too_many_members(), field_name="members")  # before reading thousands of rows
         if isinstance(data.get("applicant_pin"), str):
             data["applicant_pin"] = data["applicant_pin"].strip()
         if isinstance(data.get("phone"), str) and data["phone"].strip():
