@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -22,7 +22,7 @@ from webapp.auth.scope import areas_in_scope
 from webapp.boundary import caught_refusal
 from webapp.extensions import db
 from webapp.filters import load_filters
-from webapp.models import AreaLevel, AuditEvent, User, UserArea
+from webapp.models import ApiToken, AreaLevel, AuditEvent, User, UserArea
 from webapp.timeutil import local_day_start
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -46,6 +46,12 @@ def _merge_errors(form, errors: dict[str, list[str]]) -> None:
             field.errors = list(field.errors) + messages
         else:
             form.form_errors.extend(messages)
+
+
+def _keep_own_session(user: User, sessions_ended: bool) -> None:
+    """An administrator who changed their own account stays signed in here; their other sessions have ended."""
+    if sessions_ended and user.id == current_user.id:
+        login_user(user)
 
 
 def _user_or_404(user_id: int) -> User:
@@ -112,6 +118,7 @@ def user_edit(user_id: int):
                                              national_scope=form.national_scope.data, active=form.active.data)
         _merge_errors(form, caught.errors)
         if not caught:
+            _keep_own_session(user, bool(changes))
             if changes:
                 flash(_("Changes to %(name)s saved.", name=user.username), "success")
             else:
@@ -139,10 +146,32 @@ def user_password(user_id: int):
             operations.reset_password(user, password_form.password.data, current_user)
         _merge_errors(password_form, caught.errors)
         if not caught:
+            _keep_own_session(user, True)
             flash(_("Password of %(name)s changed. Give them the new password in person.", name=user.username),
                   "success")
             return redirect(url_for("admin.user_edit", user_id=user.id))
     return _edit_page(user, password_form=password_form, status=422)
+
+
+@require("user.manage")
+def user_tokens(user_id: int):
+    """A user's API tokens: name, issued, expires, last used, state; live ones can be revoked."""
+    user = _user_or_404(user_id)
+    return render_template("admin/user_tokens.html", user=user, tokens=operations.tokens_of(user),
+                           state=operations.token_state)
+
+
+@require("user.manage")
+def token_revoke(user_id: int, token_id: int):
+    user = _user_or_404(user_id)
+    api_token = db.session.get(ApiToken, token_id)
+    if api_token is None or api_token.user_id != user.id:
+        abort(404)
+    if operations.revoke_token(api_token, current_user):
+        flash(_("The token %(name)s was revoked: it no longer opens the API.", name=api_token.name), "success")
+    else:
+        flash(_("The token %(name)s was already revoked.", name=api_token.name), "info")
+    return redirect(url_for("admin.user_tokens", user_id=user.id))
 
 
 # --- audit trail -----------------------------------------------------------------------------------------------
