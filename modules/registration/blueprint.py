@@ -5,9 +5,7 @@ from flask import Blueprint
 from modules.registration import api, controllers
 from webapp.idempotency import idempotent
 
-# The module's own scripts (no inline scripts: the Content-Security-Policy allows script-src 'self' only).
-bp = Blueprint("registration", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static/registration")
+bp = Blueprint("registration", __name__, template_folder="templates")
 bp.add_url_rule("/applications", "application_list", controllers.application_list)
 bp.add_url_rule("/applications/new", "application_new", controllers.application_new, methods=["GET", "POST"])
 bp.add_url_rule("/applications/<int:application_id>", "application_detail", controllers.application_detail)

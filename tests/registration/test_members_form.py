@@ -172,8 +172,8 @@ def test_the_script_is_a_static_file_and_the_page_has_no_inline_script(signed_in
     assert scripts, "the progressive enhancement is loaded"
     for attributes, body in scripts:
         assert 'src="/' in attributes and body.strip() == ""
-    assert 'src="/static/registration/members.js"' in page
-    script = signed_in.get("/static/registration/members.js")
+    assert 'src="/static/application_members.js"' in page
+    script = signed_in.get("/static/application_members.js")
     assert script.status_code == 200
     assert "add-member" in script.get_data(as_text=True)
 
