@@ -53,7 +53,7 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
             break
         if round_number < rounds - 1:
             time.sleep(current_app.config.get("COLLECTION_BACKOFF", 0.5) * 2 ** round_number)
-    return _finish(application, user)
+    return finish(application, user)
 
 
 def _pull(source_names: list[str], pins: list[str], window, user) -> dict:
@@ -75,7 +75,8 @@ def _record(application_id: int, members: dict[str, int], outcomes: dict) -> Non
         for source, by_pin in outcomes.items() for pin, out in by_pin.items())
 
 
-def _finish(application: Application, user) -> dict:
+def finish(application: Application, user) -> dict:
+    """End a collection: `collected` and assessed when every source answered, else manual verification."""
     missing = missing_sources(application)
     if missing:
         status_machine.transition(application, S.manual_verification, user,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from connectors.catalog import SOURCES
-from modules.means_test.models import DataPull
+from modules.means_test.models import DataPull, ManualEntry, ManualEntryStatus
 from modules.registration.models import Application
 from webapp.extensions import db
 
@@ -25,15 +25,23 @@ def missing_sources(application: Application, latest: dict | None = None) -> lis
 
 
 def source_table(application: Application) -> list[dict]:
-    """Per source: overall state, slowest latency, records per member — for the application page."""
+    """Per source: overall state, slowest latency, records per member — for the application page — with the
+    records entered by hand: those the current evidence comes from, and those waiting for confirmation."""
     latest = latest_pulls(application.id)
+    entries = {entry.id: entry for entry in db.session.scalars(
+        select(ManualEntry).where(ManualEntry.application_id == application.id).order_by(ManualEntry.id))}
     rows = []
     for source in SOURCES:
         pulls = [latest.get((source.name, member.person_id)) for member in application.members]
         known = [pull for pull in pulls if pull is not None]
         state = ("pending" if len(known) < len(pulls) else
                  "answered" if all(pull.status.answered for pull in known) else "failed")
+        by_hand = sorted({pull.manual_entry_id for pull in known if pull.manual_entry_id is not None})
         rows.append({"source": source, "state": state, "pulls": list(zip(application.members, pulls, strict=True)),
-                     "latency_ms": max((pull.latency_ms for pull in known), default=None),
-                     "records": sum(len(pull.payload or []) for pull in known)})
+                     "latency_ms": max((pull.latency_ms for pull in known if pull.manual_entry_id is None),
+                                       default=None),
+                     "records": sum(len(pull.payload or []) for pull in known),
+                     "by_hand": [entries[entry_id] for entry_id in by_hand if entry_id in entries],
+                     "waiting": [entry for entry in entries.values()
+                                 if entry.source == source.name and entry.status is ManualEntryStatus.pending]})
     return rows

@@ -10,7 +10,7 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from modules.means_test.models import Assessment
+from modules.means_test.models import Assessment, ManualEntry, ManualEntryStatus
 from modules.registration.models import Person
 from rules.evaluation import format_number, reason_message
 from rules.pack import PackError, get_pack
@@ -31,7 +31,7 @@ def explain(assessment: Assessment) -> dict:
     try:
         pack = get_pack(assessment.pack_id)
     except PackError:
-        return {"rules": [], "programmes": [], "members": [], "pack": None}
+        return {"rules": [], "programmes": [], "members": [], "pack": None, "by_hand": by_hand(assessment)}
     language = _language()
     rules = {rule.id: rule for rule in pack.rules}
     values = {**assessment.trace.get("values", {})}
@@ -51,7 +51,14 @@ def explain(assessment: Assessment) -> dict:
             "message": " ".join(filter(None, (message, concerns(concerned) if item["fired"] else ""))) or None,
         })
     return {"rules": explained, "programmes": _programmes(pack, assessment, language),
-            "members": _members(pack, assessment, language, people), "pack": pack}
+            "members": _members(pack, assessment, language, people), "pack": pack, "by_hand": by_hand(assessment)}
+
+
+def by_hand(assessment: Assessment) -> list[ManualEntry]:
+    """The records entered by hand (and confirmed) that were part of the evidence when the decision was made."""
+    return list(db.session.scalars(select(ManualEntry).where(
+        ManualEntry.application_id == assessment.application_id, ManualEntry.status == ManualEntryStatus.confirmed,
+        ManualEntry.decided_at <= assessment.created_at).order_by(ManualEntry.id)))
 
 
 def concerns(people: list[str]) -> str:

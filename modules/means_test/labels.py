@@ -86,10 +86,29 @@ def parameter_unit(pack: Pack, unit: str | None) -> str:
     return str(label) % {"currency": currency(pack.currency)} if label is not None else ""
 
 
+# Documents a family brings when a source did not answer, from which staff enter its records by hand.
+DOCUMENT_TYPES = {
+    "certificate": _l("Certificate from the holder of the register"),
+    "statement": _l("Statement of account or of payments"),
+    "court_decision": _l("Court decision"),
+    "identity_document": _l("Identity document"),
+    "other": _l("Other official document"),
+}
+
+
+def document_label(entry) -> str:
+    """"Court decision No. 12/4 of 03.10.2026": the document records entered by hand were read from."""
+    kind = DOCUMENT_TYPES.get(entry.document_type)
+    return _("%(type)s No. %(number)s of %(date)s", type=str(kind) if kind is not None else entry.document_type,
+             number=entry.document_number, date=entry.document_date.strftime("%d.%m.%Y"))
+
+
 # The notes on an application's timeline, as modules/means_test writes them: "<pack>@<version>: <decision>" on
-# assessment, "<decision>" on the decision, "retry: <sources>" and "no answer from: <sources>" in collection.
+# assessment, "<decision>" on the decision, "retry: <sources>" and "no answer from: <sources>" in collection,
+# "entered by hand: <source>" when confirmed records entered by hand complete a collection.
 _ASSESSED = re.compile(r"^(?P<pack>[a-z]+)@(?P<version>[\w.+-]+): (?P<decision>eligible|ineligible)$")
-_SOURCES = {"retry": _l("Retried: %(sources)s"), "no answer from": _l("No answer from: %(sources)s")}
+_SOURCES = {"retry": _l("Retried: %(sources)s"), "no answer from": _l("No answer from: %(sources)s"),
+            "entered by hand": _l("Records entered by hand and confirmed: %(sources)s")}
 _NOTES = {"eligible": _l("eligible"), "ineligible": _l("ineligible"),
           "collection failed repeatedly": _l("Collection failed repeatedly")}
 
@@ -122,5 +141,5 @@ def _version_date(pack_id: str, version: str) -> str:
 
 
 def register(app) -> None:
-    for function in (pack_label, parameter_label, parameter_unit, timeline_note, source_title):
+    for function in (pack_label, parameter_label, parameter_unit, timeline_note, source_title, document_label):
         app.add_template_global(function)

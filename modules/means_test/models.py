@@ -1,4 +1,5 @@
-"""Evidence behind every decision: one `data_pull` row per call to a source."""
+"""Evidence behind every decision: one `data_pull` row per call to a source, or per member of a source's records
+entered by hand from a document (`manual_entry`) once a second person confirmed them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,20 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -42,8 +56,50 @@ class DataPull(db.Model):
     request_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[list] = mapped_column(JSON, default=list)  # canonical records (connectors.records.to_json)
+    # Set when the records were entered by hand from a document instead of coming from the source.
+    manual_entry_id: Mapped[int | None] = mapped_column(ForeignKey("manual_entry.id"), index=True)
 
     person = relationship("Person")
+    manual_entry = relationship("ManualEntry")
+
+
+class ManualEntryStatus(enum.StrEnum):
+    pending = "pending"
+    confirmed = "confirmed"
+    rejected = "rejected"
+
+
+class ManualEntry(db.Model):
+    """One source's records for the members it did not answer for, typed in by a staff member from a document.
+
+    They count only after a second staff member confirms them (`decided_by` ≠ `entered_by`); confirming writes one
+    `data_pull` per member pointing here, and the assessment goes on as if the source had answered.
+    """
+
+    __tablename__ = "manual_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    records: Mapped[dict] = mapped_column(JSON)  # {"<person id>": [canonical records]}; [] = none in the document
+    document_type: Mapped[str] = mapped_column(String(40))
+    document_number: Mapped[str] = mapped_column(String(64))
+    document_date: Mapped[date] = mapped_column(Date)
+    document_name: Mapped[str | None] = mapped_column(String(200))
+    document_mime: Mapped[str | None] = mapped_column(String(100))
+    document_content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    attested: Mapped[bool] = mapped_column(Boolean)  # "I have read these from the document"
+    status: Mapped[ManualEntryStatus] = mapped_column(
+        Enum(ManualEntryStatus, name="manual_entry_status", native_enum=False, length=16),
+        default=ManualEntryStatus.pending)
+    entered_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+
+    entered_by = relationship("User", foreign_keys=[entered_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
 
 
 class Decision(enum.StrEnum):

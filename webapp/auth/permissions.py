@@ -17,6 +17,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "application.create": frozenset({R.registrar, R.mahalla_worker}),
     "application.change": frozenset({R.registrar, R.mahalla_worker}),
     "application.export": frozenset(_CASEWORK | {R.admin, R.auditor}),
+    # Records of a source that did not answer, typed in from a document; a second person confirms them.
+    "manual_record.enter": frozenset({R.registrar, R.mahalla_worker}),
+    "manual_record.confirm": frozenset({R.registrar, R.social_worker}),
     "enrolment.change": frozenset({R.social_worker, R.admin}),
     "job.view_all": frozenset({R.admin}),
     "means_test.evaluate": frozenset(_CASEWORK | {R.admin, R.auditor, R.analyst}),
