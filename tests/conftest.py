@@ -36,6 +36,7 @@ def base_config(instance_dir, database_url) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
         "REDIS_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
         "JOBS_INLINE": True,
         "PUBLIC_HOLIDAYS": [],
         "COLLECT_ON_SUBMIT": False,  # registration tests stop at `submitted`; collection tests switch it on

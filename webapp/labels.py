@@ -54,6 +54,11 @@ ENUM_LABELS = [
 # bank_account.<status>, payroll.funds_<status>) are listed with every value they can take.
 AUDIT_ACTIONS = {
     "api_token.issued": _l("API token issued"),
+    "manual_record.entered": _l("Records entered by hand from a document"),
+    "manual_record.confirmed": _l("Records entered by hand confirmed"),
+    "manual_record.rejected": _l("Records entered by hand rejected"),
+    "manual_record.self_confirmation_refused": _l("Confirmation of one's own records refused"),
+    "manual_record.document_viewed": _l("Document behind records entered by hand viewed"),
     "application.created": _l("Application registered"),
     "application.status_changed": _l("Application status changed"),
     "application.collection_resumed": _l("Data collection resumed"),
@@ -113,6 +118,9 @@ OBJECT_TYPES = {
 
 # The names of the details an audit event keeps.
 DETAIL_NAMES = {
+    "entry": _l("Entry"), "records": _l("Records"), "document_type": _l("Type of document"),
+    "document_number": _l("Document number"), "document_date": _l("Document date"), "upload": _l("Scan attached"),
+    "entered_by": _l("Entered by"),
     "added": _l("Lines added"), "amount": _l("Amount"), "application_id": _l("Application"), "areas": _l("Areas"),
     "assessment": _l("Assessment"), "bank_code": _l("Bank"), "beneficiary": _l("Beneficiary"),
     "birth_date": _l("Date of birth"), "changes": _l("Changes"), "channel": _l("Channel"),
