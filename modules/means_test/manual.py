@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import PurePath
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
@@ -178,6 +179,8 @@ def check_can_enter(application: Application, source: str) -> list[ApplicationMe
 
 def enter(application: Application, source: str, form, upload, user, rows: int = DEFAULT_ROWS) -> ManualEntry:
     """Keep the typed records as a pending entry (they do not count until another person confirms them)."""
+    # Locked: two people entering the same source at once take turns, and the second finds the first's entry.
+    db.session.scalar(select(Application.id).where(Application.id == application.id).with_for_update())
     members = check_can_enter(application, source)
     errors: dict = {}
     records = {str(member.person_id): _records(member, source, form, rows, errors) for member in members}
@@ -233,11 +236,14 @@ def reject(entry: ManualEntry, user, reason: str = "") -> ManualEntry:
     application = _locked(entry)
     reason = (reason or "").strip()
     if len(reason) > 500:
-        raise ManualEntryRefused(errors={"reason": _l("Keep the reason to 500 characters or fewer.")})
+        raise ManualEntryRefused(errors={"reason": lazy_ngettext("Keep the reason to %(num)d character or fewer.",
+                                                                 "Keep the reason to %(num)d characters or fewer.",
+                                                                 500)})
     entry.status, entry.decided_by_id, entry.decided_at = E.rejected, user.id, utcnow()
     entry.rejection_reason = reason or None
     audit.record("manual_record.rejected", "application", application.id,
-                 {"entry": entry.id, "source": entry.source, "entered_by": entry.entered_by_id}, actor=user)
+                 {"entry": entry.id, "source": entry.source, "entered_by": entry.entered_by_id,
+                  "reason": entry.rejection_reason}, actor=user)
     return entry
 
 
@@ -301,7 +307,7 @@ def _record(kind: str, pin: str, fields: list[Field], raw: dict, prefix: str, er
 def _value(field: Field, text: str):
     """The typed text as the record's value; a ValueError carries the reader's message."""
     if len(text) > MAX_TEXT:
-        raise ValueError(_l("Keep it to %(num)d characters or fewer.", num=MAX_TEXT))
+        raise ValueError(_too_long(MAX_TEXT))
     if field.type == "choice":
         if text not in field.choices:
             raise ValueError(_l("Choose one of the values offered."))
@@ -330,6 +336,10 @@ def _value(field: Field, text: str):
     return text
 
 
+def _too_long(limit: int):
+    return lazy_ngettext("Keep it to %(num)d character or fewer.", "Keep it to %(num)d characters or fewer.", limit)
+
+
 def _document(form, upload, errors: dict) -> dict:
     """The document the records were read from: type, number and date required; a scan optional."""
     kind = (form.get("document_type") or "").strip()
@@ -340,7 +350,7 @@ def _document(form, upload, errors: dict) -> dict:
     if not number:
         errors["document_number"] = _l("Required.")
     elif len(number) > 64:
-        errors["document_number"] = _l("Keep it to %(num)d characters or fewer.", num=64)
+        errors["document_number"] = _too_long(64)
     try:
         issued = date.fromisoformat(day)
         if issued > local_today():
