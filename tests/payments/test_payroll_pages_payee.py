@@ -45,7 +45,7 @@ def test_the_page_shows_the_child_as_beneficiary_and_the_parent_as_payee(app, mo
 
     cells = _line_cells(_text(_client(app, month["maker"]).get(f"/payrolls/{month['payroll'].id}")))
 
-    assert cells["Beneficiary"] == child.full_name and cells["PIN"] == child.pin
+    assert cells["Benefit for"] == child.full_name and cells["PIN"] == child.pin
     assert cells["Paid to"] == f"{head.last_name} {head.first_name} {month['account']}"
 
 
