@@ -22,6 +22,7 @@ from modules.registration.schemas import (
     too_many_members,
 )
 from modules.registration.status import allowed_targets
+from modules.registration.tasks import FORMATS as EXPORT_FORMATS
 from modules.registration.tasks import export_applications
 from webapp import jobs
 from webapp.auth.permissions import require
@@ -188,7 +189,9 @@ def application_withdraw(application_id: int):
 
 @require("application.export")
 def application_export():
-    filters = {key: value for key, value in request.form.items() if key != "csrf_token"}
+    filters = {key: value for key, value in request.form.items() if key not in ("csrf_token", "format")}
+    file_format = request.form.get("format", "csv")
     job_id = jobs.enqueue(export_applications, title=_("Export of applications"), user=current_user,
-                          user_id=current_user.id, filters=filters)
+                          user_id=current_user.id, filters=filters,
+                          file_format=file_format if file_format in EXPORT_FORMATS else "csv")
     return redirect(url_for("core.job_detail", job_id=job_id))
