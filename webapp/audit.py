@@ -1,17 +1,26 @@
-"""Writing and verifying the hash-chained audit trail.
+"""Writing and verifying the keyed, hash-chained audit trail.
 
-Each row's hash covers its own content and the previous row's hash, so altering or removing any row
-breaks every hash after it; `verify_chain` names the first row where that happens.
+Each row's hash is an HMAC-SHA256, under AUDIT_KEY (a secret from the environment that the database never holds),
+of its own content and the previous row's hash. So altering or removing a row breaks every hash after it, and
+someone with full rights on the database (triggers switched off) who rewrites a row cannot recompute the chain:
+without the key the hashes they write do not verify.
+
+What a chain alone cannot show is that its newest rows were deleted, or all of them (TRUNCATE): what is left is a
+valid, shorter chain. So its head is checkpointed every few minutes outside the database, signed with the same key
+(webapp.audit_checkpoints); `verify_chain` compares the table with the last checkpoint. Rows written after the last
+checkpoint can still vanish unseen: the period (schedule "audit-checkpoint") bounds that loss.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import has_request_context
+from flask import current_app, has_request_context
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select, text
 
@@ -29,9 +38,9 @@ def _canonical_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def content_hash(event) -> str:
-    """SHA-256 over the canonical JSON of an event (an AuditEvent or a plain row with the same fields)."""
-    payload = json.dumps(
+def canonical_payload(event) -> bytes:
+    """The canonical JSON of an event (an AuditEvent or a plain row with the same fields): what its hash covers."""
+    return json.dumps(
         {
             "id": event.id,
             "occurred_at": _canonical_time(event.occurred_at),
@@ -46,8 +55,16 @@ def content_hash(event) -> str:
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    ).encode()
+
+
+def audit_key() -> bytes:
+    return current_app.config["AUDIT_KEY"].encode()
+
+
+def content_hash(event, key: bytes | None = None) -> str:
+    """HMAC-SHA256 under AUDIT_KEY of the event's canonical JSON."""
+    return hmac.new(key or audit_key(), canonical_payload(event), hashlib.sha256).hexdigest()
 
 
 def _current_actor(actor):
@@ -86,31 +103,100 @@ def record(action: str, obj_type: str, obj_id, details: dict | None = None, acto
 class ChainReport:
     ok: bool
     rows: int
-    problem: str | None = None
+    problem: str | None = None  # in English, for logs and the command line; `message()` in the reader's language
     row_id: int | None = None
-    kind: str | None = None  # "removed", "unlinked" or "altered": lets a page say the problem in the reader's language
+    # What was found, so a page can say it in the reader's language: "removed", "unlinked", "altered" (the chain
+    # itself), "truncated", "tail_removed", "checkpoint_differs" (against the last checkpoint), "checkpoint_forged"
+    # (a checkpoint line whose signature does not match).
+    kind: str | None = None
+    last_id: int = 0
+    checkpoint: object = None  # the last valid checkpoint compared with (webapp.audit_checkpoints.Checkpoint)
+    notes: list[str] = field(default_factory=list)  # English remarks that are not failures (no checkpoint yet)
+
+    def message(self) -> str:
+        """What was found, in the reader's language."""
+        if self.ok:
+            return _("The audit trail is intact: %(n)d rows checked.", n=self.rows)
+        point = self.checkpoint
+        if self.kind == "removed":
+            return _("The audit trail is broken: row %(row)d was removed.", row=self.row_id)
+        if self.kind == "unlinked":
+            return _("The audit trail is broken at row %(row)d: it does not link to the row before it.",
+                     row=self.row_id)
+        if self.kind == "altered":
+            return _("The audit trail is broken: row %(row)d was altered (its content no longer matches its hash).",
+                     row=self.row_id)
+        if self.kind == "truncated":
+            return _("The audit trail was emptied: it has no rows, but on %(time)s it had %(n)d.",
+                     time=point.at_text, n=point.rows)
+        if self.kind == "tail_removed":
+            return _("The newest rows of the audit trail were deleted: on %(time)s it had %(n)d rows, up to row "
+                     "%(last)d; now it ends at row %(now)d.", time=point.at_text, n=point.rows, last=point.last_id,
+                     now=self.last_id)
+        if self.kind == "checkpoint_differs":
+            return _("Row %(row)d of the audit trail is not the row checkpointed on %(time)s: the rows up to it were "
+                     "rewritten or replaced.", row=self.row_id, time=point.at_text)
+        if self.kind == "checkpoint_forged":
+            return _("A checkpoint of the audit trail was edited or written without the audit key: %(where)s.",
+                     where=self.problem)
+        return self.problem or ""
 
 
-def verify_chain(batch_size: int = 5000) -> ChainReport:
-    """Walk the chain in id order and report the first row that was altered or removed."""
-    expected_prev, expected_id, rows = GENESIS_HASH, 1, 0
-    last_id = 0
+def _walk(batch_size: int, key: bytes, watch: int | None, after: int = 0, prev_hash: str = GENESIS_HASH):
+    """Check every row after row `after` (whose hash is `prev_hash`) in id order: (problem or None, rows checked,
+    last id, hash of row `watch` or None)."""
+    expected_prev, expected_id, rows, watched = prev_hash, after + 1, 0, None
+    last_id = after
+    table = AuditEvent.__table__
     while True:
         # Plain rows, not ORM objects: nothing is cached, so what is checked is what the database holds now.
-        table = AuditEvent.__table__
         batch = db.session.execute(
             select(table).where(table.c.id > last_id).order_by(table.c.id).limit(batch_size)
         ).all()
         if not batch:
-            return ChainReport(ok=True, rows=rows)
+            return None, rows, last_id, watched
         for event in batch:
             if event.id != expected_id:
-                return ChainReport(False, rows, f"row {expected_id} was removed (next row is {event.id})", expected_id,
-                                   "removed")
+                return (f"row {expected_id} was removed (next row is {event.id})", expected_id, "removed"), \
+                    rows, last_id, watched
             if event.prev_hash != expected_prev:
-                return ChainReport(False, rows, f"row {event.id}: previous-hash link broken", event.id, "unlinked")
-            if content_hash(event) != event.hash:
-                return ChainReport(False, rows, f"row {event.id} was altered (its content no longer matches its hash)",
-                                   event.id, "altered")
+                return (f"row {event.id}: previous-hash link broken", event.id, "unlinked"), rows, last_id, watched
+            if not hmac.compare_digest(content_hash(event, key), event.hash):
+                return (f"row {event.id} was altered (its content no longer matches its keyed hash)", event.id,
+                        "altered"), rows, last_id, watched
+            if event.id == watch:
+                watched = event.hash
             expected_prev, expected_id, rows = event.hash, event.id + 1, rows + 1
         last_id = batch[-1].id
+
+
+def verify_chain(batch_size: int = 5000) -> ChainReport:
+    """Walk the chain in id order, report the first row that was altered or removed, then compare what is left with
+    the last signed checkpoint (newest rows deleted, the table emptied, rows replaced)."""
+    from webapp import audit_checkpoints
+
+    found = audit_checkpoints.read_all()
+    if found.forged:
+        return ChainReport(False, 0, found.forged[0], kind="checkpoint_forged")
+    point = found.latest
+    problem, rows, last_id, watched = _walk(batch_size, audit_key(), point.last_id if point else None)
+    report = ChainReport(True, rows, last_id=last_id, checkpoint=point)
+    if problem is not None:
+        report.ok, (report.problem, report.row_id, report.kind) = False, problem
+        return report
+    if point is None:
+        report.notes.append("no checkpoint yet: deleting the newest rows could not be detected "
+                            "(run `srsp audit checkpoint`, and keep the checkpoint job scheduled)")
+        return report
+    if point.rows and rows == 0:
+        report.ok, report.kind = False, "truncated"
+        report.problem = f"the table is empty, but the checkpoint of {point.at_text} recorded {point.rows} rows"
+    elif last_id < point.last_id or rows < point.rows:
+        report.ok, report.kind = False, "tail_removed"
+        report.problem = (f"the newest rows were deleted: the checkpoint of {point.at_text} recorded {point.rows} "
+                          f"rows up to row {point.last_id}; the trail now ends at row {last_id} ({rows} rows)")
+    elif point.last_id and watched != point.head:
+        report.ok, report.kind, report.row_id = False, "checkpoint_differs", point.last_id
+        report.problem = (f"row {point.last_id} is not the row checkpointed on {point.at_text}: the rows up to it "
+                          "were rewritten or replaced")
+    return report

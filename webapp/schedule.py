@@ -7,6 +7,7 @@ from modules.enrolment.tasks import sync_bank_accounts
 from modules.means_test.recovery import resume_stranded_applications
 from modules.means_test.tasks import recertify_households
 from modules.notifications.tasks import resend_stuck_sms
+from webapp.audit_checkpoints import checkpoint_audit
 from webapp.jobs import sweep_jobs
 from webapp.scheduler import Every, Monthly, Periodic
 
@@ -15,6 +16,8 @@ SCHEDULE = (
     Periodic("sweep-jobs", sweep_jobs, Every(seconds=30)),
     Periodic("resume-collections", resume_stranded_applications, Every(seconds=60)),
     Periodic("resend-sms", resend_stuck_sms, Every(seconds=300)),
+    # The audit chain's head, signed, outside the database: deleting its newest rows shows after this long at most.
+    Periodic("audit-checkpoint", checkpoint_audit, Every(seconds=300)),
     # Households whose entitlement period ends are re-assessed on the 1st of each month.
     Periodic("recertification", recertify_households, Monthly(day=1, hour=2), title=_l("Monthly recertification")),
     # Accounts the bank is still opening: follow them to opened and card issued.

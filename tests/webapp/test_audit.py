@@ -1,7 +1,10 @@
+import hashlib
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from tests.conftest import TEST_DATABASE_URL
 from tests.factories import tamper_audit
 from webapp import audit
 from webapp.extensions import db
@@ -54,6 +57,40 @@ def test_rewriting_a_row_and_its_own_hash_is_still_caught_by_the_next_row(app):
     tamper_audit("UPDATE audit_event SET hash = :h WHERE id = :id", h=new_hash, id=events[1].id)
     report = audit.verify_chain()  # ...but the next row still links to the old one
     assert not report.ok and report.row_id == events[2].id
+
+
+def test_a_chain_recomputed_without_the_audit_key_is_caught_at_the_edited_row(app):
+    """A DBA edits a row and recomputes every later hash as the old unkeyed chain did (plain SHA-256): the links all
+    hold, but the hashes are not HMACs under AUDIT_KEY."""
+    events = _append(4)
+    table = AuditEvent.__table__
+    tamper_audit("UPDATE audit_event SET details = :d WHERE id = :id", d='{"n": 99}', id=events[1].id)
+    prev = events[0].hash
+    for event_id in [event.id for event in events[1:]]:
+        tamper_audit("UPDATE audit_event SET prev_hash = :p WHERE id = :id", p=prev, id=event_id)
+        row = db.session.execute(select(table).where(table.c.id == event_id)).one()
+        prev = hashlib.sha256(audit.canonical_payload(row)).hexdigest()
+        tamper_audit("UPDATE audit_event SET hash = :h WHERE id = :id", h=prev, id=event_id)
+    report = audit.verify_chain()
+    assert not report.ok and report.kind == "altered" and report.row_id == events[1].id
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and f"row {events[1].id} was altered" in result.output
+
+
+def test_hashes_are_keyed_with_the_audit_key(app, monkeypatch):
+    event = _append(1)[0]
+    assert event.hash != hashlib.sha256(audit.canonical_payload(event)).hexdigest()
+    assert audit.verify_chain().ok
+    monkeypatch.setitem(app.config, "AUDIT_KEY", "another key")
+    report = audit.verify_chain()
+    assert not report.ok and report.kind == "altered"
+
+
+@pytest.mark.skipif(not (TEST_DATABASE_URL or "").startswith("postgresql"), reason="PostgreSQL's TRUNCATE trigger")
+def test_the_database_refuses_truncate(app):
+    _append(1)
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        db.session.execute(text("TRUNCATE audit_event"))
 
 
 def test_the_database_refuses_updates_and_deletes(app):
