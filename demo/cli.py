@@ -5,11 +5,13 @@ A `flask.commands` entry point (setup.cfg) adds the group to `srsp`, so the web 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import date
 
 import click
+from click.core import ParameterSource
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
@@ -31,7 +33,8 @@ from webapp.programmes import load_programmes
 from webapp.worker import start_schedule
 
 DEMO_HOUSEHOLDS = 3000
-DEMO_SIMULATOR_PORT = 5001
+DEMO_SIMULATOR_PORT = 5001  # webapp.config's SOURCES_URL points there unless SRSP_SIMULATOR_PORT says otherwise
+SIMULATOR_PORT_VARIABLE = "SRSP_SIMULATOR_PORT"
 
 
 @click.group(help="The demo: `make run` uses it.")
@@ -71,11 +74,16 @@ def demo_setup():
 @demo.command("run", help="Set up the demo and serve it.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
+@click.option("--simulator-port", type=click.IntRange(0, 65535), default=DEMO_SIMULATOR_PORT, show_default=True,
+              envvar=SIMULATOR_PORT_VARIABLE, show_envvar=True,
+              help="Port of the registry simulator. When the default is taken, a free one is chosen and printed; "
+                   "a port asked for explicitly must be free (0 lets the system choose).")
 @with_appcontext
-def demo_run(host, port):
+def demo_run(host, port, simulator_port):
     started = time.monotonic()
+    chosen = click.get_current_context().get_parameter_source("simulator_port") is not ParameterSource.DEFAULT
     info = _setup_demo()
-    simulator_url = _start_simulator(host, DEMO_SIMULATOR_PORT)
+    simulator_url = _start_simulator(host, simulator_port, fall_back=not chosen)
     _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
     click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
     _decide_history_in_background(current_app._get_current_object())
@@ -105,12 +113,36 @@ def _decide_history_in_background(app) -> None:
     threading.Thread(target=run, daemon=True, name="demo-history").start()
 
 
-def _start_simulator(host: str, port: int) -> str:
+def _start_simulator(host: str, port: int, fall_back: bool = True) -> str:
     """The demo's registries: the simulator in a thread of this process, where the sources' URL points."""
-    server = make_server(host, port, create_simulator_app(), threaded=True)
+    server = simulator_server(create_simulator_app(), host, port, fall_back)
     threading.Thread(target=server.serve_forever, daemon=True, name="simulator").start()
-    current_app.config["SOURCES_URL"] = f"http://{host}:{port}"
+    current_app.config["SOURCES_URL"] = f"http://{host}:{server.server_port}"
     return current_app.config["SOURCES_URL"]
+
+
+def simulator_server(simulator, host: str, port: int, fall_back: bool = True):
+    """A server for the simulator app on host:port (not yet serving). A port another program holds is replaced by
+    a free one when `fall_back` (the default port of `make run`), and refused otherwise; port 0 is any free one."""
+    taken = bool(port) and not port_is_free(host, port)
+    if taken and not fall_back:
+        raise click.ClickException(f"port {port} on {host} is in use: choose another with --simulator-port or "
+                                   f"{SIMULATOR_PORT_VARIABLE} (0 picks a free one)")
+    server = make_server(host, 0 if taken else port, simulator, threaded=True)  # port 0: the system picks one
+    if taken:
+        click.echo(f"  Port {port} is in use: the registry simulator listens on port {server.server_port} instead")
+    return server
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now (werkzeug's make_server exits the process when not)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: TIME_WAIT is free
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors import synthetic
 from connectors.simulator import store
 from demo.population import copy_simulated_population
+from webapp.areas import load_areas
 from webapp.boundary import command_boundary
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -25,7 +26,7 @@ REGISTRY_BATCH = 5_000
 
 @click.command(help="Generate a synthetic population into the registry simulator's database (deterministic: the same "
                "households, seed, as-of date and areas give the same people). Mahallas come from the registry's area "
-               "table: run `srsp areas load` first.")
+               "table, loaded first when it is empty (as `srsp areas load` does).")
 @click.option("--households", required=True, type=click.IntRange(1, MAX_HOUSEHOLDS),
               help="Number of households (1.2 million for a national-scale population).")
 @click.option("--seed", default=1, show_default=True, type=click.IntRange(0, 2**63 - 1), help="Random seed.")
@@ -42,9 +43,13 @@ def synth(households, seed, as_of, database_url, replace, registry_persons):
     as_of = as_of.date() if as_of else date.today()
     if not date(1990, 1, 1) <= as_of <= date(2100, 1, 1):
         raise click.BadParameter(f"{as_of} is outside 1990-01-01 … 2100-01-01", param_hint="'--as-of'")
-    areas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla).order_by(Area.code)).all()
+    areas = _mahallas()
+    if not areas:  # a fresh registry: the same areas `srsp areas load` loads (it changes nothing when run again)
+        added = load_areas()
+        click.echo("Areas loaded into the registry: " + ", ".join(f"{level} {count}" for level, count in added.items()))
+        areas = _mahallas()
     if not areas:
-        raise click.UsageError("the registry has no mahallas to place households in: run `srsp areas load` first")
+        raise click.UsageError("the registry has no mahallas to place households in: see `srsp areas load`")
     try:
         engine = store.engine_for(database_url)
     except (ValueError, SQLAlchemyError, ImportError, OSError) as error:
@@ -79,6 +84,10 @@ def synth(households, seed, as_of, database_url, replace, registry_persons):
         added, skipped = copy_simulated_population(engine, joined=min(result.population.as_of, date.today()))
         click.echo(f"Registry: {added['household']} households and {added['person']} persons added; "
                    f"{skipped} households skipped (a member's PIN was already registered).")
+
+
+def _mahallas() -> list[str]:
+    return list(db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla).order_by(Area.code)))
 
 
 class _Progress:

@@ -118,7 +118,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "JOBS_INLINE": None,
         "SOURCES": _json_object("SRSP_SOURCES", env.get("SRSP_SOURCES", "")),
-        "SOURCES_URL": env.get("SRSP_SOURCES_URL", "http://127.0.0.1:5001"),
+        "SOURCES_URL": env.get("SRSP_SOURCES_URL") or f"http://127.0.0.1:{env.get('SRSP_SIMULATOR_PORT') or 5001}",
         "PARTNERS": _json_object("SRSP_PARTNERS", env.get("SRSP_PARTNERS", "")),
         "COLLECT_ON_SUBMIT": True,
         "COLLECTION_ROUNDS": _positive_int("SRSP_COLLECTION_ROUNDS", env.get("SRSP_COLLECTION_ROUNDS", "2")),

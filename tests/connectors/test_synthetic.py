@@ -396,13 +396,26 @@ def test_synth_command_never_touches_the_registry_database(app, database_url):
     assert db.session.scalar(select(func.count()).select_from(Person)) == persons
 
 
-def test_synth_command_needs_mahallas(app, tmp_path):
+def test_synth_command_loads_the_areas_when_the_registry_has_none(app, tmp_path):
     from webapp.extensions import db
     from webapp.models import Area, AreaLevel
 
+    mahallas = lambda: db.session.scalar(  # noqa: E731
+        select(func.count()).select_from(Area).where(Area.level == AreaLevel.mahalla))
     db.session.execute(Area.__table__.delete().where(Area.level == AreaLevel.mahalla))  # rolled back after the test
-    result = _invoke(app, "--households", "10", "--database-url", f"sqlite:///{tmp_path / 'sim.db'}")
-    assert result.exit_code != 0 and "srsp areas load" in result.output
+    assert mahallas() == 0
+    url = f"sqlite:///{tmp_path / 'sim.db'}"
+    result = _invoke(app, "--households", "10", "--as-of", "2026-11-01", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    loaded = mahallas()
+    assert loaded > 0
+    assert f"Areas loaded into the registry: region 0, district 0, mahalla {loaded}" in result.output
+    assert f"over {loaded} mahallas" in result.output
+    assert synthetic.existing_persons(store.engine_for(url))
+
+    again = _invoke(app, "--households", "10", "--as-of", "2026-11-01", "--database-url", url, "--replace")
+    assert again.exit_code == 0, again.output
+    assert "Areas loaded" not in again.output and mahallas() == loaded  # loaded once: nothing twice
 
 
 def test_synth_command_copies_persons_into_the_registry(app, tmp_path):
