@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
 import os
@@ -205,29 +206,62 @@ def fund(payroll: Payroll) -> FundRequest:
 
 
 def remove_payroll(payroll_id: int, enrolment_id: int, family: dict) -> None:
-    """Remove what the test committed — the payroll (its triggers allow it once cancelled), the enrolment, the
-    family and its application — so that later tests, which list applications and persons, start clean."""
+    """Remove what the test committed — the payroll with its lines and ledger rows (past the database's guards,
+    which refuse it to everyone else), the enrolment, the family and its application — so that later tests, which
+    list applications and persons, start clean."""
     run = db.session.execute
-    run(text("UPDATE payroll SET status = 'cancelled' WHERE id = :id"), {"id": payroll_id})
-    run(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
-    run(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
-    run(text("DELETE FROM enrolment WHERE id = :id"), {"id": enrolment_id})
+    with _past_the_guards():
+        run(text("DELETE FROM payment_ledger WHERE payroll_id = :id"), {"id": payroll_id})
+        run(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
+        run(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
+        run(text("DELETE FROM enrolment WHERE id = :id"), {"id": enrolment_id})
     remove_family(family)
     db.session.commit()
 
 
 def remove_family(family: dict) -> None:
-    """Delete a committed family ({"application", "household", "persons"} ids) with its enrolments, accounts and
-    application (no commit)."""
+    """Delete a committed family ({"application", "household", "persons"} ids) with its enrolments (and what the
+    payment ledger says of them), accounts and application (no commit)."""
     run = db.session.execute
     persons = {"ids": family["persons"]}
-    run(text("DELETE FROM enrolment WHERE application_id = :app"), {"app": family["application"]})
-    run(text("DELETE FROM bank_account WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True)),
-        persons)
-    run(text("DELETE FROM application WHERE id = :id"), {"id": family["application"]})  # cascades its rows
-    run(text("DELETE FROM household_member WHERE household_id = :id"), {"id": family["household"]})
-    run(text("DELETE FROM household WHERE id = :id"), {"id": family["household"]})
-    run(text("DELETE FROM person WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), persons)
+    with _past_the_guards():
+        run(text("DELETE FROM payment_ledger WHERE enrolment_id IN "
+                 "(SELECT id FROM enrolment WHERE application_id = :app)"), {"app": family["application"]})
+        run(text("DELETE FROM enrolment WHERE application_id = :app"), {"app": family["application"]})
+        run(text("DELETE FROM bank_account WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            persons)
+        run(text("DELETE FROM application WHERE id = :id"), {"id": family["application"]})  # cascades its rows
+        run(text("DELETE FROM household_member WHERE household_id = :id"), {"id": family["household"]})
+        run(text("DELETE FROM household WHERE id = :id"), {"id": family["household"]})
+        run(text("DELETE FROM person WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), persons)
+
+
+_GUARDED_TABLES = ("payment_ledger", "payroll", "payroll_line")
+
+
+@contextlib.contextmanager
+def _past_the_guards():
+    """Test clean-up only: the payment tables' triggers (append-only ledger, frozen payrolls) and foreign keys do
+    not fire inside. PostgreSQL: session_replication_role = replica until the block ends (superuser only); SQLite:
+    the triggers are dropped and made again, in the same transaction."""
+    run = db.session.execute
+    if db.session.get_bind().dialect.name == "postgresql":
+        run(text("SET LOCAL session_replication_role = replica"))
+        try:
+            yield
+        finally:
+            run(text("SET LOCAL session_replication_role = origin"))
+        return
+    triggers = run(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN :tables")
+                   .bindparams(bindparam("tables", expanding=True)), {"tables": list(_GUARDED_TABLES)}).all()
+    connection = db.session.connection()
+    for name, _sql in triggers:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        for _name, sql in triggers:
+            connection.exec_driver_sql(sql)
 
 
 INCOME_MONTHS = ["2025-08", "2025-09", "2025-10"]

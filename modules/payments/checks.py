@@ -16,7 +16,8 @@ from flask import current_app
 from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.orm import aliased
 
-from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
+from modules.enrolment.models import BankAccount, Enrolment, EnrolmentStatus
+from modules.payments import payees
 from modules.payments import status as machine
 from modules.payments.generation import month_bounds, refresh_totals
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
@@ -26,7 +27,6 @@ from webapp.extensions import db
 from webapp.models import Programme
 
 L, E = PayrollLine, Enrolment
-OPEN_ACCOUNT = (BankAccountStatus.opened, BankAccountStatus.card_issued)
 
 
 def _pack(first: date):
@@ -98,9 +98,7 @@ def _not_active(payroll: Payroll, first: date, last: date):
 
 
 def _no_bank_account(payroll: Payroll, first: date, last: date):
-    usable = (A.id.is_not(None) & (A.person_id == E.payee_person_id) & A.status.in_(OPEN_ACCOUNT)
-              & A.account_number.is_not(None))
-    return ~usable
+    return ~payees.usable_account(E, A)
 
 
 def _amount_mismatch(payroll: Payroll, first: date, last: date):

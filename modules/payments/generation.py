@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, insert, literal, literal_column, or_, select, text, update
 
 from modules.enrolment.models import Enrolment, EnrolmentStatus
+from modules.payments import payees
 from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
 from modules.payments.status import PayrollError
 from modules.registration.models import Household
@@ -50,7 +51,8 @@ def generate(programme_code: str, region_code: str, period: str, actor=None) -> 
         raise PayrollError(_l("%(code)s is not a region code (for example UZ-TK).", code=region_code))
     with db.session.begin_nested():
         payroll = _live_payroll(programme.id, region.id, period)
-        if payroll is None:
+        new = payroll is None
+        if new:
             payroll = Payroll(programme_id=programme.id, area_id=region.id, period=period, status=PayrollStatus.draft,
                               prepared_by_id=actor.id if actor else None)
             db.session.add(payroll)
@@ -61,12 +63,19 @@ def generate(programme_code: str, region_code: str, period: str, actor=None) -> 
                                   programme=programme.name, region=region.name, period=period,
                                   status=_l(payroll.status.value)))
         added = _insert_lines(payroll, programme.id, region.path, period, first, last)
+        if new and not added:  # an empty payroll would only wait for an approval of nothing
+            raise NothingDue(_l("Nothing is due for %(programme)s in %(region)s for %(period)s: no payroll was "
+                                "prepared.", programme=programme.name, region=region.name, period=period))
         set_end_to_end_ids(payroll.id)
         refresh_totals(payroll)
         audit.record("payroll.generated", "payroll", payroll.id,
                      {"programme": programme_code, "region": region_code, "period": period, "added": added,
                       "lines": payroll.line_count, "total": str(payroll.total_amount)}, actor=actor)
     return payroll
+
+
+class NothingDue(PayrollError):
+    """No enrolment is due for the programme, region and month: no payroll is made."""
 
 
 def _live_payroll(programme_id: int, area_id: int, period: str) -> Payroll | None:
@@ -91,11 +100,19 @@ def _insert_lines(payroll: Payroll, programme_id: int, region_path: str, period:
                or_(e.lump_sum.is_(False), e.period_start >= first),
                ~exists().where(and_(line.enrolment_id == e.id, line.period == period)))
     )
-    columns = ["payroll_id", "enrolment_id", "period", "amount", "status", "cancelled"]
+    columns = ["payroll_id", "enrolment_id", "period", "amount", "status", "cancelled", *payees.COLUMNS]
     if db.session.get_bind().dialect.name == "postgresql":
         due, columns = _due_first(due, payroll, period, amount), ["id", *columns, "end_to_end_id"]
+    else:
+        due = payees.joined(due.add_columns(*payees.columns(e)), e)
+    before = _line_count(payroll.id)
     result = db.session.execute(insert(line.__table__).from_select(columns, due))
-    return result.rowcount
+    # psycopg reports no row count for SQLAlchemy's INSERT … SELECT (-1): count the lines then.
+    return result.rowcount if result.rowcount >= 0 else _line_count(payroll.id) - before
+
+
+def _line_count(payroll_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(PayrollLine).where(PayrollLine.payroll_id == payroll_id))
 
 
 _LINE_ID_SEQUENCE = "payroll_line_id_seq"  # the sequence behind payroll_line.id (a serial column)
@@ -115,11 +132,12 @@ def _due_first(due, payroll: Payroll, period: str, amount):
     e = Enrolment
     ids_due = due.with_only_columns(func.array_agg(e.id), maintain_column_froms=True).scalar_subquery()
     chosen = func.unnest(ids_due).table_valued("enrolment_id").render_derived(name="due")
-    numbered = (
+    numbered = payees.joined(
         select(func.nextval(_LINE_ID_SEQUENCE).label("id"), literal(payroll.id).label("payroll_id"),
                e.id.label("enrolment_id"), literal(period).label("period"), amount.label("amount"),
-               literal(LineStatus.included.value).label("status"), literal(False).label("cancelled"))
-        .select_from(chosen).join(e, e.id == chosen.c.enrolment_id)
+               literal(LineStatus.included.value).label("status"), literal(False).label("cancelled"),
+               *payees.columns(e))
+        .select_from(chosen).join(e, e.id == chosen.c.enrolment_id), e
     ).subquery("numbered")
     return select(*numbered.c, literal_column(_END_TO_END_SQL["postgresql"]))
 
@@ -141,9 +159,13 @@ def set_end_to_end_ids(payroll_id: int) -> None:
 
 
 def refresh_totals(payroll: Payroll) -> None:
-    """Cache the number and the sum of the included lines on the payroll."""
+    """The number and the sum of the lines not excluded, on the payroll. PostgreSQL's triggers keep them as the lines
+    change (and refuse any other writer), so there they are only read again; SQLite's are written here."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.expire(payroll, ["line_count", "total_amount"])
+        return
     line = PayrollLine
-    included = and_(line.payroll_id == payroll.id, line.status == LineStatus.included)
+    included = and_(line.payroll_id == payroll.id, line.status != LineStatus.excluded)
     db.session.execute(update(Payroll).where(Payroll.id == payroll.id).values(
         line_count=select(func.count()).where(included).scalar_subquery(),
         total_amount=select(func.coalesce(func.sum(line.amount), 0)).where(included).scalar_subquery(),

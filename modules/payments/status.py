@@ -8,8 +8,10 @@ status already changed and gets `PayrollConflict`. Every move is audited. Nothin
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import delete, update
 
+from modules.payments import payees
 from modules.payments.models import FundRequestStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
 from webapp import audit
 from webapp.auth import totp
@@ -20,6 +22,7 @@ from webapp.timeutil import utcnow
 
 S = PayrollStatus
 
+# The database enforces the same moves (migration 0016 copies them; a test compares).
 TRANSITIONS: dict[PayrollStatus, frozenset[PayrollStatus]] = {
     S.draft: frozenset({S.checked, S.cancelled}),
     S.checked: frozenset({S.approved, S.cancelled}),
@@ -89,6 +92,8 @@ def approval_refusal(payroll: Payroll, checker) -> PayrollError | None:
         return PayrollError(_l("You prepared this payroll, so another finance checker must approve it."))
     if not can_transition(payroll.status, S.approved):
         return IllegalTransition(payroll.status, S.approved)
+    if payroll.line_count == 0:
+        return PayrollError(_l("This payroll has no line to pay: cancel it."))
     if not checker.totp_secret:
         return PayrollError(_l("Set up your authenticator before approving payrolls."))
     return None
@@ -108,8 +113,16 @@ def approve(payroll: Payroll, checker, totp_code: str) -> Payroll:
     if not totp.verify(checker, totp_code):
         audit.record("payroll.approval_refused", "payroll", payroll.id, {"reason": "totp"}, actor=checker)
         raise WrongCode(_l("The authenticator code is wrong or was already used."))
-    return transition(payroll, S.approved, checker, {"lines": payroll.line_count, "total": str(payroll.total_amount)},
-                      approved_by_id=checker.id)
+    with db.session.begin_nested():  # the snapshot taken here is kept only if the approval goes through
+        unpaid = payees.refresh(payroll.id)
+        if unpaid:
+            raise PayrollError(lazy_ngettext(
+                "%(num)d beneficiary to pay no longer has an open bank account: cancel the payroll and prepare the "
+                "month again.",
+                "%(num)d beneficiaries to pay no longer have an open bank account: cancel the payroll and prepare "
+                "the month again.", unpaid))
+        return transition(payroll, S.approved, checker,
+                          {"lines": payroll.line_count, "total": str(payroll.total_amount)}, approved_by_id=checker.id)
 
 
 def funds_confirmed(payroll_id: int) -> bool:

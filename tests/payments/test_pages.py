@@ -4,7 +4,7 @@ with an authenticator code (wrong code and self-approval refused), bank file dow
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pyotp
@@ -75,6 +75,7 @@ def _approve(app, checker, payroll, code):
 
 def test_the_list_shows_payrolls_with_totals_and_filters_them(app, maker, month):
     payroll_id = month["payroll"].id
+    _enrol(_household("UZ-SA"), programme="material_support", amount="400000.00", start=date(2026, 2, 1))
     other = generation.generate("material_support", "UZ-SA", "2026-02", maker)
     db.session.commit()
     client = _client(app, maker)

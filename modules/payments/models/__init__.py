@@ -2,7 +2,15 @@
 and their exceptions, returns to the budget. Import them from here (`from modules.payments.models import Payroll`).
 """
 
-from modules.payments.models.payroll import FROZEN, LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.models.payroll import (
+    FROZEN,
+    LINE_MOVES,
+    LineStatus,
+    PaymentLedger,
+    Payroll,
+    PayrollLine,
+    PayrollStatus,
+)
 from modules.payments.models.reconciliation import ExceptionKind, StatementException, StatementImport
 from modules.payments.models.transfer import (
     BankTransfer,
@@ -14,7 +22,7 @@ from modules.payments.models.transfer import (
 )
 
 __all__ = [
-    "FROZEN", "BankTransfer", "BudgetReturn", "ExceptionKind", "FundRequest", "FundRequestPayroll",
-    "FundRequestStatus", "LineStatus", "Payroll", "PayrollLine", "PayrollStatus", "StatementException",
+    "FROZEN", "LINE_MOVES", "BankTransfer", "BudgetReturn", "ExceptionKind", "FundRequest", "FundRequestPayroll",
+    "FundRequestStatus", "LineStatus", "PaymentLedger", "Payroll", "PayrollLine", "PayrollStatus", "StatementException",
     "StatementImport", "live_fund_request",
 ]

@@ -1,16 +1,24 @@
 """Monthly payrolls per programme and region and their lines.
 
-Invariants kept by the database, not only by the code (migration 0007):
+Invariants kept by the database, not only by the code (migrations 0007, 0011 and 0016):
 
 - UNIQUE (enrolment_id, period) on `payroll_line`: a beneficiary is never paid twice for one month, whatever
   payroll the line is in. Lines of a cancelled payroll are deleted when it is cancelled (`status.cancel`), so
   that the month can be paid by a new payroll; the payroll row itself stays, with its totals, as the record.
+- Once a payroll is sent, its lines are written to `payment_ledger` (by a trigger on the move to sent), which
+  nobody can update, delete or truncate; UNIQUE (enrolment_id, period) there, and a line for an enrolment and
+  month already in the ledger cannot be added or included again, even if the paid line itself is gone.
 - At most one payroll that is not cancelled per (programme, area, period): a partial unique index.
-- An approved payroll cannot change: triggers refuse changing a line's amount, enrolment, period or payroll, and
-  adding or deleting lines, while the payroll is approved, sent or reconciled (a line's status still moves to
-  paid/failed/returned on reconciliation); the payroll's own programme, area, period, totals and people are frozen
-  as well. Only its status moves on.
-- The approver is never the preparer: CHECK approved_by_id <> prepared_by_id.
+- The status moves only as `status.TRANSITIONS` says (a sent or reconciled payroll is never cancelled); a new
+  payroll is a draft; a line's status moves only as `LINE_MOVES` says (a paid line never goes back to included).
+- Approval needs an active finance checker who did not prepare the payroll (CHECK approved_by_id <> prepared_by_id
+  and a trigger reading the approver's role), and every line to pay must carry its payee snapshot.
+- An approved payroll cannot change: triggers refuse changing a line's amount, enrolment, period, payroll or payee
+  snapshot, and adding or deleting lines, while the payroll is approved, sent or reconciled (a line's status still
+  moves to paid/failed/returned on reconciliation); the payroll's own programme, area, period, totals and people
+  are frozen as well. Only its status moves on. A cancelled payroll does not change at all.
+- PostgreSQL: `line_count` and `total_amount` are the count and sum of the lines not excluded, kept by statement
+  triggers on `payroll_line`; nobody writes them directly. (On SQLite `generation.refresh_totals` writes them.)
 """
 
 from __future__ import annotations
@@ -58,6 +66,12 @@ class LineStatus(enum.StrEnum):
     returned = "returned"
 
 
+# The moves of a line's status (from → to): in or out of the payroll while it is prepared, then the bank's outcome.
+# The triggers of migration 0016 list the same pairs; a paid, failed or returned line never goes back.
+LINE_MOVES = frozenset((LineStatus(before), LineStatus(after)) for before, after in (
+    ("included", "excluded"), ("excluded", "included"), ("included", "paid"), ("included", "failed"),
+    ("included", "returned"), ("paid", "returned")))
+
 
 class Payroll(db.Model):
     """One programme's payments in one region for one month."""
@@ -84,7 +98,7 @@ class Payroll(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Cached totals of the included lines, refreshed after generation and checks (the lists show them).
+    # The number and sum of the lines not excluded (kept by the database's triggers on PostgreSQL).
     line_count: Mapped[int] = mapped_column(Integer, default=0)
     total_amount: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0.00"))
 
@@ -119,6 +133,27 @@ class PayrollLine(db.Model):
     # Mirrors the payroll's cancellation. Lines are deleted when their payroll is cancelled (so the month can be paid
     # again), so today no stored line has it set; it stays for a future "keep cancelled lines" policy.
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who is paid, as it stood when the payroll was approved (written at generation, brought up to date by the
+    # approval, frozen after it): the bank files are made from these, never from the live person or account.
+    payee_name: Mapped[str | None] = mapped_column(String(161))  # "last first"
+    payee_pin: Mapped[str | None] = mapped_column(String(20))
+    payee_account: Mapped[str | None] = mapped_column(String(20))
+    payee_bank_code: Mapped[str | None] = mapped_column(String(5))
 
     payroll: Mapped[Payroll] = relationship()
     enrolment = relationship("Enrolment")
+
+
+class PaymentLedger(db.Model):
+    """Every line of every payroll sent to the bank, written by the database when the payroll moves to sent:
+    append-only (no UPDATE, DELETE or TRUNCATE), one row per enrolment and month, whatever happens to the lines."""
+
+    __tablename__ = "payment_ledger"
+    __table_args__ = (UniqueConstraint("enrolment_id", "period", name="uq_payment_ledger_enrolment_period"),)
+
+    payroll_line_id: Mapped[int] = mapped_column(ForeignKey("payroll_line.id"), primary_key=True, autoincrement=False)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    payroll_id: Mapped[int] = mapped_column(ForeignKey("payroll.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
