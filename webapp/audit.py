@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, has_request_context
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select, text
 
@@ -112,6 +113,7 @@ class ChainReport:
     last_id: int = 0
     checkpoint: object = None  # the last valid checkpoint compared with (webapp.audit_checkpoints.Checkpoint)
     notes: list[str] = field(default_factory=list)  # English remarks that are not failures (no checkpoint yet)
+    where: tuple[str, int] | None = None  # a forged checkpoint's file and line
 
     def message(self) -> str:
         """What was found, in the reader's language."""
@@ -127,18 +129,22 @@ class ChainReport:
             return _("The audit trail is broken: row %(row)d was altered (its content no longer matches its hash).",
                      row=self.row_id)
         if self.kind == "truncated":
-            return _("The audit trail was emptied: it has no rows, but on %(time)s it had %(n)d.",
-                     time=point.at_text, n=point.rows)
+            return ngettext("The audit trail was emptied: it has no rows, but on %(time)s it had %(num)d row.",
+                            "The audit trail was emptied: it has no rows, but on %(time)s it had %(num)d rows.",
+                            point.rows, time=point.at_text)
         if self.kind == "tail_removed":
-            return _("The newest rows of the audit trail were deleted: on %(time)s it had %(n)d rows, up to row "
-                     "%(last)d; now it ends at row %(now)d.", time=point.at_text, n=point.rows, last=point.last_id,
-                     now=self.last_id)
+            return ngettext("The newest rows of the audit trail were deleted: on %(time)s it had %(num)d row, up to "
+                            "row %(last)d; now it ends at row %(now)d.",
+                            "The newest rows of the audit trail were deleted: on %(time)s it had %(num)d rows, up to "
+                            "row %(last)d; now it ends at row %(now)d.",
+                            point.rows, time=point.at_text, last=point.last_id, now=self.last_id)
         if self.kind == "checkpoint_differs":
             return _("Row %(row)d of the audit trail is not the row checkpointed on %(time)s: the rows up to it were "
                      "rewritten or replaced.", row=self.row_id, time=point.at_text)
         if self.kind == "checkpoint_forged":
-            return _("A checkpoint of the audit trail was edited or written without the audit key: %(where)s.",
-                     where=self.problem)
+            file_name, line = self.where
+            return _("A checkpoint of the audit trail was edited or written without the audit key: file %(file)s, "
+                     "line %(line)d.", file=file_name, line=line)
         return self.problem or ""
 
 
@@ -177,7 +183,9 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
 
     found = audit_checkpoints.read_all()
     if found.forged:
-        return ChainReport(False, 0, found.forged[0], kind="checkpoint_forged")
+        file_name, line = found.forged[0]
+        return ChainReport(False, 0, f"checkpoint file {file_name}, line {line}: its signature does not match (edited, "
+                           "or written without the audit key)", kind="checkpoint_forged", where=(file_name, line))
     point = found.latest
     problem, rows, last_id, watched = _walk(batch_size, audit_key(), point.last_id if point else None)
     report = ChainReport(True, rows, last_id=last_id, checkpoint=point)

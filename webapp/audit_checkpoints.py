@@ -61,7 +61,7 @@ class Checkpoint:
 class Found:
     latest: Checkpoint | None = None
     count: int = 0
-    forged: list[str] = field(default_factory=list)  # "file, line n" of lines whose signature does not match
+    forged: list[tuple[str, int]] = field(default_factory=list)  # (file, line) of lines whose signature fails
 
 
 def directory() -> Path:
@@ -97,7 +97,7 @@ def read_all() -> Found:
                 continue
             point = _parse(line, key)
             if point is None:
-                found.forged.append(f"{path.name}, line {number}")
+                found.forged.append((path.name, number))
                 continue
             found.count += 1
             if found.latest is None or point.at >= found.latest.at:
@@ -134,7 +134,8 @@ def write_checkpoint() -> Checkpoint:
     chain does not extend the last checkpoint (nothing is written then)."""
     found = read_all()
     if found.forged:
-        raise CheckpointRefused(f"checkpoint not written: a checkpoint line is forged ({found.forged[0]})")
+        file_name, line = found.forged[0]
+        raise CheckpointRefused(f"checkpoint not written: line {line} of {file_name} is not a signed checkpoint")
     last_id, rows, head = _head()
     problem = _check_since(found.latest, last_id, rows)
     if problem:

@@ -183,6 +183,7 @@ def test_checker_approves_with_a_code_and_maker_funds_sends_and_reconciles(month
 
     go(page, "nav >> text=Authenticator")
     assert "Not set up" in page.locator("#totp-status").inner_text()
+    page.fill("#setup-password", factories.PASSWORD)  # a key is made only with the account's password
     go(page, "button:has-text('Set up the authenticator')")
     assert "A new authenticator key was made" in _flash(page)
     assert "Not confirmed" in page.locator("#totp-status").inner_text()

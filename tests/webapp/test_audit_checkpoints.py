@@ -10,6 +10,7 @@ import hmac
 import importlib
 import json
 
+import flask_babel
 import pytest
 from sqlalchemy import func, select, text
 
@@ -21,6 +22,13 @@ from webapp.models import AuditEvent
 from webapp.scheduler import Every
 
 ON_POSTGRESQL = (TEST_DATABASE_URL or "").startswith("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests(app, _transaction, monkeypatch):
+    """Refusals and reports read outside a request speak the default language; these tests read them in English."""
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    flask_babel.refresh()
 
 
 @pytest.fixture
@@ -104,6 +112,7 @@ def test_emptying_the_table_is_found(app, checkpoints):
     tamper_audit("DELETE FROM audit_event")
     report = audit.verify_chain()
     assert not report.ok and report.kind == "truncated"
+    assert report.message().endswith(f"it had {report.checkpoint.rows} rows.")
 
 
 def test_a_chain_recomputed_without_the_key_is_found(app, checkpoints):
@@ -134,6 +143,7 @@ def test_a_chain_rewritten_with_the_key_up_to_a_checkpointed_row_is_found(app, c
         tamper_audit("UPDATE audit_event SET hash = :h WHERE id = :id", h=prev, id=event_id)
     report = audit.verify_chain()
     assert not report.ok and report.kind == "checkpoint_differs" and report.row_id == events[-1].id
+    assert report.message().startswith(f"Row {events[-1].id} of the audit trail is not the row checkpointed on ")
     assert "is not the row checkpointed" in _verify(app).output
 
 
@@ -146,6 +156,8 @@ def test_an_edited_checkpoint_is_reported(app, checkpoints):
     path.write_text(json.dumps(line) + "\n")
     report = audit.verify_chain()
     assert not report.ok and report.kind == "checkpoint_forged" and path.name in report.problem
+    assert report.message() == ("A checkpoint of the audit trail was edited or written without the audit key: "
+                                f"file {path.name}, line 1.")
     assert _verify(app).exit_code == 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from datetime import UTC, datetime, timedelta
 
+import flask_babel
 import pyotp
 import pytest
 from cryptography.fernet import InvalidToken
@@ -23,6 +24,13 @@ from webapp.models import AuditEvent, User
 from webapp.models.encrypted import decrypt, encrypt
 
 T0 = datetime(2026, 1, 5, 10, 0, 10, tzinfo=UTC)  # 10 s into a 30-second step
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests(app, _transaction, monkeypatch):
+    """Refusals and reports read outside a request speak the default language; these tests read them in English."""
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+    flask_babel.refresh()
 
 
 def _code(user, at: datetime) -> str:
