@@ -13,14 +13,13 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from modules.enrolment.models import BankAccount, Enrolment
-from modules.payments import export, operations, sending
+from modules.enrolment.models import Enrolment
+from modules.payments import export, operations, payees, sending
 from modules.payments import status as machine
 from modules.payments.checks import CHECKS
 from modules.payments.funding import requests_of
 from modules.payments.models import FROZEN, Payroll, PayrollStatus, live_fund_request
 from modules.payments.schemas import ApproveArgs, CancelArgs, MonthFundsArgs, PayrollFilterArgs, PrepareArgs
-from modules.registration.models import Person
 from webapp import audit
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
@@ -126,22 +125,18 @@ def payroll_detail(payroll_id: int):
         funded=machine.funds_confirmed(payroll.id), transfer=sending.transfer_of(payroll.id))
 
 
-# The payee name and account copied onto each line when the payroll is approved (what its bank file pays).
-_SNAPSHOT = ("payee_name", "payee_account")
-
-
 def _payees(payroll: Payroll, lines) -> dict[int, tuple[str, str | None]]:
     """{line id: (payee name, account number)}: who receives the money, often a parent rather than the child the
-    benefit is for. An approved payroll shows what was taken at approval; before that the enrolment's payee now."""
-    name_field, account_field = _SNAPSHOT
-    if payroll.status in FROZEN and lines and hasattr(lines[0], name_field):
-        return {line.id: (getattr(line, name_field) or "—", getattr(line, account_field)) for line in lines}
-    current = db.session.execute(
-        select(Enrolment.id, Person.last_name, Person.first_name, BankAccount.account_number)
-        .join(Person, Person.id == Enrolment.payee_person_id)
-        .outerjoin(BankAccount, BankAccount.id == Enrolment.bank_account_id)
-        .where(Enrolment.id.in_({line.enrolment_id for line in lines}))).all() if lines else []
-    by_enrolment = {row[0]: (f"{row[1]} {row[2]}", row[3]) for row in current}
+    benefit is for. An approved payroll shows the snapshot its bank file pays; before approval, what approval would
+    take now (the enrolment's payee, and the account only when a payment can go to it)."""
+    if payroll.status in FROZEN:
+        return {line.id: (line.payee_name or "—", line.payee_account) for line in lines}
+    if not lines:
+        return {}
+    current = db.session.execute(payees.joined(
+        select(Enrolment.id, *payees.columns()).select_from(Enrolment)
+        .where(Enrolment.id.in_({line.enrolment_id for line in lines})))).mappings()
+    by_enrolment = {row["id"]: (row["payee_name"], row["payee_account"]) for row in current}
     return {line.id: by_enrolment.get(line.enrolment_id, ("—", None)) for line in lines}
 
 
