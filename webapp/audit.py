@@ -25,6 +25,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select, text
 
+from webapp import audit_store
 from webapp.extensions import db
 from webapp.models.audit import GENESIS_HASH, AuditEvent
 from webapp.timeutil import utcnow
@@ -111,7 +112,7 @@ class ChainReport:
     # (a checkpoint line whose signature does not match).
     kind: str | None = None
     last_id: int = 0
-    checkpoint: object = None  # the last valid checkpoint compared with (webapp.audit_checkpoints.Checkpoint)
+    checkpoint: audit_store.Checkpoint | None = None  # the last valid checkpoint compared with
     notes: list[str] = field(default_factory=list)  # English remarks that are not failures (no checkpoint yet)
     where: tuple[str, int] | None = None  # a forged checkpoint's file and line
 
@@ -148,7 +149,7 @@ class ChainReport:
         return self.problem or ""
 
 
-def _walk(batch_size: int, key: bytes, watch: int | None, after: int = 0, prev_hash: str = GENESIS_HASH):
+def check_rows(batch_size: int, key: bytes, watch: int | None, after: int = 0, prev_hash: str = GENESIS_HASH):
     """Check every row after row `after` (whose hash is `prev_hash`) in id order: (problem or None, rows checked,
     last id, hash of row `watch` or None)."""
     expected_prev, expected_id, rows, watched = prev_hash, after + 1, 0, None
@@ -179,15 +180,13 @@ def _walk(batch_size: int, key: bytes, watch: int | None, after: int = 0, prev_h
 def verify_chain(batch_size: int = 5000) -> ChainReport:
     """Walk the chain in id order, report the first row that was altered or removed, then compare what is left with
     the last signed checkpoint (newest rows deleted, the table emptied, rows replaced)."""
-    from webapp import audit_checkpoints
-
-    found = audit_checkpoints.read_all()
+    found = audit_store.read_all()
     if found.forged:
         file_name, line = found.forged[0]
         return ChainReport(False, 0, f"checkpoint file {file_name}, line {line}: its signature does not match (edited, "
                            "or written without the audit key)", kind="checkpoint_forged", where=(file_name, line))
     point = found.latest
-    problem, rows, last_id, watched = _walk(batch_size, audit_key(), point.last_id if point else None)
+    problem, rows, last_id, watched = check_rows(batch_size, audit_key(), point.last_id if point else None)
     report = ChainReport(True, rows, last_id=last_id, checkpoint=point)
     if problem is not None:
         report.ok, (report.problem, report.row_id, report.kind) = False, problem
