@@ -1,7 +1,7 @@
 """API tokens: the API only, an expiry, a name, revocable by an administrator (page and command), stored hashed,
 their last use recorded at most once a minute."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -36,6 +36,11 @@ def registrar(app):
 
 def _bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def _aware(moment):
+    """SQLite returns stored timestamps without their zone (UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _token_row(token: str) -> ApiToken:
@@ -85,12 +90,12 @@ def test_the_last_use_is_recorded_at_most_once_a_minute(machine, registrar):
     factories.commit()
     machine.get(API, headers=_bearer(token))
     db.session.refresh(row)
-    assert row.last_used_at == recent, "used again within the minute: not written again"
+    assert _aware(row.last_used_at) == recent, "used again within the minute: not written again"
     row.last_used_at = utcnow() - timedelta(minutes=2)
     factories.commit()
     machine.get(API, headers=_bearer(token))
     db.session.refresh(row)
-    assert row.last_used_at > recent
+    assert _aware(row.last_used_at) > recent
 
 
 def test_the_admin_lists_a_users_tokens_and_revokes_one(app, client, admin, registrar, machine):
