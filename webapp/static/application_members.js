@@ -9,6 +9,9 @@
 
   function rows() { return box.querySelectorAll(".member-row"); }
 
+  // A row's number appears in its labels (in any language's word order): swap the old one for the new.
+  function swap(text, from, to) { return text.replace(String(from), String(to)); }
+
   function renumber() {
     var all = rows();
     for (var i = 0; i < all.length; i++) {
@@ -17,15 +20,18 @@
       var relation = row.querySelector("select[name=member_relation]");
       var labels = row.querySelectorAll("label");
       var remove = row.querySelector("button.remove-member");
+      var was = parseInt(pin.id.replace("member_pin_", ""), 10) + 1;
+      var now = i + 1;
       pin.id = "member_pin_" + i;
       relation.id = "member_relation_" + i;
       labels[0].htmlFor = pin.id;
       labels[1].htmlFor = relation.id;
-      labels[0].textContent = labels[0].textContent.replace(/\d+$/, String(i + 1));
-      labels[1].textContent = labels[1].textContent.replace(/\d+$/, String(i + 1));
+      if (was !== now) {
+        labels[0].textContent = swap(labels[0].textContent, was, now);
+        labels[1].textContent = swap(labels[1].textContent, was, now);
+        remove.setAttribute("aria-label", swap(remove.getAttribute("aria-label") || "", was, now));
+      }
       remove.value = prefix + i;
-      if (remove.dataset.label === undefined) remove.dataset.label = remove.getAttribute("aria-label") || "";
-      remove.setAttribute("aria-label", remove.dataset.label.replace(/\d+$/, String(i + 1)));
     }
     add.disabled = all.length >= max;
   }
