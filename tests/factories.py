@@ -210,7 +210,7 @@ def remove_payroll(payroll_id: int, enrolment_id: int, family: dict) -> None:
     which refuse it to everyone else), the enrolment, the family and its application — so that later tests, which
     list applications and persons, start clean."""
     run = db.session.execute
-    with _past_the_guards():
+    with past_the_guards():
         run(text("DELETE FROM payment_ledger WHERE payroll_id = :id"), {"id": payroll_id})
         run(text("DELETE FROM payroll_line WHERE payroll_id = :id"), {"id": payroll_id})
         run(text("DELETE FROM payroll WHERE id = :id"), {"id": payroll_id})
@@ -224,7 +224,7 @@ def remove_family(family: dict) -> None:
     payment ledger says of them), accounts and application (no commit)."""
     run = db.session.execute
     persons = {"ids": family["persons"]}
-    with _past_the_guards():
+    with past_the_guards():
         run(text("DELETE FROM payment_ledger WHERE enrolment_id IN "
                  "(SELECT id FROM enrolment WHERE application_id = :app)"), {"app": family["application"]})
         run(text("DELETE FROM enrolment WHERE application_id = :app"), {"app": family["application"]})
@@ -240,10 +240,10 @@ _GUARDED_TABLES = ("payment_ledger", "payroll", "payroll_line")
 
 
 @contextlib.contextmanager
-def _past_the_guards():
+def past_the_guards():
     """Test clean-up only: the payment tables' triggers (append-only ledger, frozen payrolls) and foreign keys do
     not fire inside. PostgreSQL: session_replication_role = replica until the block ends (superuser only); SQLite:
-    the triggers are dropped and made again, in the same transaction."""
+    the triggers are dropped and made again in the same transaction, and foreign keys are checked at its commit."""
     run = db.session.execute
     if db.session.get_bind().dialect.name == "postgresql":
         run(text("SET LOCAL session_replication_role = replica"))
@@ -255,6 +255,7 @@ def _past_the_guards():
     triggers = run(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN :tables")
                    .bindparams(bindparam("tables", expanding=True)), {"tables": list(_GUARDED_TABLES)}).all()
     connection = db.session.connection()
+    connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # checked at commit; off again after it
     for name, _sql in triggers:
         connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
     try:

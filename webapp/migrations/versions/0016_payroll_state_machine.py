@@ -168,11 +168,12 @@ CREATE TRIGGER payroll_line_status_order BEFORE UPDATE ON payroll_line FOR EACH 
 WHEN (OLD.status IS DISTINCT FROM NEW.status AND (OLD.status || '>' || NEW.status) NOT IN {_in(_LINE_MOVES)})
 EXECUTE FUNCTION payroll_line_status_order();
 
--- A line moved to another enrolment or month, or included again: not if that month was paid by another line.
+-- A line moved to another enrolment or month, or included again: not if that month was paid (the paid line itself
+-- never gets here: it is frozen).
 CREATE FUNCTION payroll_line_paid_before() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.status <> 'excluded' AND EXISTS (SELECT 1 FROM payment_ledger WHERE enrolment_id = NEW.enrolment_id
-                                          AND period = NEW.period AND payroll_line_id <> NEW.id) THEN
+                                          AND period = NEW.period) THEN
     RAISE EXCEPTION 'enrolment % was already paid for %', NEW.enrolment_id, NEW.period
       USING ERRCODE = 'unique_violation';
   END IF;
@@ -280,8 +281,7 @@ def _sqlite_line_frozen(changed: str) -> list[str]:
     ]
 
 
-_SQLITE_PAID = ("EXISTS (SELECT 1 FROM payment_ledger WHERE enrolment_id = NEW.enrolment_id "
-                "AND period = NEW.period AND payroll_line_id IS NOT NEW.id)")
+_SQLITE_PAID = "EXISTS (SELECT 1 FROM payment_ledger WHERE enrolment_id = NEW.enrolment_id AND period = NEW.period)"
 _SQLITE_UPGRADE = [
     *_sqlite_line_frozen(_LINE_CHANGED),
     "CREATE TRIGGER payroll_new_is_draft BEFORE INSERT ON payroll "
