@@ -403,3 +403,10 @@ def reachable_redis_url() -> str | None:
     except Exception:
         return None
     return url
+
+
+# A two-person facts document for the means-test calculator: a working mother and a child.
+CALCULATOR_FACTS = {"application_date": "2026-11-10", "members": [
+    {"pin": "30101850010011", "relation": "head", "birth_date": "1985-01-01", "sex": "F",
+     "income": [{"source": "salary", "month": "2026-09", "amount": 900000}]},
+    {"pin": "50101200010012", "relation": "child", "birth_date": "2020-01-01", "sex": "M"}]}

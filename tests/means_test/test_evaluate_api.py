@@ -9,10 +9,7 @@ from tests import factories
 from tests.factories import bearer as auth_header
 from webapp.extensions import db
 
-FACTS = {"application_date": "2026-11-10", "members": [
-    {"pin": "30101850010011", "relation": "head", "birth_date": "1985-01-01", "sex": "F",
-     "income": [{"source": "salary", "month": "2026-09", "amount": 900000}]},
-    {"pin": "50101200010012", "relation": "child", "birth_date": "2020-01-01", "sex": "M"}]}
+FACTS = factories.CALCULATOR_FACTS
 
 
 def test_a_token_client_gets_the_decision_in_the_cli_contract_shape(app, client):

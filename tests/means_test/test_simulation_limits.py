@@ -6,10 +6,9 @@ import io
 
 import pytest
 
-from rules.pack import PackError, get_pack, load_pack
+from rules.pack import PACK_DIR, PackError, get_pack, load_pack
 from tests import factories
 from tests.conftest import sign_in
-from tests.means_test.test_simulation import UZ_TEXT
 
 # Three levels of nine aliases: 729 strings from a few lines; each further level multiplies by nine.
 ALIAS_BOMB = """id: uz
@@ -17,6 +16,9 @@ a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]
 b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
 c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
 """
+
+
+UZ_TEXT = (PACK_DIR / "uz.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 
 from tests import factories
 from tests.conftest import csrf_token, sign_in
-from tests.means_test.test_evaluate_api import FACTS
 from webapp.extensions import db
 from webapp.models import AuditEvent, User
 
 EVALUATE = "/api/v1/means-test/evaluate"
+FACTS = factories.CALCULATOR_FACTS
 DEEP = "[" * 100_000
 
 

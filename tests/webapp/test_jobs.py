@@ -122,7 +122,7 @@ def test_job_runs_on_redis_with_a_real_rq_worker_in_burst_mode(tmp_path, databas
         db.session.rollback()  # end our read transaction: a new one sees what the worker committed
         job = db.session.get(Job, job_id)
         assert job.status is JobStatus.finished, job.error
-        assert (tmp_path / "exports" / job.result["file"]).read_text(encoding="utf-8-sig").startswith("reference,")
+        assert (tmp_path / "exports" / job.result["file"]).read_text(encoding="utf-8-sig").startswith("Reference,")
 
 
 # --- retries, the outbox and the sweeper ------------------------------------------------------------------------
