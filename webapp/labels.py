@@ -54,6 +54,7 @@ ENUM_LABELS = [
 # bank_account.<status>, payroll.funds_<status>) are listed with every value they can take.
 AUDIT_ACTIONS = {
     "api_token.issued": _l("API token issued"),
+    "api_token.revoked": _l("API token revoked"),
     "manual_record.entered": _l("Records entered by hand from a document"),
     "manual_record.confirmed": _l("Records entered by hand confirmed"),
     "manual_record.rejected": _l("Records entered by hand rejected"),
@@ -102,15 +103,19 @@ AUDIT_ACTIONS = {
     "user.updated": _l("User changed"),
     "user.password_reset": _l("Password reset"),
     "user.signed_in": _l("Signed in"),
+    "user.signed_out": _l("Signed out"),
     "user.sign_in_failed": _l("Sign-in failed"),
     "user.sign_in_refused_locked": _l("Sign-in refused: account locked"),
     "user.unlocked": _l("Account unlocked"),
     "user.totp_enabled": _l("Authenticator set up"),
+    "user.totp_locked": _l("Authenticator code entry locked"),
+    "user.totp_reset": _l("Authenticator reset"),
+    "audit.rechained": _l("Audit trail keyed"),
 }
 
 # What the audited objects are.
 OBJECT_TYPES = {
-    "application": _l("Application"), "bank_account": _l("Bank account"), "budget_return": _l("Return to the budget"),
+    "application": _l("Application"), "audit": _l("Audit trail"), "bank_account": _l("Bank account"), "budget_return": _l("Return to the budget"),
     "enrolment": _l("Enrolment"), "household": _l("Household"), "notification": _l("SMS notice"),
     "payroll": _l("Payroll"), "person": _l("Person"), "rule_pack": _l("Rule pack"),
     "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
@@ -120,7 +125,9 @@ OBJECT_TYPES = {
 DETAIL_NAMES = {
     "entry": _l("Entry"), "records": _l("Records"), "document_type": _l("Type of document"),
     "document_number": _l("Document number"), "document_date": _l("Document date"), "upload": _l("Scan attached"),
-    "entered_by": _l("Entered by"),
+    "entered_by": _l("Entered by"), "failures": _l("Wrong attempts"), "locked_until": _l("Locked until"),
+    "had_authenticator": _l("Had an authenticator"), "rows": _l("Rows"), "legacy_head": _l("Last hash before keying"),
+    "scheme": _l("Scheme"), "legacy_problem": _l("Problem found before keying"),
     "added": _l("Lines added"), "amount": _l("Amount"), "application_id": _l("Application"), "areas": _l("Areas"),
     "assessment": _l("Assessment"), "bank_code": _l("Bank"), "beneficiary": _l("Beneficiary"),
     "birth_date": _l("Date of birth"), "changes": _l("Changes"), "channel": _l("Channel"),
