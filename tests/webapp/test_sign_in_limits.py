@@ -111,18 +111,6 @@ def test_parallel_wrong_passwords_check_no_more_passwords_than_the_limit(app, mo
         db.session.commit()
 
 
-def test_the_count_of_failures_comes_from_the_database_not_from_the_loaded_row(app, client):
-    """Another worker's failures, committed after this one loaded the account, are counted on top."""
-    user = factories.make_user("registrar", areas=["UZ-TK"])
-    limit = app.config["LOGIN_MAX_FAILURES"]
-    db.session.execute(db.update(User).where(User.id == user.id).values(failed_logins=limit - 1)
-                       .execution_options(synchronize_session=False))  # the loaded `user` still says 0
-    assert user.failed_logins == 0
-    response = _attempt(client, user.username)
-    assert response.status_code == 401
-    assert operations.is_locked(db.session.get(User, user.id)), "the limit-th failure locks, whatever was loaded"
-
-
 # --- names of no account ---------------------------------------------------------------------------------------
 
 
