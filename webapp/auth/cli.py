@@ -54,8 +54,10 @@ def users_token(username, name, days, list_, revoke):
         raise click.UsageError("give a USERNAME (or --revoke NAME-OR-ID)")
     elif list_:
         _list(user)
+    elif not name.strip() or len(name) > 80:
+        raise click.UsageError("--name: 1 to 80 characters")
     else:
-        click.echo(issue_token(user, name, days=days))
+        click.echo(issue_token(user, name.strip(), days=days))
 
 
 def _user(username: str):
