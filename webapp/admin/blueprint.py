@@ -10,6 +10,8 @@ bp.add_url_rule("/users/new", "user_new", controllers.user_new, methods=["GET", 
 bp.add_url_rule("/users/<int:user_id>", "user_edit", controllers.user_edit, methods=["GET", "POST"])
 bp.add_url_rule("/users/<int:user_id>/unlock", "user_unlock", controllers.user_unlock, methods=["POST"])
 bp.add_url_rule("/users/<int:user_id>/password", "user_password", controllers.user_password, methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/authenticator/reset", "user_authenticator_reset",
+                controllers.user_authenticator_reset, methods=["POST"])
 bp.add_url_rule("/users/<int:user_id>/tokens", "user_tokens", controllers.user_tokens)
 bp.add_url_rule("/users/<int:user_id>/tokens/<int:token_id>/revoke", "token_revoke", controllers.token_revoke,
                 methods=["POST"])

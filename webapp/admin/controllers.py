@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from webapp.admin.forms import EditUserForm, NewUserForm, ResetPasswordForm
 from webapp.admin.schemas import AuditFilterArgs, UserFilterArgs
 from webapp.audit import verify_chain
-from webapp.auth import operations
+from webapp.auth import operations, totp
 from webapp.auth.passwords import MIN_LENGTH
 from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
@@ -103,7 +103,8 @@ def _edit_page(user: User, form=None, password_form=None, status: int = 200):
                                   "areas": [area.code for area in user.areas], "active": user.active})
     return render_template("admin/user_edit.html", user=user, form=form,
                            password_form=password_form or ResetPasswordForm(formdata=None),
-                           locked=operations.is_locked(user), min_password=MIN_LENGTH), status
+                           locked=operations.is_locked(user), min_password=MIN_LENGTH,
+                           code_entry_locked=totp.locked_for(user) is not None), status
 
 
 @require("user.manage")
@@ -151,6 +152,16 @@ def user_password(user_id: int):
                   "success")
             return redirect(url_for("admin.user_edit", user_id=user.id))
     return _edit_page(user, password_form=password_form, status=422)
+
+
+@require("user.manage")
+def user_authenticator_reset(user_id: int):
+    """A lost phone: the authenticator is removed and any lock on code entry lifted; the user sets up a new one."""
+    user = _user_or_404(user_id)
+    totp.reset_authenticator(user, current_user)
+    flash(_("The authenticator of %(name)s was reset: they set up a new one with their password.",
+            name=user.username), "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
 
 
 @require("user.manage")
@@ -206,23 +217,13 @@ def audit_list():
     return render_template("admin/audit.html", page=page, filters=filters)
 
 
-_CHAIN_PROBLEMS = {
-    "removed": lambda row: _("The audit trail is broken: row %(row)d was removed.", row=row),
-    "unlinked": lambda row: _("The audit trail is broken at row %(row)d: it does not link to the row before it.",
-                              row=row),
-    "altered": lambda row: _("The audit trail is broken: row %(row)d was altered (its content no longer matches "
-                             "its hash).", row=row),
-}
-
-
 @require("audit.view")
 def audit_verify():
     report = verify_chain()
-    if report.ok:
-        flash(_("The audit trail is intact: %(n)d rows checked.", n=report.rows), "success")
-    else:
-        describe = _CHAIN_PROBLEMS.get(report.kind)
-        flash(describe(report.row_id) if describe else report.problem, "error")
+    flash(report.message(), "success" if report.ok else "error")
+    if report.ok and not report.checkpoint:
+        flash(_("No checkpoint of the trail has been written yet, so rows deleted from its end could not be "
+                "noticed; the next scheduled checkpoint writes one."), "info")
     return redirect(url_for("admin.audit_list"))
 
 

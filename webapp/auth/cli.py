@@ -102,3 +102,25 @@ def _revoke(name_or_id: str, user) -> None:
             click.echo(f"Revoked token {api_token.id} ({api_token.name}) of {api_token.user.username}.")
         else:
             click.echo(f"Token {api_token.id} ({api_token.name}) was already revoked.")
+
+
+@users.command("authenticator-reset", help="Remove a user's authenticator (a lost phone) and lift any lock on code "
+               "entry, in the name of an administrator; the user sets up a new one with their password.")
+@click.argument("username")
+@click.option("--by", "admin_name", required=True, help="The administrator doing it (recorded in the audit trail).")
+@with_appcontext
+@command_boundary
+def users_authenticator_reset(username, admin_name):
+    from webapp.auth.totp import reset_authenticator
+    from webapp.boundary import Refusal
+    from webapp.models import User
+
+    user, admin = (db.session.scalar(select(User).where(func.lower(User.username) == name.lower()))
+                   for name in (username, admin_name))
+    if user is None or admin is None:
+        raise click.UsageError(f"no user {username if user is None else admin_name!r}")
+    try:
+        reset_authenticator(user, admin)
+    except Refusal as refusal:
+        raise click.UsageError(str(refusal)) from None
+    click.echo(f"The authenticator of {user.username} was reset.")
