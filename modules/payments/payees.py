@@ -60,11 +60,12 @@ def refresh(payroll_id: int) -> int:
     """Bring the snapshot of the payroll's lines to pay up to date (one UPDATE of the lines whose payee or account
     changed); returns how many of those lines have no usable account."""
     line = PayrollLine
-    current = joined(select(line.id.label("line_id"), *columns()).select_from(line)
-                     .join(Enrolment, Enrolment.id == line.enrolment_id)
-                     .where(line.payroll_id == payroll_id, line.status != LineStatus.excluded)).subquery()
+    # Every enrolment's payee as a subquery the database flattens into the UPDATE: one pass over the payroll's lines
+    # with a lookup of each one's enrolment, payee and account.
+    current = joined(select(Enrolment.id.label("enrolment_id"), *columns()).select_from(Enrolment)).subquery()
     stale = or_(*(getattr(line, name).is_distinct_from(current.c[name]) for name in COLUMNS))
-    db.session.execute(update(line).where(line.id == current.c.line_id, stale)
+    db.session.execute(update(line).where(line.enrolment_id == current.c.enrolment_id, line.payroll_id == payroll_id,
+                                          line.status != LineStatus.excluded, stale)
                        .values({name: current.c[name] for name in COLUMNS})
                        .execution_options(synchronize_session=False))
     return db.session.scalar(select(func.count()).select_from(line).where(
