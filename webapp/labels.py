@@ -115,7 +115,8 @@ AUDIT_ACTIONS = {
 
 # What the audited objects are.
 OBJECT_TYPES = {
-    "application": _l("Application"), "audit": _l("Audit trail"), "bank_account": _l("Bank account"), "budget_return": _l("Return to the budget"),
+    "application": _l("Application"), "audit": _l("Audit trail"), "bank_account": _l("Bank account"),
+    "budget_return": _l("Return to the budget"),
     "enrolment": _l("Enrolment"), "household": _l("Household"), "notification": _l("SMS notice"),
     "payroll": _l("Payroll"), "person": _l("Person"), "rule_pack": _l("Rule pack"),
     "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
@@ -125,8 +126,9 @@ OBJECT_TYPES = {
 DETAIL_NAMES = {
     "entry": _l("Entry"), "records": _l("Records"), "document_type": _l("Type of document"),
     "document_number": _l("Document number"), "document_date": _l("Document date"), "upload": _l("Scan attached"),
-    "entered_by": _l("Entered by"), "failures": _l("Wrong attempts"), "locked_until": _l("Locked until"),
-    "had_authenticator": _l("Had an authenticator"), "rows": _l("Rows"), "legacy_head": _l("Last hash before keying"),
+    "entered_by": _l("Entered by"), "expires_at": _l("Expires"), "token": _l("Token"),
+    "failures": _l("Wrong attempts"), "locked_until": _l("Locked until"),
+    "had_authenticator": _l("Had an authenticator"), "legacy_head": _l("Last hash before keying"),
     "scheme": _l("Scheme"), "legacy_problem": _l("Problem found before keying"),
     "added": _l("Lines added"), "amount": _l("Amount"), "application_id": _l("Application"), "areas": _l("Areas"),
     "assessment": _l("Assessment"), "bank_code": _l("Bank"), "beneficiary": _l("Beneficiary"),

@@ -332,7 +332,8 @@ def representative_data() -> dict:
 def sample_values(data: dict) -> dict:
     """A value for each URL parameter of a page."""
     return {"application_id": data["decided"].id, "user_id": data["users"]["registrar"].id,
-            "payroll_id": data["payroll"].id, "import_id": 987654, "job_id": "no-such-job"}
+            "payroll_id": data["payroll"].id, "import_id": 987654, "job_id": "no-such-job", "source": "tax",
+            "entry_id": 987654}
 
 
 def page_urls(app, data: dict) -> list[str]:
