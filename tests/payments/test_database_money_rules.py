@@ -93,8 +93,11 @@ def test_approval_by_an_inactive_checker_or_the_preparer_is_refused():
     retired.active = False
     db.session.flush()
     _refused("UPDATE payroll SET status = 'approved', approved_by_id = :u WHERE id = :id", u=retired.id, id=payroll.id)
+    _refused("UPDATE payroll SET prepared_by_id = NULL WHERE id = :id", id=payroll.id)  # to approve one's own
+    status.cancel(payroll, "test")
     preparer = _checker()  # a finance checker who prepared the payroll (e.g. before a change of role)
-    _sql("UPDATE payroll SET prepared_by_id = :u WHERE id = :id", u=preparer.id, id=payroll.id)
+    payroll = generation.generate("child_allowance", "UZ-TK", PERIOD, preparer)
+    checks.run_checks(payroll, preparer)
     _refused("UPDATE payroll SET status = 'approved', approved_by_id = :u WHERE id = :id", u=preparer.id, id=payroll.id)
 
 
@@ -328,3 +331,39 @@ def test_an_empty_payroll_is_not_approved():
     checker = _checker()
     with pytest.raises(status.PayrollError, match="no line to pay"):
         status.approve(payroll, checker, _code(checker))
+
+
+# --- upgrading a database with payrolls -----------------------------------------------------------------------
+
+@pytest.mark.committed
+def test_the_upgrade_snapshots_approved_payrolls_and_writes_sent_ones_to_the_ledger(tmp_path):
+    """A database with a sent payroll goes down to 0015 (no ledger, no snapshot) and up again: the payroll's lines get
+    their payee from the registry and are in the ledger, so the month cannot be paid again."""
+    from flask_migrate import downgrade, upgrade
+
+    from tests.conftest import base_config
+    from webapp import create_app
+    from webapp.areas import load_areas
+    from webapp.programmes import load_programmes
+
+    app = create_app(base_config(tmp_path, f"sqlite:///{tmp_path / 'upgrade.db'}"))
+    with app.test_request_context():
+        upgrade()
+        load_areas(mahallas_per_district=1)
+        load_programmes()
+        payroll, lines = factories.sent_payroll(children=2)
+        db.session.commit()
+        payroll_id, expected = payroll.id, [(line.id, line.payee_name, line.payee_account) for line in lines]
+        db.session.remove()
+        downgrade(revision="0015")
+        upgrade()
+        lines = db.session.scalars(select(PayrollLine).where(PayrollLine.payroll_id == payroll_id)
+                                   .order_by(PayrollLine.id)).all()
+        assert [(line.id, line.payee_name, line.payee_account) for line in lines] == expected
+        assert db.session.scalars(select(PaymentLedger.payroll_line_id).order_by(PaymentLedger.payroll_line_id)
+                                  ).all() == [line.id for line in lines]
+        with pytest.raises(DBAPIError, match="append-only"):
+            _sql("DELETE FROM payment_ledger")
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()

@@ -8,7 +8,7 @@ What a database user (or a bug) could do by plain SQL before, and is now refused
 
 - a payroll's status moves only along the status machine (`modules.payments.status.TRANSITIONS`, copied below):
   no checked → sent, no sent → approved, and a sent or reconciled payroll is never cancelled; a new payroll is a
-  draft; a cancelled payroll does not change any more;
+  draft; a cancelled payroll does not change any more; who prepared a payroll does not change;
 - approval needs an approver who is an active finance checker (read from the user table) and not the preparer,
   and every line to pay must carry its payee snapshot (name, PINFL, account, bank code: the bank files are made
   from it); once approved the snapshot is frozen with the rest of the line (the guard of 0007, extended);
@@ -104,6 +104,9 @@ BEGIN
   END IF;
   IF OLD.status = 'cancelled' THEN
     RAISE EXCEPTION 'payroll % is cancelled: it cannot change', OLD.id USING ERRCODE = 'check_violation';
+  END IF;
+  IF NEW.prepared_by_id IS DISTINCT FROM OLD.prepared_by_id THEN  -- whoever prepared it stays known to approval
+    RAISE EXCEPTION 'payroll %: who prepared it does not change', OLD.id USING ERRCODE = 'check_violation';
   END IF;
   -- The totals are written only by the triggers on payroll_line (one level down), never directly.
   IF (NEW.line_count IS DISTINCT FROM OLD.line_count OR NEW.total_amount IS DISTINCT FROM OLD.total_amount)
@@ -289,6 +292,9 @@ _SQLITE_UPGRADE = [
     "BEGIN SELECT RAISE(ABORT, 'a new payroll is a draft'); END",
     "CREATE TRIGGER payroll_cancelled_kept BEFORE UPDATE ON payroll WHEN OLD.status = 'cancelled' "
     "BEGIN SELECT RAISE(ABORT, 'payroll is cancelled: it cannot change'); END",
+    "CREATE TRIGGER payroll_preparer_kept BEFORE UPDATE OF prepared_by_id ON payroll "
+    "WHEN NEW.prepared_by_id IS NOT OLD.prepared_by_id "
+    "BEGIN SELECT RAISE(ABORT, 'who prepared a payroll does not change'); END",
     f"CREATE TRIGGER payroll_status_order BEFORE UPDATE OF status ON payroll "
     f"WHEN NEW.status IS NOT OLD.status AND (OLD.status || '>' || NEW.status) NOT IN {_in(_PAYROLL_MOVES)} "
     f"BEGIN SELECT RAISE(ABORT, 'payroll status cannot move so'); END",
@@ -318,7 +324,7 @@ _SQLITE_UPGRADE = [
     f"OR OLD.status = 'excluded') AND {_SQLITE_PAID} "
     f"BEGIN SELECT RAISE(ABORT, 'enrolment was already paid for the month'); END",
 ]
-_SQLITE_TRIGGERS = ("payroll_new_is_draft", "payroll_cancelled_kept", "payroll_status_order", "payroll_approval",
+_SQLITE_TRIGGERS = ("payroll_new_is_draft", "payroll_cancelled_kept", "payroll_preparer_kept", "payroll_status_order", "payroll_approval",
                     "payroll_sent_to_ledger", "payment_ledger_no_update", "payment_ledger_no_delete",
                     "payroll_line_status_order", "payroll_line_paid_before_insert", "payroll_line_paid_before_update")
 
