@@ -4,7 +4,9 @@
 machine refuses it unless the treasury confirmed the funds) and only then calls the bank, all in one transaction:
 if the bank refuses or cannot be reached, nothing is stored and the payroll stays approved; two people sending at
 once, the second fails on the unique payroll before calling the bank. The bank accepts a MsgId once, so repeating a
-send whose answer was lost cannot pay anyone twice. Nothing here commits.
+send whose answer was lost cannot pay anyone twice. Moving the payroll to sent also writes its lines to the payment
+ledger (a database trigger, migration 0016): from then on no enrolment of it can be paid again for that month, even
+if a line were deleted; a send that fails rolls the ledger rows back with everything else. Nothing here commits.
 """
 
 from __future__ import annotations
