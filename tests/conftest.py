@@ -107,6 +107,16 @@ def _transaction(request, app):
             connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _own_audit_checkpoints(app, tmp_path):
+    """Each test signs audit checkpoints in its own directory: a checkpoint of rows a test then rolls back would
+    make every later verification in the session report those rows as deleted."""
+    shared = app.config["AUDIT_CHECKPOINTS"]
+    app.config["AUDIT_CHECKPOINTS"] = str(tmp_path / "audit-checkpoints")
+    yield
+    app.config["AUDIT_CHECKPOINTS"] = shared
+
+
 @pytest.fixture
 def client(app):
     """A browser that prefers English, so assertions read the English messages (other languages: test_i18n)."""

@@ -40,7 +40,7 @@ def test_registrar_registers_a_family_and_another_region_cannot_open_it(live_ser
         page.select_option(f"#member_relation_{index}", "child")
     page.check("input[name=programmes][value=child_allowance]")
     page.select_option("#channel", "mahalla")
-    page.click("button[value=submit]")
+    page.click("button.primary[value=submit]")
 
     assert "registered; decision due by" in page.locator(".flash").inner_text()
     heading = page.locator("h1").inner_text()
@@ -73,7 +73,7 @@ def test_the_form_keeps_what_was_typed_and_explains_each_error(live_server, brow
     page.goto(f"{live_server}/applications/new")
     page.fill("#applicant_pin", "1234567890123")
     page.fill("#phone", "12")
-    page.click("button[value=submit]")
+    page.click("button.primary[value=submit]")
     assert page.locator(".flash.error").is_visible()
     errors = page.locator("ul.errors").all_inner_texts()
     assert "A PIN has exactly 14 digits." in errors

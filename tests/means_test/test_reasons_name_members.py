@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+import flask_babel
 import pytest
 
 from modules.means_test.explain import explain
@@ -40,6 +41,7 @@ def test_the_reason_names_the_one_member_without_income(app):
     family = factories.make_family(children=2)
     assessment = factories.decided_assessment(family, monthly_income=0, extra=_salary_for(family["spouse"]))
     with app.test_request_context(headers={"Accept-Language": "en"}):
+        flask_babel.refresh()  # the test's app context may hold the locale an earlier call chose
         rule = _rule(explain(assessment))
     head, spouse = family["head"], family["spouse"]
     assert rule["fired"] and f"Concerns 1 member: {head.full_name} (PIN …{head.pin[-4:]})." in rule["message"]
@@ -51,6 +53,7 @@ def test_the_reason_names_every_member_without_income_in_the_plural(app):
     family = factories.make_family(children=2)
     assessment = factories.decided_assessment(family, monthly_income=0)
     with app.test_request_context(headers={"Accept-Language": "en"}):
+        flask_babel.refresh()  # the test's app context may hold the locale an earlier call chose
         rule = _rule(explain(assessment))
     head, spouse = family["head"], family["spouse"]
     assert (f"Concerns 2 members: {head.full_name} (PIN …{head.pin[-4:]}), "
