@@ -241,16 +241,19 @@ _GUARDED_TABLES = ("payment_ledger", "payroll", "payroll_line")
 
 @contextlib.contextmanager
 def past_the_guards():
-    """Test clean-up only: the payment tables' triggers (append-only ledger, frozen payrolls) and foreign keys do
-    not fire inside. PostgreSQL: session_replication_role = replica until the block ends (superuser only); SQLite:
-    the triggers are dropped and made again in the same transaction, and foreign keys are checked at its commit."""
+    """Test clean-up only: the payment tables' own triggers (append-only ledger, frozen payrolls) do not fire inside;
+    foreign keys still do, so ON DELETE CASCADE still takes a deleted application's assessments with it.
+    PostgreSQL: the tables' user triggers are disabled until the block ends, in the same transaction; SQLite: they
+    are dropped and made again in the same transaction, and foreign keys are checked at its commit."""
     run = db.session.execute
     if db.session.get_bind().dialect.name == "postgresql":
-        run(text("SET LOCAL session_replication_role = replica"))
+        for table in _GUARDED_TABLES:
+            run(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         try:
             yield
         finally:
-            run(text("SET LOCAL session_replication_role = origin"))
+            for table in _GUARDED_TABLES:
+                run(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
         return
     triggers = run(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN :tables")
                    .bindparams(bindparam("tables", expanding=True)), {"tables": list(_GUARDED_TABLES)}).all()
