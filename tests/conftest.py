@@ -35,6 +35,10 @@ def base_config(instance_dir, database_url) -> dict:
         "INSTANCE_DIR": str(instance_dir),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret-key-0123456789abcdef",
+        # One key for every app a test builds (the browser tests' live servers too): rows one app writes, another
+        # reads and verifies.
+        "SECRETS_KEY": "test-secrets-key-0123456789abcdef",
+        "AUDIT_KEY": "test-audit-key-0123456789abcdef",
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "JOBS_INLINE": True,
