@@ -26,7 +26,19 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
 def pytest_configure(config):
+    _cheap_password_hashing()
     config.addinivalue_line("markers", "committed: runs on committed data, without the per-test rollback")
+
+
+def _cheap_password_hashing() -> None:
+    """argon2id at its smallest cost: the suite creates and signs in hundreds of users, and what it tests (the
+    algorithm, the checks around it) does not depend on the cost. Processes the tests start keep the real cost."""
+    from argon2 import PasswordHasher
+
+    from webapp.auth import passwords
+
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._DUMMY_HASH = passwords._hasher.hash("not-a-real-password")
 
 
 def base_config(instance_dir, database_url) -> dict:
