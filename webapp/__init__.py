@@ -64,6 +64,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
 def _import_models() -> None:
     # Every model must be imported before migrations compare metadata or relationships resolve.
     import modules.enrolment.models  # noqa: F401
+    import modules.grievances.models  # noqa: F401
     import modules.means_test.models  # noqa: F401
     import modules.payments.models  # noqa: F401
     import modules.registration.models  # noqa: F401
