@@ -144,6 +144,8 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from modules.enrolment.blueprint import bp as enrolment
+    from modules.grievances.blueprint import api_bp as grievances_api
+    from modules.grievances.blueprint import bp as grievances
     from modules.means_test.blueprint import api_bp as means_test_api
     from modules.means_test.blueprint import bp as means_test
     from modules.notifications.blueprint import bp as notifications
@@ -168,10 +170,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(civil_events)
     app.register_blueprint(notifications)
     app.register_blueprint(sms_callbacks)
+    app.register_blueprint(grievances)
+    app.register_blueprint(grievances_api)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
     csrf.exempt(means_test_api)  # a calculator for token clients; it changes nothing
     csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies
     csrf.exempt(sms_callbacks)  # Twilio calls with an X-Twilio-Signature, never with cookies
+    csrf.exempt(grievances_api)  # token-authenticated channels (call centre, portal); no cookies, so no CSRF
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -4,6 +4,7 @@ thread (webapp/scheduler.py); SRSP_SCHEDULE changes a period or turns an entry o
 from flask_babel import lazy_gettext as _l
 
 from modules.enrolment.tasks import sync_bank_accounts
+from modules.grievances.tasks import escalate_cases
 from modules.means_test.recovery import resume_stranded_applications
 from modules.means_test.tasks import recertify_households
 from modules.notifications.tasks import resend_stuck_sms
@@ -22,4 +23,6 @@ SCHEDULE = (
     Periodic("recertification", recertify_households, Monthly(day=1, hour=2), title=_l("Monthly recertification")),
     # Accounts the bank is still opening: follow them to opened and card issued.
     Periodic("bank-accounts", sync_bank_accounts, Every(seconds=1800)),
+    # Open cases past their due date go to a supervisor, once per case.
+    Periodic("escalate-cases", escalate_cases, Every(seconds=3600)),
 )

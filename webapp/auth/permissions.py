@@ -33,6 +33,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "account.authenticator": frozenset({R.finance_maker, R.finance_checker}),
     "statement.view": frozenset({R.finance_maker, R.finance_checker, R.admin, R.auditor}),
     "statement.import": frozenset({R.finance_maker, R.finance_checker}),
+    # Cases (enquiries, updates, alerts, grievances, appeals). Supervising also needs national scope for a social
+    # worker (modules.grievances.operations.can_supervise).
+    "case.view": frozenset(_CASEWORK | {R.admin, R.auditor}),
+    "case.open": frozenset(_CASEWORK),
+    "case.manage": frozenset({R.mahalla_worker, R.social_worker}),
+    "case.supervise": frozenset({R.admin, R.social_worker}),
 }
 
 

@@ -1,0 +1,23 @@
+"""URL map of the cases module: staff pages (`bp`, routes in controllers.py) and the /api/v1/cases endpoints."""
+
+from flask import Blueprint
+
+from modules.grievances import api, controllers
+from webapp.idempotency import idempotent
+
+bp = Blueprint("grievances", __name__, template_folder="templates")
+bp.add_url_rule("/cases", "case_list", controllers.case_list)
+bp.add_url_rule("/cases/new", "case_new", controllers.case_new, methods=["GET", "POST"])
+bp.add_url_rule("/cases/<int:case_id>", "case_detail", controllers.case_detail)
+bp.add_url_rule("/cases/<int:case_id>/assign", "case_assign", controllers.case_assign, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/event", "case_event", controllers.case_event, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/status", "case_transition", controllers.case_transition, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/resolve", "case_resolve", controllers.case_resolve, methods=["POST"])
+
+api_bp = Blueprint("grievances_api", __name__, url_prefix="/api/v1")
+# /categories is declared before /<tracking_number> so it is never read as a tracking number.
+api_bp.add_url_rule("/cases/categories", "categories", api.list_categories, methods=["GET"])
+api_bp.add_url_rule("/cases", "list", api.list_cases, methods=["GET"])
+# A client that resends after a lost answer (Idempotency-Key) gets the first answer and opens no second case.
+api_bp.add_url_rule("/cases", "create", idempotent(api.create_case), methods=["POST"])
+api_bp.add_url_rule("/cases/<string(maxlength=20):tracking_number>", "detail", api.get_case, methods=["GET"])
