@@ -1,0 +1,41 @@
+"""Staff pages of the household profile: the search of households and beneficiaries, and one household's page.
+
+Thin: load, check access, validate the filters, read through `profile`, render. The boundary commits the audit."""
+
+from __future__ import annotations
+
+from flask import abort, render_template
+from flask_login import current_user
+
+from modules.enrolment.models import EnrolmentStatus
+from modules.grievances import profile
+from webapp.auth.permissions import PERMISSIONS, require
+from webapp.auth.scope import areas_in_scope
+from webapp.extensions import db
+from webapp.filters import load_filters
+from webapp.models import AreaLevel
+from webapp.programmes import offered_programmes
+
+# Workers of cases read households with the case permission once it exists; until then, as applications are read.
+PERMISSION = "case.view" if "case.view" in PERMISSIONS else "application.view"
+
+
+@require(PERMISSION)
+def household_search():
+    filters = load_filters(profile.HouseholdFilterArgs())
+    page = db.paginate(profile.filtered_households(current_user, filters), page=filters["page"],
+                       per_page=filters["per_page"], error_out=False)
+    profile.record_search(page.items, current_user, searched=bool(filters.get("q")))
+    areas = areas_in_scope(current_user, AreaLevel.region) + areas_in_scope(current_user, AreaLevel.district)
+    return render_template("grievances/household_search.html", page=page, filters=filters,
+                           rows=profile.summaries(page.items), programmes=offered_programmes(),
+                           statuses=list(EnrolmentStatus), areas=sorted(areas, key=lambda area: area.code))
+
+
+@require(PERMISSION)
+def household_profile(household_id: int):
+    household = profile.get_household(current_user, household_id)
+    if household is None:
+        abort(404)  # out of scope looks exactly like missing: no hint that the household exists
+    profile.record_view(household, current_user)
+    return render_template("grievances/profile.html", **profile.profile(household, current_user))
