@@ -9,15 +9,15 @@ from flask_login import current_user
 
 from modules.enrolment.models import EnrolmentStatus
 from modules.grievances import profile
-from webapp.auth.permissions import PERMISSIONS, require
+from webapp.auth.permissions import require
 from webapp.auth.scope import areas_in_scope
 from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.models import AreaLevel
 from webapp.programmes import offered_programmes
 
-# Workers of cases read households with the case permission once it exists; until then, as applications are read.
-PERMISSION = "case.view" if "case.view" in PERMISSIONS else "application.view"
+# Whoever may read cases may read the households they concern (the same case workers, admins and auditors).
+PERMISSION = "case.view"
 
 
 @require(PERMISSION)

@@ -115,3 +115,10 @@ def test_search_results_are_audited(client):
     assert _found(client, q=family["head"].pin) == {family["household"].id}
     listed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "households.listed")).all()
     assert listed and listed[-1].details["ids"] == [family["household"].id]
+
+
+def test_staff_without_the_case_permission_are_refused(client):
+    family = factories.make_family("UZ-TK", children=1)
+    sign_in(client, factories.make_user("finance_maker", national=True))
+    assert client.get("/households").status_code == 403
+    assert client.get(f"/households/{family['household'].id}").status_code == 403
