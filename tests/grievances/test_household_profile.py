@@ -3,8 +3,11 @@ decisions and their reasons, enrolments, payments by month and bank accounts; ev
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select, update
 
+from modules.grievances.models import Case, CaseChannel, CaseKind, CaseStatus
 from modules.payments.models import LineStatus, PayrollLine
 from tests import factories
 from tests.conftest import sign_in
@@ -122,3 +125,22 @@ def test_staff_without_the_case_permission_are_refused(client):
     sign_in(client, factories.make_user("finance_maker", national=True))
     assert client.get("/households").status_code == 403
     assert client.get(f"/households/{family['household'].id}").status_code == 403
+
+
+def _case(family, number: str, category: str) -> Case:
+    case = Case(tracking_number=number, kind=CaseKind.grievance, category_code=category, channel=CaseChannel.office,
+                status=CaseStatus.new, area_id=family["household"].area_id, household_id=family["household"].id,
+                description="test", due_date=date(2026, 1, 15))
+    db.session.add(case)
+    db.session.flush()
+    return case
+
+
+def test_profile_lists_the_households_cases_and_hides_sensitive_ones_from_roles_not_allowed(client):
+    family = factories.make_family("UZ-TK", children=1)
+    plain = _case(family, "PRF-TEST-0001", "data_error")
+    sensitive = _case(family, "PRF-TEST-0002", "staff_conduct")
+    sign_in(client, factories.make_user("mahalla_worker", areas=["UZ-TK"]))
+    text = factories.page_text(client.get(f"/households/{family['household'].id}"))
+    assert f'href="/cases/{plain.id}"' in text and "PRF-TEST-0001" in text and "Data error" in text
+    assert "PRF-TEST-0002" not in text and f'data-case="{sensitive.id}"' not in text
