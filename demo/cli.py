@@ -21,6 +21,7 @@ from werkzeug.serving import make_server, run_simple
 from connectors.simulator import store
 from connectors.simulator.app import create_simulator_app
 from connectors.synthetic import existing_persons, synthesize
+from demo.cases import create_demo_cases
 from demo.payroll import prepare_demo_month
 from demo.population import copy_simulated_population
 from demo.setup import create_demo_users, decide_demo_history, sample_families
@@ -58,6 +59,8 @@ def _setup_demo() -> dict:
             generated = synthesize(sim_engine, DEMO_HOUSEHOLDS, seed=2026, areas=mahallas, as_of=date.today()
                                    ).population.persons
         copied = copy_simulated_population(sim_engine)[0]["person"] if not registry_persons() else 0
+    with unit_of_work():
+        create_demo_cases()  # the social worker's queue: a grievance (its SMS in the outbox), an enquiry, an update
     info = {"users": users_, "persons": copied, "generated": generated, "families": sample_families("UZ-TK"),
             "simulator_url": str(sim_engine.url)}
     # End the CLI's transaction: on SQLite an open one would hold the write lock the server's requests need.

@@ -13,6 +13,7 @@ from datetime import date
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _pl
 from marshmallow import ValidationError
 from sqlalchemy import Select, and_, false, func, select
 from sqlalchemy import case as sql_case
@@ -46,12 +47,12 @@ SMS_LANGUAGES = ("uz", "ru", "en")
 TRACKING_PREFIX = "M"
 
 DECISION_LABELS = {
-    CaseDecision.upheld: _l("upheld"),
-    CaseDecision.partially_upheld: _l("partially upheld"),
-    CaseDecision.rejected: _l("rejected"),
-    CaseDecision.withdrawn: _l("withdrawn"),
-    CaseDecision.redirected: _l("redirected to the responsible body"),
-    CaseDecision.referred: _l("referred to a case"),
+    CaseDecision.upheld: _pl("case decision", "upheld"),
+    CaseDecision.partially_upheld: _pl("case decision", "partially upheld"),
+    CaseDecision.rejected: _pl("case decision", "rejected"),
+    CaseDecision.withdrawn: _pl("case decision", "withdrawn"),
+    CaseDecision.redirected: _pl("case decision", "redirected to the responsible body"),
+    CaseDecision.referred: _pl("case decision", "referred to a case"),
 }
 
 
