@@ -2,10 +2,17 @@
 
 from flask import Blueprint
 
-from modules.grievances import api
+from modules.grievances import api, controllers
 from webapp.idempotency import idempotent
 
 bp = Blueprint("grievances", __name__, template_folder="templates")
+bp.add_url_rule("/cases", "case_list", controllers.case_list)
+bp.add_url_rule("/cases/new", "case_new", controllers.case_new, methods=["GET", "POST"])
+bp.add_url_rule("/cases/<int:case_id>", "case_detail", controllers.case_detail)
+bp.add_url_rule("/cases/<int:case_id>/assign", "case_assign", controllers.case_assign, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/event", "case_event", controllers.case_event, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/status", "case_transition", controllers.case_transition, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/resolve", "case_resolve", controllers.case_resolve, methods=["POST"])
 
 api_bp = Blueprint("grievances_api", __name__, url_prefix="/api/v1")
 # /categories is declared before /<tracking_number> so it is never read as a tracking number.
