@@ -64,6 +64,12 @@ AUDIT_ACTIONS = {
     "application.status_changed": _l("Application status changed"),
     "application.collection_resumed": _l("Data collection resumed"),
     "applications.listed": _l("Applications listed"),
+    "households.listed": _l("Households listed"),
+    "case.opened": _l("Case opened"),
+    "case.assigned": _l("Case assigned"),
+    "case.status_changed": _l("Case status changed"),
+    "case.escalated": _l("Case escalated"),
+    "case.note_added": _l("Entry added to a case"),
     "applications.exported": _l("Applications exported"),
     "assessment.decided": _l("Means test decided"),
     "assessment.failed": _l("Means test failed"),
@@ -115,8 +121,8 @@ AUDIT_ACTIONS = {
 
 # What the audited objects are.
 OBJECT_TYPES = {
-    "application": _l("Application"), "audit": _l("Audit trail"), "bank_account": _l("Bank account"),
-    "budget_return": _l("Return to the budget"),
+    "application": _l("Application"), "audit": _l("Audit trail"), "case": _l("Case"),
+    "bank_account": _l("Bank account"), "budget_return": _l("Return to the budget"),
     "enrolment": _l("Enrolment"), "household": _l("Household"), "notification": _l("SMS notice"),
     "payroll": _l("Payroll"), "person": _l("Person"), "rule_pack": _l("Rule pack"),
     "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
@@ -127,6 +133,7 @@ DETAIL_NAMES = {
     "entry": _l("Entry"), "records": _l("Records"), "document_type": _l("Type of document"),
     "document_number": _l("Document number"), "document_date": _l("Document date"), "upload": _l("Scan attached"),
     "entered_by": _l("Entered by"), "expires_at": _l("Expires"), "token": _l("Token"),
+    "event_id": _l("Entry"), "public": _l("Shown to the citizen"),
     "failures": _l("Wrong attempts"), "locked_until": _l("Locked until"),
     "had_authenticator": _l("Had an authenticator"), "legacy_head": _l("Last hash before keying"),
     "scheme": _l("Scheme"), "legacy_problem": _l("Problem found before keying"),

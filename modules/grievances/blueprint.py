@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from modules.grievances import api, controllers
+from modules.grievances import api, controllers, profile_views
 from webapp.idempotency import idempotent
 
 bp = Blueprint("grievances", __name__, template_folder="templates")
@@ -13,6 +13,8 @@ bp.add_url_rule("/cases/<int:case_id>/assign", "case_assign", controllers.case_a
 bp.add_url_rule("/cases/<int:case_id>/event", "case_event", controllers.case_event, methods=["POST"])
 bp.add_url_rule("/cases/<int:case_id>/status", "case_transition", controllers.case_transition, methods=["POST"])
 bp.add_url_rule("/cases/<int:case_id>/resolve", "case_resolve", controllers.case_resolve, methods=["POST"])
+bp.add_url_rule("/households", "household_search", profile_views.household_search)
+bp.add_url_rule("/households/<int:household_id>", "household_profile", profile_views.household_profile)
 
 api_bp = Blueprint("grievances_api", __name__, url_prefix="/api/v1")
 # /categories is declared before /<tracking_number> so it is never read as a tracking number.

@@ -235,6 +235,9 @@ def _pack_strings():
         pack = yaml.safe_load(path.read_text(encoding="utf-8"))
         if isinstance(pack, dict) and "languages" in pack:
             yield from walk(pack, {*pack["languages"], "en"})
+    # Case categories are data too, named in each language beside their SLA.
+    categories = yaml.safe_load((ROOT / "modules" / "grievances" / "categories.yaml").read_text(encoding="utf-8"))
+    yield from walk(categories, {"uz", "ru", "en"})
 
 
 # --- the data the pages show -------------------------------------------------------------------------------------
@@ -333,7 +336,7 @@ def sample_values(data: dict) -> dict:
     """A value for each URL parameter of a page."""
     return {"application_id": data["decided"].id, "user_id": data["users"]["registrar"].id,
             "payroll_id": data["payroll"].id, "import_id": 987654, "job_id": "no-such-job", "source": "tax",
-            "entry_id": 987654}
+            "entry_id": 987654, "household_id": data["decided"].household_id, "case_id": 987654}
 
 
 def page_urls(app, data: dict) -> list[str]:
