@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db, string_enum
@@ -133,3 +133,26 @@ class CaseEvent(db.Model):
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class HouseholdVisit(db.Model):
+    """A worker's visit to a household: who was met, what was found, which facts were confirmed or contradicted
+    (`facts`: [{"fact", "confirmed", "note"}]), and an optional photo or document (PDF, JPEG or PNG, stored with the
+    row like the scans of records entered by hand)."""
+
+    __tablename__ = "household_visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"), index=True)
+    visited_on: Mapped[date] = mapped_column(Date)
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    met: Mapped[str] = mapped_column(String(200))
+    findings: Mapped[str] = mapped_column(Text)
+    facts: Mapped[list] = mapped_column(JSON, default=list)
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_mime: Mapped[str | None] = mapped_column(String(40))
+    attachment_content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    visitor: Mapped[User] = relationship()
