@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from modules.grievances import api, controllers, profile_views
+from modules.grievances import api, controllers, profile_views, visit_views, visits
 from webapp.idempotency import idempotent
 
 bp = Blueprint("grievances", __name__, template_folder="templates")
@@ -15,6 +15,13 @@ bp.add_url_rule("/cases/<int:case_id>/status", "case_transition", controllers.ca
 bp.add_url_rule("/cases/<int:case_id>/resolve", "case_resolve", controllers.case_resolve, methods=["POST"])
 bp.add_url_rule("/households", "household_search", profile_views.household_search)
 bp.add_url_rule("/households/<int:household_id>", "household_profile", profile_views.household_profile)
+bp.add_url_rule("/households/<int:household_id>/visits/new", "visit_new", visit_views.visit_new,
+                methods=["GET", "POST"])
+bp.add_url_rule("/households/<int:household_id>/visits/<int:visit_id>/attachment", "visit_attachment",
+                visit_views.visit_attachment)
+# The household profile and the case page list visits through these (their views stay as they are).
+bp.add_app_template_global(visits.visits_of_household, "household_visits")
+bp.add_app_template_global(visits.visits_of_case, "case_visits")
 
 api_bp = Blueprint("grievances_api", __name__, url_prefix="/api/v1")
 # /categories is declared before /<tracking_number> so it is never read as a tracking number.
