@@ -27,7 +27,7 @@ test: $(STAMP) translations
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-BENCHMARKS ?= registration collect synth means_test payroll
+BENCHMARKS ?= registration collect synth means_test payroll cases
 
 bench: $(STAMP) translations
 	@for name in $(BENCHMARKS); do \
