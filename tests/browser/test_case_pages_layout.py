@@ -14,10 +14,11 @@ from modules.grievances import operations
 from modules.grievances.schemas import CaseArgs
 from tests import factories
 from tests.browser.conftest import commit_and_let_go, sign_in
-from tests.browser.test_payments_layout import SCREENS, _overflow
 from webapp.extensions import db
 
 pytestmark = pytest.mark.committed
+
+SCREENS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 768}}
 
 LONG_NAME = "Abdurahmonova-Xudoyberdiyeva Gulchehraxon Muhammadaminjon qizi"
 LONG_TEXT = ("Noyabr oyi uchun bolalar nafaqasi kelmadi, bank kartasi yopilgan deyishdi; "
@@ -57,6 +58,24 @@ def cases(live_app, live_server):
             db.session.execute(text(f'DELETE FROM "{table}" WHERE {column} IN :ids')
                                .bindparams(bindparam("ids", expanding=True)), {"ids": ids})
         db.session.commit()
+
+
+def _overflow(page) -> dict:
+    """How wide the document is against the window, the widest element that sticks out (to say what broke), and the
+    tables wider than the column they stand in."""
+    return page.evaluate("""() => {
+        const width = window.innerWidth;
+        let culprit = null;
+        for (const el of document.querySelectorAll('body *')) {
+            const right = el.getBoundingClientRect().right;
+            if (right > width + 0.5 && (!culprit || right > culprit.right)) {
+                culprit = {right, tag: el.tagName, id: el.id, text: (el.innerText || '').slice(0, 60)};
+            }
+        }
+        const spill = [...document.querySelectorAll('table')].filter(
+            t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 0.5).map(t => t.id);
+        return {scroll: document.scrollingElement.scrollWidth, inner: width, culprit, spill};
+    }""")
 
 
 @pytest.mark.parametrize("language", ["uz", "ru"])
