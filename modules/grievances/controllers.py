@@ -5,6 +5,8 @@ Thin: load, check access, validate the form, call an operation, render or redire
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -158,9 +160,21 @@ def case_new():
                            **_page_helpers()), 422 if errors or request.method == "POST" else 200
 
 
+APPLICATION_REFERENCE = re.compile(r"(?:A-\d{6}-)?0*(\d{1,9})", re.IGNORECASE)
+
+
+def _application_id(typed: str) -> str:
+    """The application's id from its reference as staff read it on its page (A-202612-000123), or the bare number."""
+    match = APPLICATION_REFERENCE.fullmatch(typed.strip())
+    if typed.strip() and match is None:
+        raise Refusal(errors={"application_id": [
+            _("Give the application's reference as it appears on its page, for example A-202612-000123.")]})
+    return match.group(1) if match else ""
+
+
 def _opened(form: dict) -> Case:
     """The case opened from the form; what the operation finds wrong with a field comes back beside it."""
-    args = _form(CaseArgs(), form)
+    args = _form(CaseArgs(), {**form, "application_id": _application_id(form.get("application_id", ""))})
     try:
         return operations.open_case(args, current_user)
     except ValidationError as error:

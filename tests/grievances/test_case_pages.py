@@ -214,3 +214,20 @@ def test_the_supervisor_sees_open_cases_by_status_overdue_and_per_worker(app, wo
     assert "Not assigned" in workers
     assert re.search(r"Overdue</span> <strong>(\d+)</strong>", section)
     assert late.tracking_number in html
+
+
+def test_a_case_about_an_application_is_opened_with_its_reference(worker, worker_client):
+    application = factories.register_family(factories.make_user("registrar", areas=["UZ-TK"]))
+    factories.commit()
+    response = _post(worker_client, "/cases/new", kind="grievance", category="decision_disputed", channel="office",
+                     description="Rad etilganiga rozi emas", application_id=application.reference.lower())
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    case = db.session.get(Case, int(response.headers["Location"].rsplit("/", 1)[1]))
+    assert case.application_id == application.id
+    html = _page(worker_client, f"/cases/{case.id}")
+    assert f'href="/applications/{application.id}"' in html
+    assert application.applicant.full_name in html
+    refused = _post(worker_client, "/cases/new", kind="grievance", category="decision_disputed", channel="office",
+                    description="Rad etilganiga rozi emas", application_id="ariza 12")
+    assert refused.status_code == 422
+    assert "Give the application&#39;s reference as it appears on its page" in refused.get_data(as_text=True)
