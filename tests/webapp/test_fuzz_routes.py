@@ -70,7 +70,8 @@ def _path(rule, value: str, number: int) -> str:
     """The rule's address with each variable part filled: numbers for <int:…>, `value` for the others."""
     def fill(match):
         converter = match.group(1) or "default"
-        return str(number) if converter == "int" else value.replace("/", "_") or "x"
+        # A path part never carries "/", "?" or "#": those would make another address, not a bad value in this one.
+        return str(number) if converter == "int" else re.sub(r"[/?#]", "_", value) or "x"
     return re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>", fill, rule.rule)
 
 
