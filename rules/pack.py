@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from rules import expr
+from rules.events import EVENT_FIELDS
 from rules.expr import Binary, Bool, Call, ExprError, Name, Neg, Not, Num
 from rules.features import HOUSEHOLD_PRIMITIVES, MEMBER_PRIMITIVES, WINDOW_PARAMETER
 
@@ -97,6 +98,23 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class AlertRule:
+    """An event rule: when an event of kind `event` satisfies `when`, a case of `category` is opened with the
+    proposed `action` (texts by language); `suspend_enrolments` suspends the enrolments the event concerns."""
+    id: str
+    event: str
+    text: str
+    node: object
+    category: str
+    priority: int
+    action: dict
+    suspend_enrolments: bool = False
+
+    def action_text(self, language: str = "en") -> str:
+        return _in(self.action, language)
+
+
+@dataclass(frozen=True)
 class PaidFor:
     """A programme paid per person: one enrolment for each member for whom `each` holds, `amount` apiece."""
 
@@ -164,6 +182,7 @@ class Pack:
     symbols: dict
     labels: dict = field(default_factory=dict)
     acts: dict = field(default_factory=dict)
+    alerts: list = field(default_factory=list)
 
     def label(self, name: str, language: str) -> str:
         """What a name is called on a page, in the language (the name itself when the pack has no label)."""
@@ -277,6 +296,8 @@ class _Builder:
         pack.rules = [self.rule(item) for item in data["rules"]]
         pack.programmes = [self.programme(item, pack.versions) for item in data["programmes"]]
         pack.labels = self.labels(data.get("labels", {}))
+        pack.alerts = [self.alert(item) for item in data.get("alerts", [])]
+        self.unique("alert", [alert.id for alert in pack.alerts])
         self.unique("rule", [rule.id for rule in pack.rules])
         self.unique("programme", [programme.code for programme in pack.programmes])
         self.check_incompatible(pack.programmes)
@@ -403,6 +424,20 @@ class _Builder:
             self.check_template(f"{where}: reason.{language}", template)
         return Rule(item["id"], str(item["when"]), node, item["outcome"], item["reason"],
                     self.reference(f"{where}: reference", item["reference"]), item.get("title", {}))
+
+    def alert(self, item: dict) -> AlertRule:
+        """An alert rule; its condition may name only the fields its event kind carries (rules.alerts)."""
+        where = f"alert {item['id']}"
+        fields = EVENT_FIELDS.get(item["event"])
+        if fields is None:
+            self.fail(f"{where}: event", f"unknown event {item['event']!r} (known: {', '.join(sorted(EVENT_FIELDS))})")
+        symbols, self.symbols = self.symbols, {name: Symbol(kind, "household") for name, kind in fields.items()}
+        try:
+            node = self.expression(f"{where}: when", item["when"], "household", "bool")
+        finally:
+            self.symbols = symbols
+        return AlertRule(item["id"], item["event"], str(item["when"]), node, item["category"], int(item["priority"]),
+                         item["action"], bool(item.get("suspend_enrolments", False)))
 
     def reference(self, where: str, item: dict) -> Reference:
         act = self.acts.get(item["act"])

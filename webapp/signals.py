@@ -15,3 +15,10 @@ application_status_changed = _signals.signal("application-status-changed")
 
 #: sender: the Application; kwargs: assessment (the stored Assessment), actor. Sent when the means test decides.
 application_decided = _signals.signal("application-decided")
+
+#: sender: the Person; kwargs: death_date, source, message_id. Sent when a death is recorded (a new or changed date).
+person_death_recorded = _signals.signal("person-death-recorded")
+
+#: sender: None; kwargs: line_ids (payroll line ids), status ("failed" or "returned"), actor. Sent when a bank
+#: statement moves payroll lines to failed or returned.
+payment_lines_failed = _signals.signal("payment-lines-failed")

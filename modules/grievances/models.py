@@ -103,6 +103,8 @@ class Case(db.Model):
     resolution: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The event an alert was raised for ("<alert rule>:<object>:<id>"): one alert per event, however often it arrives.
+    source_key: Mapped[str | None] = mapped_column(String(120), unique=True, index=True)
 
     area: Mapped[Area] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])

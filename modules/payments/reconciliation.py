@@ -32,7 +32,7 @@ from modules.payments.models import (
     StatementImport,
 )
 from modules.payments.statements import Statement, StatementError, read_statement
-from webapp import audit
+from webapp import audit, signals
 from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.models import Area, Programme
@@ -124,6 +124,10 @@ def _apply(statement: Statement, filename: str | None, actor) -> StatementImport
     record.unmatched = len(exceptions) - record.pending
     db.session.flush()
     settled = sorted({lines[e2e][3] for e2e in changes})  # the payrolls whose lines this file moved
+    for outcome in (LineStatus.failed, LineStatus.returned):  # alerts (modules/grievances): verify the account
+        moved = sorted(lines[e2e][0] for e2e, (_, after) in changes.items() if after is outcome)
+        if moved:
+            signals.payment_lines_failed.send(None, line_ids=moved, status=outcome.value, actor=actor)
     audit.record("statement.import", "statement_import", record.id,
                  {"kind": record.kind, "filename": record.filename, "message_id": record.message_id,
                   "digest": record.digest, "payrolls": settled, **record.counts()}, actor=actor)

@@ -8,6 +8,8 @@
   counted and ignored) and is audited as "person.death_recorded"; a birth is audited as "person.birth_notified".
   Replaying a notify changes nothing more: a death already recorded with that date, or a birth already notified,
   is skipped. Everything is checked before anything is written, and written in one commit (the request's).
+- A recorded death is sent as `person_death_recorded` (webapp/signals.py): the alerts (modules/grievances/alerts.py)
+  suspend the deceased's enrolments and open one alert case for the household, in the same commit.
 
 The route is called by the registry, not by a browser: the app must exempt `bp` from CSRF protection. The signed
 transport (envelopes, signatures, acks) is the connector's, in connectors/transport/dci.py.
@@ -27,7 +29,7 @@ from connectors.registry import connectors_for
 from connectors.transport.dci import EVENT_BIRTH, EVENT_DEATH, NOTIFY, NotifyEvent, build_ack, receive_notify
 from connectors.transport.errors import SignatureInvalid, SourceError
 from modules.registration.models import Person
-from webapp import audit
+from webapp import audit, signals
 from webapp.extensions import db
 from webapp.guard import InputRefused, read_json
 from webapp.models.audit import AuditEvent
@@ -127,6 +129,8 @@ def apply_events(events: list[tuple[str, str, date]], message_id: str) -> dict[s
                               "previous_death_date": previous.isoformat() if previous else None,
                               "source": SOURCE, "message_id": message_id})
                 counts["deaths_recorded"] += 1
+                # Alerts (modules/grievances) open a case and suspend the deceased's enrolments, in this commit.
+                signals.person_death_recorded.send(person, death_date=when, source=SOURCE, message_id=message_id)
         else:
             # The child is not added here: the registry's copy of the population register picks the child up on
             # its next refresh. We only keep a trace that the civil registry told us.
