@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from marshmallow import EXCLUDE, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, ValidationError, fields, validates
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
@@ -38,10 +38,21 @@ def _too_long(limit: int):
     return lazy_ngettext("Keep it to %(num)d character or fewer.", "Keep it to %(num)d characters or fewer.", limit)
 
 
+def _at_most(limit: int):
+    """A length check whose message is put in the reader's language when it is raised, not when it is defined."""
+    def check(value) -> None:
+        if len(value) > limit:
+            raise ValidationError(str(_too_long(limit)))
+    return check
+
+
 def _text(limit: int, required: bool = True):
-    low = 1 if required else 0
-    return fields.String(required=required, error_messages=_REQUIRED,
-                         validate=validate.Length(min=low, max=limit, error=str(_too_long(limit))))
+    return fields.String(required=required, error_messages=_REQUIRED, validate=_at_most(limit))
+
+
+def _few_facts(value) -> None:
+    if len(value) > FACTS_MAX:
+        raise ValidationError(str(lazy_ngettext("At most %(num)d fact.", "At most %(num)d facts.", FACTS_MAX)))
 
 
 class FactArgs(LocalizedSchema):
@@ -64,9 +75,7 @@ class VisitArgs(LocalizedSchema):
     visited_on = fields.Date(required=True, error_messages={**_REQUIRED, "invalid": _l("Enter a date as YYYY-MM-DD.")})
     met = _text(MET_MAX)
     findings = _text(FINDINGS_MAX)
-    facts = fields.List(fields.Nested(FactArgs), load_default=list,
-                        validate=validate.Length(max=FACTS_MAX, error=str(lazy_ngettext(
-                            "At most %(num)d fact.", "At most %(num)d facts.", FACTS_MAX))))
+    facts = fields.List(fields.Nested(FactArgs), load_default=list, validate=_few_facts)
 
     @validates("visited_on")
     def _not_in_future(self, value, **kwargs):

@@ -178,3 +178,13 @@ def _update_category() -> str:
     from modules.grievances.categories import categories
 
     return next(c.code for c in categories("update") if not c.sensitive)
+
+
+def test_too_long_or_blank_texts_are_refused_with_the_field_named(worker_client):
+    household = _family()
+    factories.commit()
+    response = _post(worker_client, household.id, met="x" * 201, findings="   ")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Keep it to 200 characters or fewer." in html and "This field is required." in html
+    assert _visits(household.id) == []
