@@ -25,6 +25,10 @@ from webapp.programmes import load_programmes
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
+# The live SRSP server subscribed to the simulated civil registry, for the tests of civil events and their alerts.
+pytest_plugins = ["tests.civil_registry"]
+
+
 def pytest_configure(config):
     _cheap_password_hashing()
     config.addinivalue_line("markers", "committed: runs on committed data, without the per-test rollback")

@@ -65,6 +65,8 @@ AUDIT_ACTIONS = {
     "application.collection_resumed": _l("Data collection resumed"),
     "applications.listed": _l("Applications listed"),
     "households.listed": _l("Households listed"),
+    "household.visit_recorded": _l("Household visit recorded"),
+    "household.visit_attachment_viewed": _l("Photo or document of a visit opened"),
     "case.opened": _l("Case opened"),
     "case.assigned": _l("Case assigned"),
     "case.status_changed": _l("Case status changed"),

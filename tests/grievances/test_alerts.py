@@ -19,14 +19,10 @@ from modules.registration.models import Household
 from rules.alerts import EVENT_FIELDS, EventError, matching
 from rules.pack import PACK_DIR, PackError, get_pack, load_pack
 from tests import factories
+from tests.civil_registry import death_notify as _death_notify
 from tests.factories import PAYMENT_AMOUNT as AMOUNT
 from tests.factories import PAYROLL_PERIOD as PERIOD
 from tests.means_test.conftest import simulator, simulator_store  # noqa: F401 - pytest fixtures
-from tests.registration.test_civil_events import (
-    _death_notify,
-    ctx,  # noqa: F401 - pytest fixture
-    srsp,  # noqa: F401 - pytest fixture
-)
 from webapp.extensions import db
 from webapp.models import Area, AuditEvent
 from webapp.programmes import load_programmes
@@ -111,7 +107,7 @@ def test_a_death_suspends_the_enrolment_opens_one_alert_and_the_payroll_leaves_i
 
 @pytest.mark.committed
 def test_a_signed_death_notify_suspends_the_enrolment_raises_one_alert_and_the_payroll_leaves_it_out(
-        srsp, ctx):  # noqa: F811 - the imported fixtures
+        srsp, ctx):
     """End to end: the civil registry's signed notify, sent twice to the live server, then next month's payroll."""
     _app, notify_url, sim_state = srsp
     load_programmes()

@@ -12,55 +12,18 @@ from datetime import date
 
 import httpx
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from connectors.registry import connectors_for
 from connectors.transport.dci import EVENT_BIRTH, EVENT_DEATH, Keyring, VitalEvent, build_notify
-from demo.population import copy_simulated_population
 from modules.registration import civil_events
 from modules.registration.models import HouseholdMember, Person
-from tests.conftest import base_config
-from tests.connectors.transport import live_server
+from tests.civil_registry import death_notify as _death_notify
 from tests.means_test.conftest import simulator, simulator_store  # noqa: F401 - pytest fixtures
-from webapp import create_app
-from webapp.areas import load_areas
 from webapp.extensions import db
 from webapp.models.audit import AuditEvent
 
 pytestmark = pytest.mark.committed
-
-
-@pytest.fixture(scope="module")
-def srsp(tmp_path_factory, simulator):  # noqa: F811 - the imported fixture
-    """(app, notify URL, simulator state): a migrated SRSP app that knows the simulated population, served live,
-    pointed at the simulator and subscribed there through `srsp sources subscribe`."""
-    sim, sim_url = simulator
-    tmp = tmp_path_factory.mktemp("civil_events")
-    app = create_app({**base_config(tmp, f"sqlite:///{tmp / 'app.db'}"), "SOURCES_URL": sim_url,
-                      "SOURCES": {"*": {"timeout": 2, "retry": {"attempts": 1}, "cache": {"ttl": 0}}}})
-    sim_engine = sim.extensions["simulator"].engine
-    with app.app_context():
-        upgrade()
-        load_areas(mahallas_per_district=2)  # the simulated population lives in the test mahallas (2 per district)
-        # everyone: whoever the simulator lets die is known here
-        assert copy_simulated_population(sim_engine)[0]["person"] > 100
-        db.session.commit()
-        db.session.remove()
-    with live_server(app) as base_url:
-        notify_url = base_url + civil_events.NOTIFY_PATH
-        result = app.test_cli_runner().invoke(args=["sources", "subscribe", "--callback-url", notify_url])
-        assert result.exit_code == 0, result.output
-        assert "ack_status=ACK" in result.output
-        yield app, notify_url, sim.extensions["simulator"]
-
-
-@pytest.fixture
-def ctx(srsp):
-    app = srsp[0]
-    with app.app_context():
-        yield
-        db.session.remove()
 
 
 # The helpers return plain values and end their transaction: SQLite transactions begin IMMEDIATE here, so a read
@@ -92,11 +55,6 @@ def _living_non_head():
     db.session.rollback()
     assert row is not None
     return row
-
-
-def _death_notify(keyring: Keyring, pin: str, when: date, receiver: str = "srsp") -> dict:
-    record = {"event": "death", "date": when.isoformat(), "pin": pin, "related_pin": None}
-    return keyring.sign(build_notify(keyring.sender_id, receiver, [VitalEvent(EVENT_DEATH, record)]))
 
 
 def test_subscription_is_registered_at_the_civil_registry(srsp):

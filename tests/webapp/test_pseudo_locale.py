@@ -336,7 +336,8 @@ def sample_values(data: dict) -> dict:
     """A value for each URL parameter of a page."""
     return {"application_id": data["decided"].id, "user_id": data["users"]["registrar"].id,
             "payroll_id": data["payroll"].id, "import_id": 987654, "job_id": "no-such-job", "source": "tax",
-            "entry_id": 987654, "household_id": data["decided"].household_id, "case_id": 987654}
+            "entry_id": 987654, "household_id": data["decided"].household_id, "case_id": 987654,
+            "visit_id": 987654}
 
 
 def page_urls(app, data: dict) -> list[str]:
