@@ -79,15 +79,18 @@ def make_app(url: str, folder: str, today):
 
 
 def staff(district: Area) -> dict:
-    """The measured district worker, a national supervisor, and a social worker per region (escalation targets)."""
+    """The measured district worker, a national supervisor, and per region a user of each handling role (the
+    escalation targets)."""
     from webapp.auth.operations import create_user
 
     users = {"worker": create_user("bench.worker", PASSWORD, Role.social_worker, "Bench worker", [district.code]),
              "supervisor": create_user("bench.supervisor", PASSWORD, Role.social_worker, "Bench supervisor",
                                        national_scope=True)}
+    roles = {c.role for c in case_categories.categories()}
     for region in db.session.scalars(select(Area).where(Area.level == AreaLevel.region)).all():
-        create_user(f"bench.region.{region.code.lower()}", PASSWORD, Role.social_worker, f"Bench {region.code}",
-                    [region.code])
+        for role in sorted(roles):
+            create_user(f"bench.{role.value}.{region.code.lower()}", PASSWORD, role, f"Bench {region.code}",
+                        [region.code])
     db.session.commit()
     return {name: user.id for name, user in users.items()}
 

@@ -334,17 +334,20 @@ def transition(case: Case, to_status: CaseStatus | str, actor, note: str | None 
 # --- escalation -----------------------------------------------------------------------------------------------
 
 
-def escalate(case: Case, actor=None, to_user: User | None = None, reason: str = "breached") -> bool:
-    """Escalate an open case once: to `to_user`, else to a worker of its handling role over a wider area.
+def escalate(case: Case, actor=None, to_user: User | None = None, reason: str = "breached",
+             look_up: bool = True) -> bool:
+    """Escalate an open case once: to `to_user`, else (with `look_up`) to a worker of its handling role over a wider
+    area.
 
     False when it was escalated already (a breach is escalated, and notified, only once)."""
     if case.escalated_at is not None or not machine.can_escalate(case.status):
         return False
-    target = to_user or supervisor_for(case)
+    target = to_user or (supervisor_for(case) if look_up else None)
     case.escalated_at = utcnow()
     case.escalated_to_id = target.id if target else None
-    case.events.append(CaseEvent(kind=CaseEventKind.escalation, actor_id=getattr(actor, "id", None),
-                                 text=target.full_name if target else None))
+    # Added beside the case, not through case.events: appending there would load the whole timeline first.
+    db.session.add(CaseEvent(case=case, kind=CaseEventKind.escalation, actor_id=getattr(actor, "id", None),
+                             text=target.full_name if target else None))
     db.session.flush()
     audit.record("case.escalated", "case", case.id,
                  {"to": case.escalated_to_id, "reason": reason, "due_date": case.due_date.isoformat()}, actor=actor)
@@ -354,18 +357,27 @@ def escalate(case: Case, actor=None, to_user: User | None = None, reason: str = 
 def supervisor_for(case: Case) -> User | None:
     """The first active user of the category's handling role whose areas hold the case's area at the escalation
     level (a region by default); None when there is none."""
+    return _supervisor(*_supervisor_key(case))
+
+
+def _supervisor_key(case: Case) -> tuple:
+    """(the case's area at the escalation level or None, the handling role, the assignee to pass over)."""
     found = find_category(case.category_code)
     role = found.role if found else Role.social_worker
     level = escalation_rule().level
     area = db.session.get(Area, case.area_id)
     while area is not None and area.level != level:
         area = area.parent
-    if area is None:
+    return (area.id if area is not None else None, role, case.assignee_id)
+
+
+def _supervisor(area_id: int | None, role: Role, assignee_id: int | None) -> User | None:
+    if area_id is None:
         return None
     query = (select(User).join(UserArea, UserArea.user_id == User.id)
-             .where(UserArea.area_id == area.id, User.role == role, User.active.is_(True)))
-    if case.assignee_id is not None:
-        query = query.where(User.id != case.assignee_id)
+             .where(UserArea.area_id == area_id, User.role == role, User.active.is_(True)))
+    if assignee_id is not None:
+        query = query.where(User.id != assignee_id)
     return db.session.scalar(query.order_by(User.id).limit(1))
 
 
@@ -373,6 +385,8 @@ def escalate_breached(today: date | None = None, batch: int = 500) -> int:
     """Escalate every open case past its due date that was not escalated yet; returns how many were."""
     today = today or local_today()
     done, last_id = 0, 0
+    supervisors: dict[tuple, User | None] = {}  # one look-up per region, role and assignee, not one per case
+    areas = db.session.scalars(select(Area)).all()  # noqa: F841 - held: a case's way up to its region, no query
     while True:
         cases = db.session.scalars(
             select(Case).where(Case.status.in_(OPEN_STATUSES), Case.due_date < today, Case.escalated_at.is_(None),
@@ -380,7 +394,10 @@ def escalate_breached(today: date | None = None, batch: int = 500) -> int:
         if not cases:
             return done
         for case in cases:
-            done += escalate(case)
+            key = _supervisor_key(case)
+            if key not in supervisors:
+                supervisors[key] = _supervisor(*key)
+            done += escalate(case, to_user=supervisors[key], look_up=False)
         last_id = cases[-1].id
 
 
