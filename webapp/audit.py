@@ -23,7 +23,7 @@ from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from webapp import audit_store
 from webapp.extensions import db
@@ -79,10 +79,8 @@ def _current_actor(actor):
 
 def record(action: str, obj_type: str, obj_id, details: dict | None = None, actor=None) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction (no commit)."""
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
-    last = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    session = db.session()  # the request's Session itself: its transaction keeps the chain's head
+    last = _chain_head(session)
     actor = _current_actor(actor)
     event = AuditEvent(
         id=(last.id + 1) if last else 1,
@@ -98,7 +96,26 @@ def record(action: str, obj_type: str, obj_id, details: dict | None = None, acto
     event.hash = content_hash(event)
     session.add(event)
     session.flush()
+    session.info[_HEAD] = (session.get_transaction(), event)
     return event
+
+
+_HEAD = "audit_chain_head"
+
+
+def _chain_head(session):
+    """(id, hash) of the chain's last row, or None, with the right to append after it.
+
+    The first append of a transaction takes the lock (PostgreSQL; SQLite's transactions already write one at a
+    time) and reads the head; later appends in the same transaction continue from the row the previous one wrote,
+    which no one else can have followed while the lock is held. A row that a rolled-back savepoint took back is no
+    longer in the session, so the head is read again then; a new transaction always reads it again."""
+    transaction, event = session.info.get(_HEAD, (None, None))
+    if event is not None and transaction is session.get_transaction() and inspect(event).persistent:
+        return event
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
+    return session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
 
 
 @dataclass
