@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -79,8 +80,9 @@ def _current_actor(actor):
 
 def record(action: str, obj_type: str, obj_id, details: dict | None = None, actor=None) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction (no commit)."""
-    session = db.session()  # the request's Session itself: its transaction keeps the chain's head
-    last = _chain_head(session)
+    session = db.session()  # the request's Session itself: its transaction keeps the chain's head in bulk mode
+    bulk = session.info.get(_BULK) is session.get_transaction()
+    last = _chain_head(session, bulk)
     actor = _current_actor(actor)
     event = AuditEvent(
         id=(last.id + 1) if last else 1,
@@ -95,24 +97,39 @@ def record(action: str, obj_type: str, obj_id, details: dict | None = None, acto
     )
     event.hash = content_hash(event)
     session.add(event)
-    session.flush()
-    session.info[_HEAD] = (session.get_transaction(), event)
+    if bulk:
+        session.info[_HEAD] = event  # written with the next flush, together with the others of the loop
+    else:
+        session.flush()
     return event
 
 
-_HEAD = "audit_chain_head"
+_BULK, _HEAD = "audit_bulk", "audit_chain_head"
 
 
-def _chain_head(session):
-    """(id, hash) of the chain's last row, or None, with the right to append after it.
+@contextmanager
+def appending_in_bulk():
+    """For a job that appends many events in one transaction through `record` alone: the lock is taken and the head
+    read once, later appends continue from the row the previous one wrote (no one else can follow it while the lock
+    is held), and the rows go to the database with the session's flushes instead of one by one."""
+    session = db.session()
+    session.connection()  # begins the transaction now, so it is the one the appends below recognise
+    session.info[_BULK] = session.get_transaction()
+    try:
+        yield
+        session.flush()
+    finally:
+        session.info.pop(_BULK, None)
+        session.info.pop(_HEAD, None)
 
-    The first append of a transaction takes the lock (PostgreSQL; SQLite's transactions already write one at a
-    time) and reads the head; later appends in the same transaction continue from the row the previous one wrote,
-    which no one else can have followed while the lock is held. A row that a rolled-back savepoint took back is no
-    longer in the session, so the head is read again then; a new transaction always reads it again."""
-    transaction, event = session.info.get(_HEAD, (None, None))
-    if event is not None and transaction is session.get_transaction() and inspect(event).persistent:
-        return event
+
+def _chain_head(session, bulk: bool):
+    """(id, hash) of the chain's last row, or None, with the right to append after it (PostgreSQL takes a lock;
+    SQLite's transactions already write one at a time). In bulk mode, the row the previous append wrote, unless a
+    rolled-back savepoint took it back."""
+    head = session.info.get(_HEAD) if bulk else None
+    if head is not None and (inspect(head).persistent or inspect(head).pending):
+        return head
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
     return session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()

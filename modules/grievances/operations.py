@@ -348,7 +348,6 @@ def escalate(case: Case, actor=None, to_user: User | None = None, reason: str = 
     # Added beside the case, not through case.events: appending there would load the whole timeline first.
     db.session.add(CaseEvent(case=case, kind=CaseEventKind.escalation, actor_id=getattr(actor, "id", None),
                              text=target.full_name if target else None))
-    db.session.flush()
     audit.record("case.escalated", "case", case.id,
                  {"to": case.escalated_to_id, "reason": reason, "due_date": case.due_date.isoformat()}, actor=actor)
     return True
@@ -387,18 +386,19 @@ def escalate_breached(today: date | None = None, batch: int = 500) -> int:
     done, last_id = 0, 0
     supervisors: dict[tuple, User | None] = {}  # one look-up per region, role and assignee, not one per case
     areas = db.session.scalars(select(Area)).all()  # noqa: F841 - held: a case's way up to its region, no query
-    while True:
-        cases = db.session.scalars(
-            select(Case).where(Case.status.in_(OPEN_STATUSES), Case.due_date < today, Case.escalated_at.is_(None),
-                               Case.id > last_id).order_by(Case.id).limit(batch)).all()
-        if not cases:
-            return done
-        for case in cases:
-            key = _supervisor_key(case)
-            if key not in supervisors:
-                supervisors[key] = _supervisor(*key)
-            done += escalate(case, to_user=supervisors[key], look_up=False)
-        last_id = cases[-1].id
+    with audit.appending_in_bulk():  # thousands of escalations: one lock, the rows written batch by batch
+        while True:
+            cases = db.session.scalars(
+                select(Case).where(Case.status.in_(OPEN_STATUSES), Case.due_date < today,
+                                   Case.escalated_at.is_(None), Case.id > last_id).order_by(Case.id).limit(batch)).all()
+            if not cases:
+                return done
+            for case in cases:
+                key = _supervisor_key(case)
+                if key not in supervisors:
+                    supervisors[key] = _supervisor(*key)
+                done += escalate(case, to_user=supervisors[key], look_up=False)
+            last_id = cases[-1].id
 
 
 # --- messages -------------------------------------------------------------------------------------------------
