@@ -7,6 +7,7 @@ import shutil
 import threading
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import delete, select
 from werkzeug.serving import make_server
 
@@ -14,16 +15,36 @@ from modules.registration.models import Application, Household, HouseholdMember,
 from tests import factories
 from tests.conftest import base_config
 from webapp import create_app
+from webapp.areas import load_areas
 from webapp.extensions import db
+from webapp.programmes import load_programmes
 
 CHROMIUM = os.environ.get("SRSP_BROWSER") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+@pytest.fixture(scope="session")
+def browser_database_url(tmp_path_factory, database_url) -> str:
+    """PostgreSQL: the suite's database (its sequences never give an id twice). SQLite gives a deleted row's id to
+    the next row, so the audit rows these committed tests leave would name the cases, households and applications
+    of later tests: on SQLite the browser tests get a database of their own."""
+    if not database_url.startswith("sqlite"):
+        return database_url
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
+    app = create_app(base_config(tmp_path_factory.mktemp("browser-instance"), url))
+    with app.app_context():
+        upgrade()
+        load_areas(mahallas_per_district=2)
+        load_programmes()
+        db.session.commit()
+        db.session.remove()
+    return url
+
+
 @pytest.fixture
-def live_app(tmp_path, database_url):
-    app = create_app(base_config(tmp_path, database_url))
+def live_app(tmp_path, browser_database_url):
+    app = create_app(base_config(tmp_path, browser_database_url))
     with app.app_context():
         yield app
         _remove_committed_families()
