@@ -17,7 +17,7 @@ import re
 from flask import request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
@@ -149,6 +149,14 @@ class GuardedJSONProvider(DefaultJSONProvider):
 
     def loads(self, s, **kwargs):
         return read_json(s)
+
+
+def json_object() -> dict:
+    """The request's JSON body, which must be an object; a marshmallow ValidationError (a 422) otherwise."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationError([_l("The body must be a JSON object.")])
+    return payload
 
 
 def int_arg(name: str, default: int | None = None, low: int = 0, high: int = MAX_ROW_ID) -> int | None:

@@ -6,33 +6,25 @@ Invalid input and refusals escape to the transaction boundary, which answers 422
 from __future__ import annotations
 
 from flask import abort, jsonify, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from marshmallow import ValidationError
 
 from modules.grievances import operations
 from modules.grievances.categories import categories
 from modules.grievances.schemas import CaseCreatedSchema, CaseFilterArgs, CaseSchema, PublicCaseSchema
-from webapp.auth.permissions import has_permission
+from webapp.auth.permissions import check_api_permission
 from webapp.extensions import db
-
-
-def _require(permission: str) -> None:
-    if not current_user.is_authenticated:
-        abort(401)
-    if not has_permission(current_user, permission):
-        abort(403)
+from webapp.guard import json_object
 
 
 def list_categories():
-    _require("case.view")
+    check_api_permission("case.view")
     return jsonify([{"code": item.code, "kind": [kind.value for kind in item.kinds], "name": item.name,
                      "group": item.group.name, "sla_working_days": item.sla_working_days}
                     for item in categories() if item.visible_for(current_user.role)])
 
 
 def list_cases():
-    _require("case.view")
+    check_api_permission("case.view")
     filters = CaseFilterArgs().load(request.args)
     scope = filters.pop("scope")
     page = db.paginate(operations.cases_for(current_user, scope, filters), page=filters["page"],
@@ -45,7 +37,7 @@ def list_cases():
 
 
 def get_case(tracking_number: str):
-    _require("case.view")
+    check_api_permission("case.view")
     if len(tracking_number) > 20:
         abort(404)
     case = operations.get_by_tracking_number(current_user, tracking_number)
@@ -57,16 +49,10 @@ def get_case(tracking_number: str):
 
 
 def create_case():
-    _require("case.open")
-    case = operations.open_case(_json_object(), current_user)
+    check_api_permission("case.open")
+    case = operations.open_case(json_object(), current_user)
     response = jsonify(CaseCreatedSchema().dump(case))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/cases/{case.tracking_number}"
     return response
 
-
-def _json_object() -> dict:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise ValidationError([_l("The body must be a JSON object.")])
-    return payload

@@ -7,17 +7,16 @@ the field that is wrong, answered by the transaction boundary.
 
 from __future__ import annotations
 
-from flask import abort, current_app, jsonify, request
+from flask import current_app, jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from flask_login import current_user
 from marshmallow import Schema, fields, validate
 
 from rules.engines import ENGINES, evaluate, public
 from rules.evaluation import EngineInputError
 from rules.facts import FactsError
 from rules.pack import PackError, pack_ids
-from webapp.auth.permissions import has_permission
+from webapp.auth.permissions import check_api_permission
 from webapp.boundary import Refusal
 from webapp.config import LANGUAGES
 
@@ -42,10 +41,7 @@ def _refused(field: str, problem) -> Refusal:
 
 
 def evaluate_facts():
-    if not current_user.is_authenticated:
-        abort(401)
-    if not has_permission(current_user, "means_test.evaluate"):
-        abort(403)
+    check_api_permission("means_test.evaluate")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise _refused("(document)", _l("Send a JSON object: a facts document or {\"facts\": {…}}."))

@@ -5,25 +5,17 @@ Invalid input and refusals escape to the transaction boundary, which answers 422
 from __future__ import annotations
 
 from flask import abort, jsonify, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from marshmallow import ValidationError
 
 from modules.registration import operations
 from modules.registration.schemas import ApplicationArgs, ApplicationFilterArgs, ApplicationSchema
-from webapp.auth.permissions import has_permission
+from webapp.auth.permissions import check_api_permission
 from webapp.extensions import db
-
-
-def _require(permission: str) -> None:
-    if not current_user.is_authenticated:
-        abort(401)
-    if not has_permission(current_user, permission):
-        abort(403)
+from webapp.guard import json_object
 
 
 def list_applications():
-    _require("application.view")
+    check_api_permission("application.view")
     filters = ApplicationFilterArgs().load(request.args)
     page = db.paginate(operations.filtered_applications(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
@@ -33,7 +25,7 @@ def list_applications():
 
 
 def get_application(application_id: int):
-    _require("application.view")
+    check_api_permission("application.view")
     application = operations.get_application(current_user, application_id)
     if application is None:
         abort(404)
@@ -42,16 +34,10 @@ def get_application(application_id: int):
 
 
 def create_application():
-    _require("application.create")
-    application = operations.register_application(ApplicationArgs().load(_json_object()), current_user)
+    check_api_permission("application.create")
+    application = operations.register_application(ApplicationArgs().load(json_object()), current_user)
     response = jsonify(ApplicationSchema().dump(application))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/applications/{application.id}"
     return response
 
-
-def _json_object() -> dict:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise ValidationError([_l("The body must be a JSON object.")])
-    return payload

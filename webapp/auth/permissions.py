@@ -46,6 +46,14 @@ def has_permission(user, permission: str) -> bool:
     return bool(user and user.is_authenticated and user.role in PERMISSIONS[permission])
 
 
+def check_api_permission(permission: str) -> None:
+    """For API views: 401 without a signed-in user or token, 403 when the role does not grant `permission`."""
+    if not current_user.is_authenticated:
+        abort(401)
+    if not has_permission(current_user, permission):
+        abort(403)
+
+
 def require(permission: str):
     """View decorator: 403 unless the signed-in user's role grants `permission`."""
 
