@@ -103,3 +103,25 @@ def sign_in(page, base_url, username) -> None:
     page.fill("#username", username)
     page.fill("#password", factories.PASSWORD)
     go(page, "button[type=submit].primary")
+
+
+# The two screens every page must fit: a phone and an old laptop.
+SCREENS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 768}}
+
+
+def overflow(page) -> dict:
+    """How wide the document is against the window, the widest element that sticks out (to say what broke), and the
+    tables wider than the column they stand in."""
+    return page.evaluate("""() => {
+        const width = window.innerWidth;
+        let culprit = null;
+        for (const el of document.querySelectorAll('body *')) {
+            const right = el.getBoundingClientRect().right;
+            if (right > width + 0.5 && (!culprit || right > culprit.right)) {
+                culprit = {right, tag: el.tagName, id: el.id, text: (el.innerText || '').slice(0, 60)};
+            }
+        }
+        const spill = [...document.querySelectorAll('table')].filter(
+            t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 0.5).map(t => t.id);
+        return {scroll: document.scrollingElement.scrollWidth, inner: width, culprit, spill};
+    }""")

@@ -13,12 +13,11 @@ from sqlalchemy import bindparam, text
 from modules.grievances import operations
 from modules.grievances.schemas import CaseArgs
 from tests import factories
-from tests.browser.conftest import commit_and_let_go, sign_in
+from tests.browser.conftest import SCREENS, commit_and_let_go, overflow, sign_in
 from webapp.extensions import db
 
 pytestmark = pytest.mark.committed
 
-SCREENS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 768}}
 
 LONG_NAME = "Abdurahmonova-Xudoyberdiyeva Gulchehraxon Muhammadaminjon qizi"
 LONG_TEXT = ("Noyabr oyi uchun bolalar nafaqasi kelmadi, bank kartasi yopilgan deyishdi; "
@@ -60,24 +59,6 @@ def cases(live_app, live_server):
         db.session.commit()
 
 
-def _overflow(page) -> dict:
-    """How wide the document is against the window, the widest element that sticks out (to say what broke), and the
-    tables wider than the column they stand in."""
-    return page.evaluate("""() => {
-        const width = window.innerWidth;
-        let culprit = null;
-        for (const el of document.querySelectorAll('body *')) {
-            const right = el.getBoundingClientRect().right;
-            if (right > width + 0.5 && (!culprit || right > culprit.right)) {
-                culprit = {right, tag: el.tagName, id: el.id, text: (el.innerText || '').slice(0, 60)};
-            }
-        }
-        const spill = [...document.querySelectorAll('table')].filter(
-            t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 0.5).map(t => t.id);
-        return {scroll: document.scrollingElement.scrollWidth, inner: width, culprit, spill};
-    }""")
-
-
 @pytest.mark.parametrize("language", ["uz", "ru"])
 @pytest.mark.parametrize("screen", ["phone", "laptop"])
 def test_the_case_pages_fit_the_screen(cases, live_server, browser, language, screen):
@@ -95,7 +76,7 @@ def test_the_case_pages_fit_the_screen(cases, live_server, browser, language, sc
             if keep:
                 Path(keep).mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=f"{keep}/cases-{name}-{screen}-{language}.png", full_page=True)
-            measured = _overflow(page)
+            measured = overflow(page)
             assert measured["scroll"] <= measured["inner"], (address, measured)
             assert measured["spill"] == [], (address, measured)
         page.goto(f"{live_server}/cases")

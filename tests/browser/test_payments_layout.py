@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select, text
 from modules.payments import checks, generation
 from modules.payments.models import ExceptionKind, Payroll, PayrollStatus, StatementException, StatementImport
 from tests import factories
-from tests.browser.conftest import commit_and_let_go, sign_in
+from tests.browser.conftest import SCREENS, commit_and_let_go, overflow, sign_in
 from tests.factories import assessed_family as _household
 from tests.factories import enrol as _enrol
 from tests.factories import remove_family
@@ -24,7 +24,6 @@ from webapp.models import Area, Programme
 pytestmark = pytest.mark.committed
 
 PERIOD = "2026-11"  # a month no other test pays
-SCREENS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 768}}
 RESERVED = 800_000  # on SQLite this test's payroll takes an id above it, far from the ids other tests reuse
 # Names as banks write them: no hyphen or space a line could break at.
 LONG_NAME = "CAMT054_20261128_TOSHKENT_SHAHAR_HUDUDIY_FILIALI_00440_0000123456789_V1.xml"
@@ -98,24 +97,6 @@ def _remove(made: dict) -> None:
     db.session.commit()
 
 
-def _overflow(page) -> dict:
-    """How wide the document is against the window, the widest element that sticks out (to say what broke), and the
-    tables wider than the column they stand in."""
-    return page.evaluate("""() => {
-        const width = window.innerWidth;
-        let culprit = null;
-        for (const el of document.querySelectorAll('body *')) {
-            const right = el.getBoundingClientRect().right;
-            if (right > width + 0.5 && (!culprit || right > culprit.right)) {
-                culprit = {right, tag: el.tagName, id: el.id, text: (el.innerText || '').slice(0, 60)};
-            }
-        }
-        const spill = [...document.querySelectorAll('table')].filter(
-            t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 0.5).map(t => t.id);
-        return {scroll: document.scrollingElement.scrollWidth, inner: width, culprit, spill};
-    }""")
-
-
 @pytest.mark.parametrize("language", ["uz", "ru"])
 @pytest.mark.parametrize("screen", ["phone", "laptop"])
 def test_the_statement_and_payroll_lists_fit_the_screen(finance, live_server, browser, language, screen):
@@ -133,7 +114,7 @@ def test_the_statement_and_payroll_lists_fit_the_screen(finance, live_server, br
             if keep:
                 Path(keep).mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=f"{keep}/{name}-{screen}-{language}.png", full_page=True)
-            measured = _overflow(page)
+            measured = overflow(page)
             assert measured["scroll"] <= measured["inner"], (address, measured)
             assert measured["spill"] == [], (address, measured)  # no table sticks out of the page's column
         assert LONG_NAME in page.goto(f"{live_server}/statements").text()
