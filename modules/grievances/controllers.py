@@ -5,8 +5,6 @@ Thin: load, check access, validate the form, call an operation, render or redire
 
 from __future__ import annotations
 
-import re
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -160,16 +158,15 @@ def case_new():
                            **_page_helpers()), 422 if errors or request.method == "POST" else 200
 
 
-APPLICATION_REFERENCE = re.compile(r"(?:A-\d{6}-)?0*(\d{1,9})", re.IGNORECASE)
-
-
 def _application_id(typed: str) -> str:
     """The application's id from its reference as staff read it on its page (A-202612-000123), or the bare number."""
-    match = APPLICATION_REFERENCE.fullmatch(typed.strip())
-    if typed.strip() and match is None:
+    if not typed.strip():
+        return ""
+    application_id = Application.id_from_reference(typed)
+    if application_id is None:
         raise Refusal(errors={"application_id": [
             _("Give the application's reference as it appears on its page, for example A-202612-000123.")]})
-    return match.group(1) if match else ""
+    return str(application_id)
 
 
 def _opened(form: dict) -> Case:

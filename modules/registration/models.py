@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -167,8 +168,17 @@ class Application(db.Model):
     def reference(self) -> str:
         return f"A-{self.period.replace('-', '')}-{self.id:06d}"
 
+    @staticmethod
+    def id_from_reference(typed: str) -> int | None:
+        """The id in a reference as staff read it (A-202612-000123) or in a bare number; None when it is neither."""
+        match = _REFERENCE.fullmatch(typed.strip())
+        return int(match.group(1)) if match else None
+
     def is_overdue(self, today: date) -> bool:
         return self.is_open and self.due_at is not None and self.due_at < today
+
+
+_REFERENCE = re.compile(r"(?:A-\d{6}-)?0*(\d{1,9})", re.IGNORECASE)
 
 
 class ApplicationMember(db.Model):
