@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db, string_enum
@@ -158,3 +158,58 @@ class HouseholdVisit(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     visitor: Mapped[User] = relationship()
+
+
+class ReassessmentPurpose(enum.StrEnum):
+    change = "change"  # an update of circumstances: the household changed, its benefit follows
+    appeal = "appeal"  # an appeal against a decision: the decision is taken again, as of its original date
+
+
+class ReassessmentStatus(enum.StrEnum):
+    collecting = "collecting"  # the registries are being asked for the data of the affected members
+    assessed = "assessed"  # the new assessment waits for the worker to confirm what follows from it
+    confirmed = "confirmed"
+    discarded = "discarded"
+
+
+class ReassessmentOutcome(enum.StrEnum):
+    recalculated = "recalculated"  # a change: the enrolments follow the new assessment
+    upheld = "upheld"  # an appeal: the original decision stands
+    overturned = "overturned"  # an appeal: the refusal is reversed, the household enrolled with the months missed
+
+
+OPEN_REASSESSMENT = (ReassessmentStatus.collecting.value, ReassessmentStatus.assessed.value)
+
+
+class Reassessment(db.Model):
+    """A household assessed again from a case: what changed (`changes`: [{"kind", "pin", "relation", "date"}]),
+    the re-assessment application that collected the data, the assessment before and after, and what the worker
+    confirmed. Nothing follows for the enrolments until a person confirms it."""
+
+    __tablename__ = "reassessment"
+    __table_args__ = (
+        # One re-assessment in progress per case: two workers cannot start two at once.
+        Index("uq_reassessment_open_case", "case_id", unique=True,
+              sqlite_where=text("status IN ('collecting', 'assessed')"),
+              postgresql_where=text("status IN ('collecting', 'assessed')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    purpose: Mapped[ReassessmentPurpose] = mapped_column(string_enum(ReassessmentPurpose, "reassessment_purpose"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
+    previous_assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id"))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"), index=True)
+    changes: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[ReassessmentStatus] = mapped_column(string_enum(ReassessmentStatus, "reassessment_status"))
+    outcome: Mapped[ReassessmentOutcome | None] = mapped_column(string_enum(ReassessmentOutcome,
+                                                                            "reassessment_outcome"))
+    refreshed: Mapped[bool] = mapped_column(Boolean, default=False)  # registry data pulled again for everyone
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped[Case] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])

@@ -45,6 +45,15 @@ class Channel(enum.StrEnum):
     portal = "portal"
 
 
+class Purpose(enum.StrEnum):
+    claim = "claim"  # a household asks for benefits
+    change = "change"  # a worker re-assesses a household whose circumstances changed
+    appeal = "appeal"  # a reviewer takes an appealed decision again, as of the original application's date
+
+
+CLAIM_IN_MONTH = "status <> 'withdrawn' AND purpose = 'claim'"
+
+
 class ApplicationStatus(enum.StrEnum):
     draft = "draft"
     submitted = "submitted"
@@ -130,8 +139,9 @@ class Application(db.Model):
         # enforced by the database so that two registrars typing at once cannot both succeed.
         Index("uq_application_open_household", "household_id", unique=True,
               sqlite_where=text("is_open"), postgresql_where=text("is_open")),
+        # Re-assessments a case starts (a change of circumstances, an appeal) are applications too, outside that rule.
         Index("uq_application_household_month", "household_id", "period", unique=True,
-              sqlite_where=text("status <> 'withdrawn'"), postgresql_where=text("status <> 'withdrawn'")),
+              sqlite_where=text(CLAIM_IN_MONTH), postgresql_where=text(CLAIM_IN_MONTH)),
         Index("ix_application_status_due", "status", "due_at"),
     )
 
@@ -147,6 +157,10 @@ class Application(db.Model):
     # Kept in step with `status` by the status machine; exists so the database can index "open".
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     period: Mapped[str] = mapped_column(String(7))  # calendar month of the application, "YYYY-MM"
+    purpose: Mapped[Purpose] = mapped_column(string_enum(Purpose, "application_purpose"), default=Purpose.claim,
+                                             server_default=Purpose.claim.value)
+    # The day the data is collected and the rules applied as of, when it is not the day of submission (an appeal).
+    as_of: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[date | None] = mapped_column(Date)
