@@ -177,6 +177,7 @@ class DurableEngine:
         self._lock = threading.Lock()
         self._host = _QuietHost()
         self._compiled: dict[str, _Compiled] = {}
+        self._rulesets: dict[str, _Compiled] = {}  # other rulesets than pack versions' (rules/durable_events.py)
         self._verdicts: dict[str, list[bool]] = {}
         self._expected: set[str] = set()  # ids of the messages being posted; late actions of a refused post ignored
         self._ids = itertools.count()
@@ -211,6 +212,18 @@ class DurableEngine:
         eligible = {key[10:]: value for key, value in verdicts.items() if key.startswith("programme:")}
         return build_result(version, household, members, fired, eligible, amounts(version, household, eligible),
                             facts, self.name, language)
+
+    def decide(self, name: str, build, values: dict) -> dict[str, bool]:
+        """The verdict of each check of the ruleset `name` for one message's `values`: a ruleset other than a pack
+        version's (the alert rules, rules/durable_events.py), compiled by `build(record)` into (definition,
+        _Compiled) and registered the first time its name is seen, behind the same lock and guards."""
+        with self._lock:
+            compiled = self._rulesets.get(name)
+            if compiled is None:
+                definition, compiled = build(self._record)
+                self._host.register_rulesets(definition)
+                self._rulesets[name] = compiled
+            return self._post(compiled, values, []) if compiled.checks else {}
 
     def _post(self, compiled: _Compiled, household: dict, members: list[dict]) -> dict[str, bool]:
         values = dict(household)
