@@ -5,6 +5,12 @@ that first reason. The checks that look only at a line's own enrolment run first
 over the payroll's lines instead of five); the checks that compare a line with the month's other lines (the same
 person in two households, incompatible programmes) run after them, so they count only lines still to be paid.
 `run_checks` moves the payroll from draft to checked and returns {reason: lines excluded}.
+
+A line paying an owed month (arrears: its period is before the payroll's) is checked like any other, against its
+own month: the enrolment covered that month, the child had not aged out by then, the household had no line that
+month through another household or an incompatible programme; its amount is the one owed. The months of a
+payroll's arrears are few, so each gets its own branch of the conditions (guarded by the line's period); a payroll
+without arrears gets exactly the conditions of its own month.
 """
 
 from __future__ import annotations
@@ -13,18 +19,19 @@ from datetime import date
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, literal, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import aliased
 
 from modules.enrolment.models import BankAccount, Enrolment, EnrolmentStatus
 from modules.payments import payees
 from modules.payments import status as machine
 from modules.payments.generation import month_bounds, refresh_totals
-from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.models import EnrolmentArrear, LineStatus, Payroll, PayrollLine, PayrollStatus
 from modules.registration.models import Person
 from rules.pack import get_pack
 from webapp.extensions import db
 from webapp.models import Programme
+from webapp.timeutil import month_of
 
 L, E = PayrollLine, Enrolment
 
@@ -72,7 +79,7 @@ def _two_households(payroll: Payroll, first: date, last: date):
     """
     other_line, other_enrolment, mine = aliased(PayrollLine), aliased(Enrolment), aliased(Enrolment)
     return exists().where(
-        mine.id == L.enrolment_id, other_line.period == payroll.period, other_line.id != L.id,
+        mine.id == L.enrolment_id, other_line.period == month_of(first), other_line.id != L.id,
         other_line.status != LineStatus.excluded, other_enrolment.id == other_line.enrolment_id,
         other_enrolment.household_id != mine.household_id,
         (other_enrolment.beneficiary_person_id == mine.beneficiary_person_id)
@@ -87,7 +94,7 @@ def _incompatible(payroll: Payroll, first: date, last: date):
         return None
     other_line, other_enrolment, mine = aliased(PayrollLine), aliased(Enrolment), aliased(Enrolment)
     return exists().where(
-        mine.id == L.enrolment_id, other_line.period == payroll.period, other_line.status != LineStatus.excluded,
+        mine.id == L.enrolment_id, other_line.period == month_of(first), other_line.status != LineStatus.excluded,
         other_enrolment.id == other_line.enrolment_id, other_enrolment.household_id == mine.household_id,
         other_enrolment.programme_id.in_(select(Programme.id).where(Programme.code.in_(others))))
 
@@ -105,6 +112,13 @@ def _amount_mismatch(payroll: Payroll, first: date, last: date):
     """Defensive: the line's amount is not what the enrolment gives (a lump sum: the monthly amount × months)."""
     return (((E.lump_sum.is_(True)) & (L.amount != E.monthly_amount * E.months))
             | ((E.lump_sum.is_(False)) & (L.amount != E.monthly_amount)))
+
+
+def _arrear_amount_mismatch(payroll: Payroll, first: date, last: date):
+    """An owed month's line: its amount is not the one owed for the month (or nothing is owed for it)."""
+    r = EnrolmentArrear
+    owed = select(r.amount).where(r.enrolment_id == L.enrolment_id, r.period == L.period).scalar_subquery()
+    return L.amount != func.coalesce(owed, 0)
 
 
 def _child_aged_out(payroll: Payroll, first: date, last: date):
@@ -133,15 +147,45 @@ CROSS_CHECKS = {
     "incompatible_programmes": _incompatible,
 }
 CHECKS = {**OWN_CHECKS, **CROSS_CHECKS}
+# What an own check is instead for a line of an owed month.
+ARREARS_CHECKS = {"amount_mismatch": _arrear_amount_mismatch}
+
+
+def arrears_months(payroll: Payroll) -> list[str]:
+    """The owed months the payroll has lines for (found from the owed months, a small table, through the lines'
+    unique (enrolment, period) index, rather than by reading every line of the payroll)."""
+    r = EnrolmentArrear
+    return list(db.session.scalars(
+        select(r.period).distinct().join(L, (L.enrolment_id == r.enrolment_id) & (L.period == r.period))
+        .where(L.payroll_id == payroll.id, r.period != payroll.period).order_by(r.period)))
+
+
+def _months(payroll: Payroll, arrears: list[str]) -> list[tuple[str, date, date]]:
+    """(month, first day, last day) of the payroll's own month and of each owed month it pays."""
+    return [(month, *month_bounds(month)) for month in (payroll.period, *arrears)]
+
+
+def _by_month(payroll: Payroll, arrears: list[str], check, arrears_check=None):
+    """The check's condition for each line against the line's own month: the payroll's month's condition alone
+    when there are no arrears, otherwise one branch per month, guarded by the line's period."""
+    if not arrears:
+        return check(payroll, *month_bounds(payroll.period))
+    branches = []
+    for month, first, last in _months(payroll, arrears):
+        chosen = arrears_check if (arrears_check is not None and month != payroll.period) else check
+        condition = chosen(payroll, first, last)
+        if condition is not None:
+            branches.append((L.period == month) & condition)
+    return or_(*branches) if branches else None
 
 
 def apply_checks(payroll: Payroll) -> dict[str, int]:
     """Run every check on the payroll's included lines; {reason: lines excluded}. Does not change its status."""
-    first, last = month_bounds(payroll.period)
+    arrears = arrears_months(payroll)
     before = _excluded_by_reason(payroll.id)
-    _exclude_own(payroll, first, last)
+    _exclude_own(payroll, arrears)
     for reason, check in CROSS_CHECKS.items():
-        condition = check(payroll, first, last)
+        condition = _by_month(payroll, arrears, check)
         if condition is not None:
             _exclude(payroll.id, condition, literal(reason))
     after = _excluded_by_reason(payroll.id)
@@ -149,11 +193,11 @@ def apply_checks(payroll: Payroll) -> dict[str, int]:
     return {reason: after.get(reason, 0) - before.get(reason, 0) for reason in CHECKS}
 
 
-def _exclude_own(payroll: Payroll, first: date, last: date) -> None:
+def _exclude_own(payroll: Payroll, arrears: list[str]) -> None:
     """One UPDATE … FROM a join of each included line with its enrolment, beneficiary and account, the reason being
     the first own-enrolment check that holds (joins the database can hash, instead of a lookup per line and check)."""
     whens = [(condition, reason) for reason, check in OWN_CHECKS.items()
-             if (condition := check(payroll, first, last)) is not None]
+             if (condition := _by_month(payroll, arrears, check, ARREARS_CHECKS.get(reason))) is not None]
     judged = (select(L.id.label("line_id"), case(*whens).label("reason")).select_from(L)
               .join(E, E.id == L.enrolment_id).join(_b(), _b().id == E.beneficiary_person_id)
               .outerjoin(A, A.id == E.bank_account_id)

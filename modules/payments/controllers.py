@@ -8,8 +8,8 @@ changes nothing (a wrong authenticator code keeps only its audit event).
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from modules.payments import export, operations, payees, sending
 from modules.payments import status as machine
 from modules.payments.checks import CHECKS
 from modules.payments.funding import requests_of
+from modules.payments.generation import month_bounds
 from modules.payments.models import FROZEN, Payroll, PayrollStatus, live_fund_request
 from modules.payments.schemas import ApproveArgs, CancelArgs, MonthFundsArgs, PayrollFilterArgs, PrepareArgs
 from webapp import audit
@@ -114,6 +115,7 @@ def payroll_detail(payroll_id: int):
     exceptions = operations.with_beneficiaries(
         db.session.scalars(operations.lines_query(payroll.id, excluded=True).limit(500)).all())
     refusal = machine.approval_refusal(payroll, current_user)
+    arrears = _arrears_labels(payroll, [*lines.items, *(line for line, _person in exceptions)])
     return render_template(
         "payments/detail.html", payroll=payroll, lines=lines, rows=rows, exceptions=exceptions, exclusions=exclusions,
         excluded_lines=sum(n for _r, n, _a in exclusions), excluded_amount=sum((a or 0) for _r, _n, a in exclusions),
@@ -122,7 +124,13 @@ def payroll_detail(payroll_id: int):
         downloadable=payroll.status in FROZEN, formats=export.FORMATS,
         can_cancel=machine.can_transition(payroll.status, PayrollStatus.cancelled),
         fund_requests=requests_of(payroll.id), live_fund_request=live_fund_request(payroll.id),
-        funded=machine.funds_confirmed(payroll.id), transfer=sending.transfer_of(payroll.id))
+        funded=machine.funds_confirmed(payroll.id), transfer=sending.transfer_of(payroll.id), arrears=arrears)
+
+
+def _arrears_labels(payroll: Payroll, lines) -> dict[int, str]:
+    """{line id: "Arrears for October 2026"} for the lines paying an owed month (a period not the payroll's)."""
+    return {line.id: _("Arrears for %(month)s", month=format_date(month_bounds(line.period)[0], "LLLL y"))
+            for line in lines if line.period != payroll.period}
 
 
 def _payees(payroll: Payroll, lines) -> dict[int, tuple[str, str | None]]:

@@ -41,22 +41,29 @@ def build_batch(payroll: Payroll) -> Batch:
     line = PayrollLine
     rows = db.session.execute(
         select(line.end_to_end_id, line.amount, line.payee_name, line.payee_pin, line.payee_account,
-               line.payee_bank_code)
+               line.payee_bank_code, line.period)
         .where(line.payroll_id == payroll.id, line.status != LineStatus.excluded)
         .order_by(line.end_to_end_id)).all()
     if not rows:
         raise PayrollError(_l("Payroll %(id)d has no line to pay.", id=payroll.id))
     remittance = f"{programme.code} {payroll.period}"
     payments = [Payment(end_to_end_id=end_to_end_id, amount=amount, creditor_name=name, creditor_account=account,
-                        creditor_bank_code=bank_code, remittance=remittance,
+                        creditor_bank_code=bank_code,
+                        remittance=remittance if period == payroll.period else arrears_remittance(remittance, period),
                         creditor_pin=pin if pin and len(pin) == 14 and is_ascii_digits(pin) else None)
-               for end_to_end_id, amount, name, pin, account, bank_code in rows]
+               for end_to_end_id, amount, name, pin, account, bank_code, period in rows]
     created = payroll.approved_at or payroll.created_at
     if created.tzinfo is None:  # SQLite gives back naive datetimes; they are stored in UTC
         created = created.replace(tzinfo=UTC)
     return Batch(message_id=ids.message_id(payroll.id, VERSION_TAG), created_at=created,
                  requested_execution_date=local_time(created).date(), debtor=debtor(), payments=tuple(payments),
                  initiating_party=current_app.config["PAYER_NAME"])
+
+
+def arrears_remittance(remittance: str, period: str) -> str:
+    """The payment details of a line paying an owed month: the payroll's, and the month it is owed for (the bank's
+    text stays in Latin letters and digits, the same in every language)."""
+    return f"{remittance} ARREARS {period}"
 
 
 def render(payroll: Payroll, file_format: str) -> bytes:

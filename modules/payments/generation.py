@@ -6,6 +6,11 @@ month (a lump sum only in its first month, for all its months at once) and that 
 in any payroll (NOT EXISTS; the unique (enrolment, period) constraint backs it up). Generating again for the same
 month adds only enrolments that were not there before, so a repeat with nothing new adds nothing.
 
+The payroll also pays the months owed to those enrolments (`arrears`) before its own month that have no line yet
+and were never paid: one line per owed month, with the owed month as its period and the owed amount. They are few,
+so a second small INSERT … SELECT starting from the owed months adds them; once a month's line is in a payroll that
+is not cancelled (or in the payment ledger) no later payroll pays it again.
+
 All of it runs in one SAVEPOINT: an error half-way leaves neither the payroll nor any of its lines.
 """
 
@@ -20,7 +25,7 @@ from sqlalchemy import and_, case, exists, func, insert, literal, literal_column
 
 from modules.enrolment.models import Enrolment, EnrolmentStatus
 from modules.payments import payees
-from modules.payments.models import LineStatus, Payroll, PayrollLine, PayrollStatus
+from modules.payments.models import EnrolmentArrear, LineStatus, PaymentLedger, Payroll, PayrollLine, PayrollStatus
 from modules.payments.status import PayrollError
 from modules.registration.models import Household
 from webapp import audit
@@ -63,6 +68,8 @@ def generate(programme_code: str, region_code: str, period: str, actor=None) -> 
                                   programme=programme.name, region=region.name, period=period,
                                   status=_l(payroll.status.value)))
         added = _insert_lines(payroll, programme.id, region.path, period, first, last)
+        arrears = _insert_arrears(payroll, programme.id, region.path, period)
+        added += arrears
         if new and not added:  # an empty payroll would only wait for an approval of nothing
             raise NothingDue(_l("Nothing is due for %(programme)s in %(region)s for %(period)s: no payroll was "
                                 "prepared.", programme=programme.name, region=region.name, period=period))
@@ -70,7 +77,7 @@ def generate(programme_code: str, region_code: str, period: str, actor=None) -> 
         refresh_totals(payroll)
         audit.record("payroll.generated", "payroll", payroll.id,
                      {"programme": programme_code, "region": region_code, "period": period, "added": added,
-                      "lines": payroll.line_count, "total": str(payroll.total_amount)}, actor=actor)
+                      "arrears": arrears, "lines": payroll.line_count, "total": str(payroll.total_amount)}, actor=actor)
     return payroll
 
 
@@ -109,6 +116,23 @@ def _insert_lines(payroll: Payroll, programme_id: int, region_path: str, period:
     result = db.session.execute(insert(line.__table__).from_select(columns, due))
     # psycopg reports no row count for SQLAlchemy's INSERT … SELECT (-1): count the lines then.
     return result.rowcount if result.rowcount >= 0 else _line_count(payroll.id) - before
+
+
+def _insert_arrears(payroll: Payroll, programme_id: int, region_path: str, period: str) -> int:
+    """INSERT … SELECT a line for each month owed before `period` to an active enrolment of the programme in the
+    region, not in any payroll yet and never paid; returns how many were added."""
+    e, h, a, r, line, ledger = Enrolment, Household, Area, EnrolmentArrear, PayrollLine, PaymentLedger
+    owed = payees.joined(
+        select(literal(payroll.id).label("payroll_id"), e.id.label("enrolment_id"), r.period.label("period"),
+               r.amount.label("amount"), literal(LineStatus.included.value).label("status"),
+               literal(False).label("cancelled"), *payees.columns(e))
+        .select_from(r).join(e, e.id == r.enrolment_id).join(h, h.id == e.household_id).join(a, a.id == h.area_id)
+        .where(r.period < period, e.programme_id == programme_id, e.status == EnrolmentStatus.active,
+               a.path.startswith(region_path, autoescape=True),
+               ~exists().where(and_(line.enrolment_id == r.enrolment_id, line.period == r.period)),
+               ~exists().where(and_(ledger.enrolment_id == r.enrolment_id, ledger.period == r.period))), e)
+    columns = ["payroll_id", "enrolment_id", "period", "amount", "status", "cancelled", *payees.COLUMNS]
+    return len(db.session.execute(insert(line.__table__).from_select(columns, owed).returning(line.id)).all())
 
 
 def _line_count(payroll_id: int) -> int:
