@@ -19,6 +19,10 @@ application_decided = _signals.signal("application-decided")
 #: sender: the Person; kwargs: death_date, source, message_id. Sent when a death is recorded (a new or changed date).
 person_death_recorded = _signals.signal("person-death-recorded")
 
+#: sender: None; kwargs: pin (the child's), birth_date, related_pin (the mother's PIN the civil registry's record
+#: carries, or None), source, message_id. Sent when the civil registry notifies a birth for the first time.
+person_birth_notified = _signals.signal("person-birth-notified")
+
 #: sender: None; kwargs: line_ids (payroll line ids), status ("failed" or "returned"), actor. Sent when a bank
 #: statement moves payroll lines to failed or returned.
 payment_lines_failed = _signals.signal("payment-lines-failed")

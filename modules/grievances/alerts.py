@@ -7,9 +7,13 @@ area, once per event, and the action a rule asks for at once (suspending the enr
   proposing a recalculation.
 - A payroll line the bank failed or returned (`payment_lines_failed`): one case to verify the account, linked to
   the line.
+- A birth the civil registry notifies (`person_birth_notified`): the household is the one the mother (the PIN the
+  record carries) currently lives in; one case for it proposing the child allowance for the newborn.
+- The daily scans (modules/grievances/alert_scans.py) raise alerts for entitlements that end soon and for
+  applications stuck in manual verification, through `raise_alert` too.
 
 A case keeps `source_key` ("<rule>:<object>:<id>", unique): an event that arrives again raises nothing more.
-Audited as "case.opened" (channel "api"), "case.alert_raised" (the rule and the event) and "case.assigned";
+Audited as "case.opened" (channel "event"), "case.alert_raised" (the rule and the event) and "case.assigned";
 suspensions as "enrolment.suspended". No commit here: this runs in the sender's transaction.
 """
 
@@ -21,7 +25,7 @@ from datetime import date
 from flask import current_app
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from modules.grievances import sla
@@ -61,17 +65,26 @@ def handler_for(area_id: int, role) -> User | None:
 
 
 def raise_alert(rule: AlertRule, source_key: str, area_id: int, description: str, event: dict,
-                **links) -> Case | None:
-    """Open the alert case of `rule` for the event `source_key`, or None when that event already raised it."""
-    if db.session.scalar(select(Case.id).where(Case.source_key == source_key)) is not None:
+                handlers: dict | None = None, known_new: bool = False, **links) -> Case | None:
+    """Open the alert case of `rule` for the event `source_key`, or None when that event already raised it.
+
+    `handlers` caches the handler found per (area, role) across the alerts of one run (a scan); `known_new` skips
+    the look-up of `source_key` when the caller has just checked a whole batch of keys (the unique index still
+    refuses a duplicate)."""
+    if not known_new and db.session.scalar(select(Case.id).where(Case.source_key == source_key)) is not None:
         return None
     found = find_category(rule.category)
     if found is None or CaseKind.alert not in found.kinds:
         raise ValueError(f"alert rule {rule.id}: {rule.category!r} is not an alert category")
-    assignee = handler_for(area_id, found.role)
+    if handlers is None:
+        assignee = handler_for(area_id, found.role)
+    else:
+        if (area_id, found.role) not in handlers:
+            handlers[(area_id, found.role)] = handler_for(area_id, found.role)
+        assignee = handlers[(area_id, found.role)]
     today = local_today()
     case = Case(tracking_number=f"T{uuid.uuid4().hex[:18]}", kind=CaseKind.alert, category_code=found.code,
-                channel=CaseChannel.api, status=CaseStatus.assigned if assignee else CaseStatus.new,
+                channel=CaseChannel.event, status=CaseStatus.assigned if assignee else CaseStatus.new,
                 priority=rule.priority, area_id=area_id, language="uz", description=description,
                 assignee_id=assignee.id if assignee else None, due_date=sla.due_date(today, found.sla_working_days),
                 source_key=source_key, **links)
@@ -178,3 +191,52 @@ def on_payment_failed(line_ids: list[int], status: str) -> list[Case]:
             if case is not None:
                 cases.append(case)
     return cases
+
+
+# --- a birth notified by the civil registry --------------------------------------------------------------------
+
+
+def on_birth(pin: str, birth_date: date, related_pin: str | None, source: str | None = None) -> list[Case]:
+    """Open the alert cases the pack's rules raise for a birth into a known household (once per child's PIN).
+
+    The civil registry's record names the child and the mother (`related_pin`): the household is the one the
+    mother currently lives in. The child is not in the registry yet (the population register brings it later), so
+    the case is the household's and the mother's, and keyed by the child's PIN."""
+    from modules.enrolment.models import Enrolment, EnrolmentStatus
+    from modules.registration.models import Household, HouseholdMember, Person, Relation
+
+    if not related_pin:
+        return []
+    found = db.session.execute(
+        select(Person, Household).join(HouseholdMember, HouseholdMember.person_id == Person.id)
+        .join(Household, Household.id == HouseholdMember.household_id)
+        .where(Person.pin == related_pin, HouseholdMember.left_at.is_(None)).limit(1)).first()
+    if found is None:  # a mother the registry does not know, or who lives in no household it knows
+        return []
+    mother, household = found
+    household_enrolled = db.session.scalar(select(Enrolment.id).where(
+        Enrolment.household_id == household.id, Enrolment.status != EnrolmentStatus.ended).limit(1)) is not None
+    children = db.session.scalar(
+        select(func.count(HouseholdMember.id)).join(Person, Person.id == HouseholdMember.person_id)
+        .where(HouseholdMember.household_id == household.id, HouseholdMember.left_at.is_(None),
+               HouseholdMember.relation == Relation.child, Person.death_date.is_(None),
+               Person.birth_date > _years_before(birth_date, 18)))
+    event = {"kind": "birth_reported", "household_enrolled": household_enrolled, "children": children or 0}
+    cases = []
+    for rule in matching(_pack(), event):
+        facts = _("The civil registry reported the birth of a child (PIN %(pin)s) to %(name)s on %(date)s.",
+                  pin=pin, name=mother.full_name, date=birth_date.strftime("%d.%m.%Y"))
+        case = raise_alert(rule, f"{rule.id}:birth:{pin}", household.area_id,
+                           f"{facts}\n{rule.action_text(_language())}",
+                           {**event, "pin": pin, "birth_date": birth_date.isoformat(), "source": source},
+                           household_id=household.id, person_id=mother.id)
+        if case is not None:
+            cases.append(case)
+    return cases
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)

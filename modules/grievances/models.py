@@ -28,6 +28,7 @@ class CaseChannel(enum.StrEnum):
     sms = "sms"
     portal = "portal"
     api = "api"
+    event = "event"  # raised by an event or a scan (modules/grievances/alerts.py), not brought by anyone
 
 
 class CaseStatus(enum.StrEnum):

@@ -27,6 +27,7 @@ CHANNEL = {
     "sms": _l("By SMS"),
     "portal": _l("Through the portal"),
     "api": _l("From another system"),
+    "event": _l("Raised by an event"),
 }
 DECISION = {
     "upheld": _l("Upheld"),

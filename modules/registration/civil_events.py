@@ -9,7 +9,9 @@
   Replaying a notify changes nothing more: a death already recorded with that date, or a birth already notified,
   is skipped. Everything is checked before anything is written, and written in one commit (the request's).
 - A recorded death is sent as `person_death_recorded` (webapp/signals.py): the alerts (modules/grievances/alerts.py)
-  suspend the deceased's enrolments and open one alert case for the household, in the same commit.
+  suspend the deceased's enrolments and open one alert case for the household, in the same commit. A birth
+  notified for the first time is sent as `person_birth_notified`, with the parent's PIN the record carries: the
+  alerts open one case proposing the child allowance when the parent's household receives benefits.
 
 The route is called by the registry, not by a browser: the app must exempt `bp` from CSRF protection. The signed
 transport (envelopes, signatures, acks) is the connector's, in connectors/transport/dci.py.
@@ -51,8 +53,10 @@ def _error(status: int, code: str, message: str):
     return jsonify(build_ack(ack_status="ERR", error=(code, message))), status
 
 
-def _event(event: NotifyEvent) -> tuple[str, str, date] | None:
-    """(kind, PIN, date) of a birth or death; None for another event type. Raises `_Malformed`."""
+def _event(event: NotifyEvent) -> tuple[str, str, date, str | None] | None:
+    """(kind, PIN, date, related PIN) of a birth or death; None for another event type. Raises `_Malformed`.
+
+    A birth's related PIN is the mother's (the civil registry's record of a birth names the child and the mother)."""
     kind = _KINDS.get(event.event_type or "") or event.record.get("event")
     if kind not in ("birth", "death"):
         return None
@@ -61,8 +65,11 @@ def _event(event: NotifyEvent) -> tuple[str, str, date] | None:
         raise _Malformed(f"event {event.reference_id}: a {kind} record needs `pin` and `date`")
     if event.record.get("event") not in (None, kind):
         raise _Malformed(f"event {event.reference_id}: reg_event_type and record disagree")
+    related = event.record.get("related_pin")
+    if related is not None and (not isinstance(related, str) or not related):
+        raise _Malformed(f"event {event.reference_id}: bad related_pin {related!r}")
     try:
-        return kind, pin, date.fromisoformat(when)
+        return kind, pin, date.fromisoformat(when), related
     except ValueError as exc:
         raise _Malformed(f"event {event.reference_id}: bad date {when!r}") from exc
 
@@ -111,10 +118,12 @@ def notify():
     return jsonify(ack)
 
 
-def apply_events(events: list[tuple[str, str, date]], message_id: str) -> dict[str, int]:
-    """Record deaths and births (no commit); returns what happened, by outcome."""
+def apply_events(events: list[tuple], message_id: str) -> dict[str, int]:
+    """Record deaths and births (no commit); returns what happened, by outcome. Each event is (kind, PIN, date)
+    or (kind, PIN, date, related PIN)."""
     counts = {"deaths_recorded": 0, "births_notified": 0, "unchanged": 0, "unknown_pins": 0}
-    for kind, pin, when in events:
+    for kind, pin, when, *more in events:
+        related = more[0] if more else None
         if kind == "death":
             person = db.session.scalar(select(Person).where(Person.pin == pin))
             if person is None:  # not (yet) in the registry's copy of the population register: nothing to update
@@ -143,6 +152,9 @@ def apply_events(events: list[tuple[str, str, date]], message_id: str) -> dict[s
             audit.record(BIRTH_NOTIFIED, "person", pin,
                          {"pin": pin, "birth_date": when.isoformat(), "source": SOURCE, "message_id": message_id})
             counts["births_notified"] += 1
+            # Alerts (modules/grievances) propose the child allowance to a household receiving benefits.
+            signals.person_birth_notified.send(None, pin=pin, birth_date=when, related_pin=related, source=SOURCE,
+                                               message_id=message_id)
     return counts
 
 
