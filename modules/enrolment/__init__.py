@@ -1,7 +1,7 @@
 """Programme membership, payee lists, bank accounts, low-income certificates.
 
-Reacts to `application_decided` (webapp/signals.py): an eligible decision enrols its beneficiaries at once, inside
-the sender's transaction (no commit here), so a decision and its enrolments are stored together or not at all.
+Reacts to `application_decided` (webapp/signals.py): an eligible decision on a claim enrols its beneficiaries at once,
+inside the sender's transaction (no commit here), so a decision and its enrolments are stored together or not at all.
 """
 
 import logging
@@ -17,11 +17,12 @@ def _enrol_on_decision(application, assessment=None, actor=None, **_extra):
 
     from modules.enrolment.operations import EnrolmentError, enrol_from_assessment
     from modules.enrolment.tasks import open_bank_accounts
+    from modules.registration.models import Purpose
     from webapp import audit, jobs
     from webapp.extensions import db
 
-    if assessment is None:
-        return
+    if assessment is None or application.purpose is not Purpose.claim:
+        return  # a re-assessment from a case enrols only when a person confirms it (modules/grievances)
     try:
         with db.session.begin_nested():
             created = enrol_from_assessment(assessment, actor)

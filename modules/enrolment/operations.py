@@ -38,10 +38,14 @@ class EnrolmentError(Refusal):
     """An assessment or a request that cannot be turned into enrolments as it stands; nothing was changed."""
 
 
-def period_for(assessment: Assessment, months: int) -> tuple[date, date]:
-    """From the first day of the month after the decision to the last day of the last month paid."""
-    decided = local_time(assessment.created_at).date()
-    first = decided.year * 12 + decided.month  # month index of the month after the decision (0-based months)
+def period_for(assessment: Assessment, months: int, first_month: date | None = None) -> tuple[date, date]:
+    """From the first day of the month after the decision (or of `first_month`, for an appeal that reverses an
+    earlier refusal) to the last day of the last month paid."""
+    if first_month is not None:
+        first = first_month.year * 12 + first_month.month - 1
+    else:
+        decided = local_time(assessment.created_at).date()
+        first = decided.year * 12 + decided.month  # month index of the month after the decision (0-based months)
     last = first + months - 1
     start = date(first // 12, first % 12 + 1, 1)
     end_year, end_month = last // 12, last % 12 + 1
@@ -58,8 +62,9 @@ def enrolments_for_application(application_id: int) -> list[Enrolment]:
                                    .order_by(Enrolment.id)))
 
 
-def enrol_from_assessment(assessment: Assessment, actor=None) -> list[Enrolment]:
-    """One enrolment per programme and beneficiary of an eligible assessment; the existing ones on a re-run."""
+def enrol_from_assessment(assessment: Assessment, actor=None, first_month: date | None = None) -> list[Enrolment]:
+    """One enrolment per programme and beneficiary of an eligible assessment; the existing ones on a re-run.
+    `first_month`: the periods start then instead of the month after the decision."""
     if assessment.decision is not Decision.eligible:
         return []
     existing = enrolments_of(assessment.id)
@@ -76,7 +81,7 @@ def enrol_from_assessment(assessment: Assessment, actor=None) -> list[Enrolment]
         if programme is None:
             raise EnrolmentError(_l("Assessment %(id)d grants the programme %(code)s, which is not in the registry.",
                                     id=assessment.id, code=item["code"]))
-        start, end = period_for(assessment, int(item["months"]))
+        start, end = period_for(assessment, int(item["months"]), first_month)
         for beneficiary, amount in _beneficiaries(assessment, item, version, people):
             _supersede(beneficiary.id, programme.id, assessment, start, actor)
             enrolment = Enrolment(
@@ -103,6 +108,18 @@ def _people(assessment: Assessment) -> dict[str, Person]:
         raise EnrolmentError(_l("Assessment %(id)d: no person with PIN %(pin)s is in the registry.",
                                 id=assessment.id, pin=missing[0]))
     return found
+
+
+def beneficiaries(assessment: Assessment) -> list[tuple[str, Person, Decimal, int]]:
+    """[(programme code, beneficiary, monthly amount, months)] an eligible assessment would enrol; nothing written."""
+    if assessment.decision is not Decision.eligible:
+        return []
+    pack = get_pack(assessment.pack_id)
+    version = next((v for v in pack.versions if v.version == assessment.pack_version), None) \
+        or pack.version_for(assessment.as_of)
+    people = _people(assessment)
+    return [(item["code"], person, amount, int(item["months"])) for item in assessment.programmes
+            for person, amount in _beneficiaries(assessment, item, version, people)]
 
 
 def _beneficiaries(assessment: Assessment, item: dict, version: Version, people: dict[str, Person]):

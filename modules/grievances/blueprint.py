@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from modules.grievances import api, controllers, profile_views, visit_views, visits
+from modules.grievances import api, controllers, profile_views, reassessment_views, visit_views, visits
 from webapp.idempotency import idempotent
 
 bp = Blueprint("grievances", __name__, template_folder="templates")
@@ -13,6 +13,14 @@ bp.add_url_rule("/cases/<int:case_id>/assign", "case_assign", controllers.case_a
 bp.add_url_rule("/cases/<int:case_id>/event", "case_event", controllers.case_event, methods=["POST"])
 bp.add_url_rule("/cases/<int:case_id>/status", "case_transition", controllers.case_transition, methods=["POST"])
 bp.add_url_rule("/cases/<int:case_id>/resolve", "case_resolve", controllers.case_resolve, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/changes/new", "change_new", reassessment_views.change_new,
+                methods=["GET", "POST"])
+bp.add_url_rule("/cases/<int:case_id>/appeal-review", "appeal_review", reassessment_views.appeal_review,
+                methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/reassessments/<int:reassessment_id>/confirm", "reassessment_confirm",
+                reassessment_views.reassessment_confirm, methods=["POST"])
+bp.add_url_rule("/cases/<int:case_id>/reassessments/<int:reassessment_id>/discard", "reassessment_discard",
+                reassessment_views.reassessment_discard, methods=["POST"])
 bp.add_url_rule("/households", "household_search", profile_views.household_search)
 bp.add_url_rule("/households/<int:household_id>", "household_profile", profile_views.household_profile)
 bp.add_url_rule("/households/<int:household_id>/visits/new", "visit_new", visit_views.visit_new,

@@ -224,7 +224,14 @@ def case_detail(case_id: int):
         moves=[s for s in targets if s is not CaseStatus.resolved and (reopen is None or s is not reopen)],
         can_resolve=CaseStatus.resolved in targets, reopen=reopen, application=application, person=person,
         who=_who([case])[case.id], household_url=_household_url(case), event_kinds=PAGE_EVENT_KINDS,
-        decisions=list(CaseDecision), text_max=TEXT_MAX, summary_max=SUMMARY_MAX, **_page_helpers())
+        decisions=list(CaseDecision), text_max=TEXT_MAX, summary_max=SUMMARY_MAX, rp=reassessment_panel(case, today),
+        **_page_helpers())
+
+
+def reassessment_panel(case: Case, today):
+    from modules.grievances.reassessment_views import panel
+
+    return panel(case, today)
 
 
 def _household_url(case: Case) -> str | None:

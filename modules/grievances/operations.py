@@ -404,8 +404,9 @@ def escalate_breached(today: date | None = None, batch: int = 500) -> int:
 # --- messages -------------------------------------------------------------------------------------------------
 
 
-def _sms(case: Case, event: str, body) -> None:
-    """Queue the citizen's SMS for `event` in their language, once, and note it on the timeline."""
+def _sms(case: Case, event: str, body, phone: str | None = None, occurrence: int | None = None) -> None:
+    """Queue the citizen's SMS for `event` in their language, once (per `occurrence` of an event that can recur),
+    and note it on the timeline; to `phone`, else the complainant's."""
     from modules.notifications.operations import MAX_BODY, queue_sms
 
     language = case.language if case.language in SMS_LANGUAGES else "uz"
@@ -413,7 +414,8 @@ def _sms(case: Case, event: str, body) -> None:
         text = body()
     if len(text) > MAX_BODY:
         text = text[:MAX_BODY - 1] + "…"
-    notification = queue_sms(f"case:{case.id}:{event}", case.complainant_phone, text, language, f"case_{event}",
+    key = f"case:{case.id}:{event}" + (f":{occurrence}" if occurrence is not None else "")
+    notification = queue_sms(key, phone or case.complainant_phone, text, language, f"case_{event}",
                              application_id=case.application_id)
     case.events.append(CaseEvent(kind=CaseEventKind.sms, text=text, public=True,
                                  actor_id=None, from_status=None, to_status=None))

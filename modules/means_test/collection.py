@@ -18,12 +18,12 @@ from connectors.base import income_window
 from connectors.registry import connectors_for
 from connectors.transport.xroad import user_id_of
 from modules.means_test.assessment import assess_safely
-from modules.means_test.evidence import missing_sources
+from modules.means_test.evidence import latest_pulls, missing_sources
+from modules.means_test.facts import application_day
 from modules.means_test.models import DataPull, PullStatus
 from modules.registration import status as status_machine
 from modules.registration.models import Application, ApplicationStatus
 from webapp.extensions import db
-from webapp.timeutil import local_time
 
 S = ApplicationStatus
 
@@ -37,7 +37,7 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
     if application.status is not S.collecting:
         return {"skipped": application.status.value}  # idempotent: a second run of the job changes nothing
     members = {member.person.pin: member.person_id for member in application.members}
-    window = income_window(local_time(application.submitted_at or application.created_at).date())
+    window = income_window(application_day(application))
     wanted = sources or missing_sources(application)
     if probe:
         connectors = connectors_for()
@@ -46,7 +46,7 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
     rounds = current_app.config["COLLECTION_ROUNDS"]
     for round_number in range(rounds):
         if wanted:
-            _record(application.id, members, _pull(wanted, list(members), window, user))
+            _record(application.id, members, _pull(wanted, _unanswered(application, wanted), window, user))
             db.session.flush()
         wanted = [name for name in wanted if name in missing_sources(application)]
         if not wanted:
@@ -54,6 +54,15 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
         if round_number < rounds - 1:
             time.sleep(current_app.config.get("COLLECTION_BACKOFF", 0.5) * 2 ** round_number)
     return finish(application, user)
+
+
+def _unanswered(application: Application, source_names: list[str]) -> list[str]:
+    """The PINs of the members some wanted source has not answered for: a retry, or a re-assessment that carries
+    the other members' evidence over, asks the registries only about them."""
+    latest = latest_pulls(application.id)
+    return [member.person.pin for member in application.members
+            if any((pull := latest.get((name, member.person_id))) is None or not pull.status.answered
+                   for name in source_names)]
 
 
 def _pull(source_names: list[str], pins: list[str], window, user) -> dict:

@@ -17,6 +17,21 @@ def latest_pulls(application_id: int) -> dict[tuple[str, int], DataPull]:
     return {(pull.source, pull.person_id): pull for pull in pulls}
 
 
+def carry_over(from_application_id: int, to_application_id: int, person_ids: list[int]) -> int:
+    """Copy what an earlier application knows about `person_ids` (its newest answered pull per source and person)
+    into a re-assessment, as evidence of that time: only the others are asked again. Returns the pulls copied."""
+    latest = latest_pulls(from_application_id)
+    wanted = set(person_ids)
+    copies = [DataPull(application_id=to_application_id, person_id=pull.person_id, source=pull.source,
+                       status=pull.status, fetched_at=pull.fetched_at, latency_ms=pull.latency_ms,
+                       attempts=pull.attempts, request_id=pull.request_id, error=pull.error, payload=pull.payload,
+                       manual_entry_id=pull.manual_entry_id)
+              for (_source, person_id), pull in sorted(latest.items()) if person_id in wanted and pull.status.answered]
+    db.session.add_all(copies)
+    db.session.flush()
+    return len(copies)
+
+
 def missing_sources(application: Application, latest: dict | None = None) -> list[str]:
     latest = latest_pulls(application.id) if latest is None else latest
     return [source.name for source in SOURCES if not all(

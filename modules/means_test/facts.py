@@ -42,7 +42,10 @@ def build_facts(application: Application) -> dict:
 
 
 def application_day(application: Application) -> date:
-    """The country's calendar date of submission (of creation for an application never submitted)."""
+    """The day the application is assessed as of: its `as_of` day when it has one (an appeal is taken as of the
+    original application's day), else the country's calendar date of submission (of creation if never submitted)."""
+    if application.as_of is not None:
+        return application.as_of
     return local_time(application.submitted_at or application.created_at).date()
 
 

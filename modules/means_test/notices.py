@@ -7,7 +7,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from modules.means_test.models import Assessment, Decision
-from modules.registration.models import Application
+from modules.registration.models import Application, Purpose
 from rules.evaluation import format_number, reason_message
 from rules.pack import get_pack
 from webapp import audit, signals
@@ -57,6 +57,8 @@ def _rule_values(assessment: Assessment, rule_id: str) -> dict:
 def _notify_decision(application: Application, assessment: Assessment, actor=None, **_extra):
     from modules.notifications.operations import queue_sms
 
+    if application.purpose is not Purpose.claim:
+        return  # the citizen hears of a re-assessment from its case, once a person confirms what follows
     language = application.language if application.language in SMS_LANGUAGES else "uz"
     try:
         queue_sms(f"application:{application.id}:decision", application.phone,

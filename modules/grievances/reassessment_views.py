@@ -1,0 +1,189 @@
+"""Staff pages for re-assessing a household from a case: record a change of circumstances (shown before it is
+saved), review an appealed decision, and confirm or discard the new assessment (its consequences shown first).
+
+Thin: load, check access, validate the form, call modules/grievances/reassessment.py, render or redirect. The
+boundary commits; a refusal is flashed (or shown beside its field) and nothing changes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from modules.grievances import reassessment as operations
+from modules.grievances.controllers import _load_or_404, _today
+from modules.grievances.models import Reassessment
+from modules.grievances.reassessment_forms import MAX_CHANGES, ChangeRows, ReviewForm, rows_from
+from modules.means_test.explain import explain
+from modules.means_test.models import Assessment
+from modules.registration.models import Application, Person, Relation
+from webapp.auth.permissions import require
+from webapp.boundary import Refusal, caught_refusal, flatten_errors
+from webapp.extensions import db
+
+RELATIONS = [relation.value for relation in Relation if relation is not Relation.head]
+
+
+def _back(case_id: int):
+    return redirect(url_for("grievances.case_detail", case_id=case_id) + "#reassessment")
+
+
+def _changes(rows: list[dict]) -> list[operations.Change]:
+    """The typed rows as changes; a PIN the register does not know is refused beside its row."""
+    pins = [row["pin"] for row in rows]
+    people = {p.pin: p for p in db.session.scalars(select(Person).where(Person.pin.in_(pins)))}
+    errors, changes = {}, []
+    for index, row in enumerate(rows):
+        person = people.get(row["pin"])
+        if person is None:
+            errors[f"pin-{index}"] = [_("No person with PIN %(pin)s in the population register.", pin=row["pin"])]
+            continue
+        relation = Relation(row["relation"]) if row.get("relation") else None
+        changes.append(operations.Change(row["kind"], person, relation, row["date"]))
+    if errors:
+        raise Refusal(errors=errors)
+    return changes
+
+
+def _checked(form) -> list[dict]:
+    try:
+        return ChangeRows().load({"rows": rows_from(form)})["rows"]
+    except ValidationError as error:
+        raise Refusal(errors=_row_errors(error.messages)) from error
+
+
+def _row_errors(messages: dict) -> dict:
+    """marshmallow's {"rows": {0: {"pin": [...]}}} as {"pin-0": [...]}, the names the page gives its fields."""
+    rows = messages.get("rows", {})
+    if not isinstance(rows, dict):
+        return {"rows": rows}
+    flat = {}
+    for index, fields in rows.items():
+        for name, problems in (fields.items() if isinstance(fields, dict) else [("kind", fields)]):
+            flat[f"{name}-{index}"] = problems
+    return flat or flatten_errors(messages)
+
+
+@require("case.manage")
+def change_new(case_id: int):
+    case = _load_or_404(case_id)
+    if not operations.can_change(case):
+        abort(404)
+    form = [dict(row) for row in rows_from(request.form)] if request.method == "POST" else []
+    errors, shape, confirmed = {}, None, False  # "edit" (back from the preview) shows the rows again, unchecked
+    if request.method == "POST" and request.form.get("action") != "edit":
+        with caught_refusal(flash_it=False) as caught:
+            changes = _changes(_checked(request.form))
+            if request.form.get("action") == "confirm":
+                operations.record_change(case, changes, current_user)
+                confirmed = True
+            else:
+                shape = operations.composition(case, changes)
+        errors = caught.errors
+        if caught and caught.refusal.message is not None:
+            flash(str(caught.refusal), "error")
+        if confirmed and not caught:
+            flash(_("The change is recorded and the household is being re-assessed."), "success")
+            return _back(case_id)
+    return render_template("grievances/change_form.html", case=case, form=form, errors=errors, shape=shape,
+                           kinds=operations.CHANGE_KINDS, relations=RELATIONS, max_rows=MAX_CHANGES,
+                           today=_today(), **_words()), 422 if errors else 200
+
+
+@require("case.manage")
+def appeal_review(case_id: int):
+    case = _load_or_404(case_id)
+    with caught_refusal() as caught:
+        try:
+            args = ReviewForm().load(request.form)
+        except ValidationError as error:
+            raise Refusal(errors=flatten_errors(error.messages)) from error
+        operations.start_appeal_review(case, current_user, refresh=args["refresh"])
+    if not caught:
+        flash(_("The decision is being taken again."), "success")
+    return _back(case_id)
+
+
+def _reassessment_or_404(case_id: int, reassessment_id: int) -> Reassessment:
+    case = _load_or_404(case_id)
+    found = db.session.get(Reassessment, reassessment_id)
+    if found is None or found.case_id != case.id:
+        abort(404)
+    return found
+
+
+@require("case.manage")
+def reassessment_confirm(case_id: int, reassessment_id: int):
+    found = _reassessment_or_404(case_id, reassessment_id)
+    with caught_refusal() as caught:
+        outcome = operations.confirm(found, _today(), current_user)
+    if not caught:
+        flash(str(OUTCOME_DONE[outcome.value]), "success")
+    return _back(case_id)
+
+
+@require("case.manage")
+def reassessment_discard(case_id: int, reassessment_id: int):
+    found = _reassessment_or_404(case_id, reassessment_id)
+    with caught_refusal() as caught:
+        operations.discard(found, current_user)
+    if not caught:
+        flash(_("The re-assessment was discarded; the household's benefits are unchanged."), "success")
+    return _back(case_id)
+
+
+# --- what the case page shows ----------------------------------------------------------------------------------
+
+KIND_WORDS = {"birth": _l("Birth"), "death": _l("Death"), "moved_in": _l("Moved in"), "moved_out": _l("Moved out"),
+              "income": _l("New job or income")}
+RELATION_WORDS = {"spouse": _l("Spouse"), "child": _l("Child"), "parent": _l("Parent"), "other": _l("Other relative"),
+                  "head": _l("Head of the household")}
+STATUS_WORDS = {"collecting": _l("Asking the registries"), "assessed": _l("Waiting for confirmation"),
+                "confirmed": _l("Confirmed"), "discarded": _l("Discarded")}
+OUTCOME_WORDS = {"recalculated": _l("Benefits recalculated"), "upheld": _l("Original decision stands"),
+                 "overturned": _l("Decision overturned")}
+OUTCOME_DONE = {"recalculated": _l("Confirmed: the household's benefits follow the new assessment."),
+                "upheld": _l("Confirmed: the original decision stands and the appeal is resolved."),
+                "overturned": _l("Confirmed: the household is enrolled and the months missed will be paid.")}
+DECISION_WORDS = {"eligible": _l("Eligible"), "ineligible": _l("Not eligible")}
+
+
+def _words() -> dict:
+    return {"kind_word": lambda code: str(KIND_WORDS.get(code, "—")),
+            "relation_word": lambda code: str(RELATION_WORDS.get(getattr(code, "value", code), "—")),
+            "describe": operations.describe}
+
+
+def summary(assessment: Assessment | None) -> dict | None:
+    """An assessment as the comparison shows it: decision, income per person, amounts, the reasons in words."""
+    if assessment is None:
+        return None
+    explained = explain(assessment)
+    return {"assessment": assessment, "decision": str(DECISION_WORDS.get(assessment.decision.value, "—")),
+            "eligible": assessment.decision.value == "eligible",
+            "reasons": [rule["message"] for rule in explained["rules"] if rule["fired"] and rule["message"]],
+            "programmes": [item for item in explained["programmes"] if item["eligible"]]}
+
+
+def panel(case, today: date) -> dict:
+    """Everything the case page's re-assessment section needs."""
+    items = operations.of_case(case)
+    running = next((r for r in items if r.status.value in ("collecting", "assessed")), None)
+    shown = running or (items[-1] if items else None)
+    context = {"items": items, "shown": shown, "can_change": operations.can_change(case) and running is None,
+               "can_appeal": operations.can_appeal(case) and running is None,
+               "status_word": lambda code: str(STATUS_WORDS.get(getattr(code, "value", code), "—")),
+               "outcome_word": lambda code: str(OUTCOME_WORDS.get(getattr(code, "value", code), "—")), **_words()}
+    if shown is not None:
+        old = db.session.get(Assessment, shown.previous_assessment_id) if shown.previous_assessment_id else None
+        context.update(old=summary(old), new=summary(operations.new_assessment(shown)),
+                       outcome=operations.outcome_of(shown) if shown is running else shown.outcome,
+                       plan=operations.plan_for(shown, today) if shown is running else None,
+                       application=db.session.get(Application, shown.application_id)
+                       if shown.application_id else None)
+    return context
