@@ -75,9 +75,11 @@ def generate(programme_code: str, region_code: str, period: str, actor=None) -> 
                                 "prepared.", programme=programme.name, region=region.name, period=period))
         set_end_to_end_ids(payroll.id)
         refresh_totals(payroll)
-        audit.record("payroll.generated", "payroll", payroll.id,
-                     {"programme": programme_code, "region": region_code, "period": period, "added": added,
-                      "arrears": arrears, "lines": payroll.line_count, "total": str(payroll.total_amount)}, actor=actor)
+        details = {"programme": programme_code, "region": region_code, "period": period, "added": added,
+                   "lines": payroll.line_count, "total": str(payroll.total_amount)}
+        if arrears:  # how many of the added lines pay owed months, said only when some do
+            details["arrears"] = arrears
+        audit.record("payroll.generated", "payroll", payroll.id, details, actor=actor)
     return payroll
 
 
