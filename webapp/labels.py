@@ -37,6 +37,11 @@ ENUM_LABELS = [
     _l("confirmed"), _l("refused"), _l("unmatched"), _l("already_settled"), _l("unclassified"),
     # a payroll's timeline (audit actions payroll.*)
     _l("generated"), _l("approval_refused"), _l("funds_confirmed"), _l("funds_refused"), _l("funds_pending"),
+    # cases: kinds, channels, statuses, decisions; re-assessments: purposes and outcomes
+    _l("enquiry"), _l("update"), _l("alert"), _l("grievance"), _l("appeal"), _l("phone"), _l("sms"), _l("api"),
+    _l("event"), _l("new"), _l("assigned"), _l("in_progress"), _l("waiting_citizen"), _l("waiting_other"),
+    _l("resolved"), _l("upheld"), _l("partially_upheld"), _l("rejected"), _l("redirected"), _l("referred"),
+    _l("claim"), _l("change"), _l("recalculated"), _l("overturned"), _l("discarded"),
     # enrolments and bank accounts
     _l("active"), _l("suspended"), _l("ended"), _l("requested"), _l("opened"), _l("card_issued"), _l("closed"),
     # the thirteen sources (connectors/catalog.py)
@@ -73,6 +78,13 @@ AUDIT_ACTIONS = {
     "case.escalated": _l("Case escalated"),
     "case.alert_raised": _l("Alert raised from a registry event"),
     "case.note_added": _l("Entry added to a case"),
+    "case.reassessment_started": _l("Household re-assessment started from a case"),
+    "case.reassessment_ready": _l("New assessment ready for confirmation"),
+    "case.reassessment_confirmed": _l("Re-assessment confirmed"),
+    "case.reassessment_discarded": _l("Re-assessment discarded"),
+    "household.members_changed": _l("Household members changed"),
+    "enrolment.shortened": _l("Enrolment ends earlier"),
+    "enrolment.arrears_owed": _l("Owed months recorded"),
     "applications.exported": _l("Applications exported"),
     "assessment.decided": _l("Means test decided"),
     "assessment.failed": _l("Means test failed"),
@@ -163,6 +175,10 @@ DETAIL_NAMES = {
     "full_name": _l("Full name"), "filters": _l("Filters"), "rows": _l("Rows"), "job_id": _l("Job"),
     "sha256": _l("Checksum (SHA-256)"), "treasury_reference": _l("Treasury reference"),
     "excluded": _l("Lines excluded, by reason"),
+    "joined": _l("Joined"), "left": _l("Left"), "date": _l("Date"), "reassessment": _l("Re-assessment"),
+    "purpose": _l("Purpose"), "refreshed": _l("Registries asked again"), "outcome": _l("Outcome"),
+    "months_owed": _l("Months owed"), "period_end": _l("Period end"), "periods": _l("Months"),
+    "arrears": _l("Owed months paid"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -1,9 +1,6 @@
 """Every periodic job and when it runs, in one place. `srsp worker` runs it beside the workers and `make run` in a
 thread (webapp/scheduler.py); SRSP_SCHEDULE changes a period or turns an entry off."""
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
 from flask_babel import lazy_gettext as _l
 
 from modules.enrolment.tasks import sync_bank_accounts
@@ -13,22 +10,7 @@ from modules.means_test.tasks import recertify_households
 from modules.notifications.tasks import resend_stuck_sms
 from webapp.audit_checkpoints import checkpoint_audit
 from webapp.jobs import sweep_jobs
-from webapp.scheduler import Every, Monthly, Periodic
-from webapp.timeutil import local_time
-
-
-@dataclass(frozen=True)
-class Daily:
-    """Once a day at `hour` in the country's time zone; the day's slot until the next one is due (a scheduler that
-    starts before the hour catches up on the day before)."""
-
-    hour: int = 6
-
-    def slot(self, now: datetime) -> str:
-        local = local_time(now)
-        day = local.date() if local.hour >= self.hour else local.date() - timedelta(days=1)
-        return day.isoformat()
-
+from webapp.scheduler import Daily, Every, Monthly, Periodic
 
 SCHEDULE = (
     # Safety nets: work whose job was lost is handed over again, collections that lost theirs restart.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask
 
@@ -48,10 +48,23 @@ class Monthly:
 
 
 @dataclass(frozen=True)
+class Daily:
+    """Once a day at `hour` in the country's time zone; the day's slot until the next one is due (a scheduler that
+    starts before the hour catches up on the day before)."""
+
+    hour: int = 6
+
+    def slot(self, now: datetime) -> str:
+        local = local_time(now)
+        day = local.date() if local.hour >= self.hour else local.date() - timedelta(days=1)
+        return day.isoformat()
+
+
+@dataclass(frozen=True)
 class Periodic:
     name: str
     task: Task
-    when: Every | Monthly
+    when: Every | Daily | Monthly
     title: object = None  # a lazy title: runs with a title are shown on the jobs page
     params: dict = field(default_factory=dict)
 

@@ -1,9 +1,9 @@
 """Case management: enquiries, updates, alerts, grievances, appeals.
 
-Reacts to `person_death_recorded` and `payment_lines_failed` (webapp/signals.py): the rule pack's alert rules open
-alert cases (modules/grievances/alerts.py) inside the sender's transaction (no commit here). Reacts to
-`application_decided` for the applications a case started (a change of circumstances, an appeal): the new assessment
-waits on the case for a person to confirm it (modules/grievances/reassessment.py).
+Reacts to `person_death_recorded`, `person_birth_notified` and `payment_lines_failed` (webapp/signals.py): the rule
+pack's alert rules open alert cases (modules/grievances/alerts.py) inside the sender's transaction (no commit here).
+Reacts to `application_decided` for the applications a case started (a change of circumstances, an appeal): the new
+assessment waits on the case for a person to confirm it (modules/grievances/reassessment.py).
 """
 
 from webapp import signals
@@ -14,6 +14,13 @@ def _alert_on_death(person, death_date=None, source=None, **_extra):
     from modules.grievances.alerts import on_death
 
     on_death(person, death_date, source)
+
+
+@signals.person_birth_notified.connect
+def _alert_on_birth(_sender, pin=None, birth_date=None, related_pin=None, source=None, **_extra):
+    from modules.grievances.alerts import on_birth
+
+    on_birth(pin, birth_date, related_pin, source)
 
 
 @signals.payment_lines_failed.connect

@@ -28,7 +28,7 @@ from modules.grievances.forms import (
     TransitionForm,
 )
 from modules.grievances.models import OPEN_STATUSES, Case, CaseChannel, CaseDecision, CaseKind, CaseStatus
-from modules.grievances.schemas import CaseArgs
+from modules.grievances.schemas import STAFF_CHANNELS, CaseArgs
 from modules.grievances.status import TRANSITIONS
 from modules.registration.models import Application, Person
 from webapp.auth.permissions import PERMISSIONS, has_permission, require
@@ -154,7 +154,8 @@ def case_new():
                   "success")
             return redirect(url_for("grievances.case_detail", case_id=case.id))
     return render_template("grievances/new.html", form=form, errors=errors, kinds=list(CaseKind),
-                           channels=list(CaseChannel), category_groups=_category_groups(), text_max=TEXT_MAX,
+                           channels=[CaseChannel(value) for value in STAFF_CHANNELS],
+                           category_groups=_category_groups(), text_max=TEXT_MAX,
                            **_page_helpers()), 422 if errors or request.method == "POST" else 200
 
 

@@ -21,6 +21,14 @@ CHOOSE_RELATION = _l("Choose how the person is related to the head of the househ
 GIVE_DATE = _l("Give the date of the change.")
 
 
+def _plausible(when: date) -> None:
+    today = local_today()
+    if when > today:
+        raise ValidationError(str(_l("The date of the change cannot be in the future.")))
+    if when < date(today.year - 100, 1, 1):
+        raise ValidationError(str(GIVE_DATE))
+
+
 class _Form(LocalizedSchema):
     class Meta:
         unknown = EXCLUDE
@@ -33,17 +41,13 @@ class ChangeRow(_Form):
                         validate=validate.Regexp(r"[0-9]{14}\Z", error=GIVE_PIN))
     relation = fields.String(validate=validate.OneOf([r.value for r in Relation if r is not Relation.head],
                                                      error=CHOOSE_RELATION))
-    date = fields.Date(required=True, error_messages={"required": GIVE_DATE, "null": GIVE_DATE, "invalid": GIVE_DATE})
+    date = fields.Date(required=True, error_messages={"required": GIVE_DATE, "null": GIVE_DATE, "invalid": GIVE_DATE},
+                       validate=_plausible)
 
-    @validates_schema
-    def _consistent(self, data, **_kwargs):
+    @validates_schema(skip_on_field_errors=False)
+    def _relation_given(self, data, **_kwargs):
         if data.get("kind") in JOINING and not data.get("relation"):
             raise ValidationError(str(CHOOSE_RELATION), "relation")
-        when = data.get("date")
-        if when is not None and when > local_today():
-            raise ValidationError(str(_l("The date of the change cannot be in the future.")), "date")
-        if when is not None and when < date(local_today().year - 100, 1, 1):
-            raise ValidationError(str(GIVE_DATE), "date")
 
 
 class ChangeRows(_Form):
@@ -63,3 +67,24 @@ def rows_from(form) -> list[dict]:
         if any(row.values()):
             rows.append({key: value for key, value in row.items() if value})
     return rows
+
+
+class _Form(LocalizedSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class ChangeRow(_Form):
+    kind = fields.String(required=True, error_messages={"required": CHOOSE_KIND, "null": CHOOSE_KIND},
+                         validate=validate.OneOf(KINDS, error=CHOOSE_KIND))
+    pin = fields.String(required=True, error_messages={"required": GIVE_PIN, "null": GIVE_PIN},
+                        validate=validate.Regexp(r"[0-9]{14}\Z", error=GIVE_PIN))
+    relation = fields.String(validate=validate.OneOf([r.value for r in Relation if r is not Relation.head],
+                                                     error=CHOOSE_RELATION))
+    date = fields.Date(required=True, error_messages={"required": GIVE_DATE, "null": GIVE_DATE, "invalid": GIVE_DATE},
+                       validate=_plausible)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _relation_given(self, data, **_kwargs):
+        if data.get("kind") in JOINING and not data.get("relation"):
+            raise ValidationError(str(CHOOSE_RELATION), "relation")

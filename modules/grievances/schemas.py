@@ -34,6 +34,10 @@ def _check_category(value: str) -> None:
         raise ValidationError(_("Choose a category from the list."))
 
 
+# "event" is the channel of alerts the system raises itself: no person opens a case through it.
+STAFF_CHANNELS = [channel.value for channel in CaseChannel if channel is not CaseChannel.event]
+
+
 class CaseArgs(LocalizedSchema):
     """A new case, from a page or the API."""
 
@@ -45,7 +49,7 @@ class CaseArgs(LocalizedSchema):
     category = fields.String(required=True, error_messages=_REQUIRED,
                              validate=[validate.Length(max=60), _check_category])
     channel = fields.String(load_default=CaseChannel.office.value, validate=validate.OneOf(
-        [channel.value for channel in CaseChannel], error=_l("Choose how the case came in from the list.")))
+        STAFF_CHANNELS, error=_l("Choose how the case came in from the list.")))
     description = fields.String(required=True, error_messages=_REQUIRED, validate=validate.Length(
         min=1, max=MAX_DESCRIPTION, error=_l("Write the description in 1 to %(max)s characters.", max=MAX_DESCRIPTION)))
     applicant_pin = fields.String(load_default=None, validate=[validate.Length(max=14), _check_pin])
