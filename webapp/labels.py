@@ -178,7 +178,8 @@ DETAIL_NAMES = {
     "joined": _l("Joined"), "left": _l("Left"), "date": _l("Date"), "reassessment": _l("Re-assessment"),
     "purpose": _l("Purpose"), "refreshed": _l("Registries asked again"), "outcome": _l("Outcome"),
     "months_owed": _l("Months owed"), "period_end": _l("Period end"), "periods": _l("Months"),
-    "arrears": _l("Owed months paid"),
+    "arrears": _l("Owed months paid"), "area_id": _l("Area"), "category": _l("Category"),
+    "tracking_number": _l("Tracking number"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -51,7 +51,7 @@ PSEUDO = "eo"  # a locale Babel knows (two plural forms) that the application ha
 OPEN, CLOSE = "⟦", "⟧"
 # Names that are never translated: the system's, and each language's own name in the language switch.
 BRAND = ("SRSP", "Pseudo", "Oʻzbekcha", "O‘zbekcha", "Русский", "English", "Кыргызча")
-ROLES = ("admin", "registrar", "finance_maker", "finance_checker", "analyst", "auditor")
+ROLES = ("admin", "registrar", "finance_maker", "finance_checker", "analyst", "auditor", "social_worker")
 # Routes that answer with something other than a page (files, JSON polled by scripts, the health check).
 NOT_PAGES = {"static", "core.health", "core.job_status", "core.job_file", "payments.payroll_download",
              "means_test.policy_simulate_csv"}
@@ -322,22 +322,44 @@ def checked_payroll(registrar, maker, period: str):
     return payroll
 
 
+def case_with_reassessment(decided, worker):
+    """An update case about the decided household whose re-assessment waits for confirmation, so the case page
+    shows the comparison and what confirming does."""
+    from modules.grievances import operations as cases
+    from modules.grievances.models import Reassessment, ReassessmentPurpose, ReassessmentStatus
+    from modules.means_test.explain import latest_assessment
+
+    case = cases.open_case({"kind": "update", "category": "birth", "channel": "mahalla", "description": "Qiz tug'ildi",
+                            "application_id": decided.id}, worker)
+    assessment = latest_assessment(decided.id)
+    child = decided.members[-1].person
+    db.session.add(Reassessment(case_id=case.id, purpose=ReassessmentPurpose.change, household_id=decided.household_id,
+                                previous_assessment_id=assessment.id, application_id=decided.id,
+                                status=ReassessmentStatus.assessed, created_by_id=worker.id, refreshed=False,
+                                changes=[{"kind": "birth", "pin": child.pin, "name": child.full_name,
+                                          "relation": "child", "date": "2026-11-02"}]))
+    db.session.flush()
+    return case
+
+
 def representative_data() -> dict:
     users = {role: factories.make_user(role, national=True, language=PSEUDO) for role in ROLES}
     decided = decided_application(users["registrar"])
+    case = case_with_reassessment(decided, users["social_worker"])
     waiting = waiting_application(users["registrar"])
     payroll = checked_payroll(users["registrar"], users["finance_maker"], "2031-03")
     tokens = {role: issue_token(users[role], "pseudo-locale test") for role in ("registrar", "finance_maker")}
     db.session.commit()  # (a savepoint of the test's transaction) an answer above 400 rolls back what it did
-    return {"users": users, "tokens": tokens, "decided": decided, "waiting": waiting, "payroll": payroll}
+    return {"users": users, "tokens": tokens, "decided": decided, "waiting": waiting, "payroll": payroll,
+            "case": case}
 
 
 def sample_values(data: dict) -> dict:
     """A value for each URL parameter of a page."""
     return {"application_id": data["decided"].id, "user_id": data["users"]["registrar"].id,
             "payroll_id": data["payroll"].id, "import_id": 987654, "job_id": "no-such-job", "source": "tax",
-            "entry_id": 987654, "household_id": data["decided"].household_id, "case_id": 987654,
-            "visit_id": 987654}
+            "entry_id": 987654, "household_id": data["decided"].household_id, "case_id": data["case"].id,
+            "visit_id": 987654, "reassessment_id": 987654}
 
 
 def page_urls(app, data: dict) -> list[str]:
