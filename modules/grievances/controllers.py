@@ -219,14 +219,24 @@ def case_detail(case_id: int):
         if case.status in CLOSED else None
     application = db.session.get(Application, case.application_id) if case.application_id else None
     person = db.session.get(Person, case.person_id) if case.person_id else None
+    payment = _payment(case)
     return render_template(
         "grievances/detail.html", case=case, today=today, sla_state=sla.sla_status(case, today),
         events=events, colleagues=colleagues(case) if confidential else [],
         moves=[s for s in targets if s is not CaseStatus.resolved and (reopen is None or s is not reopen)],
         can_resolve=CaseStatus.resolved in targets, reopen=reopen, application=application, person=person,
-        who=_who([case])[case.id], household_url=_household_url(case), event_kinds=PAGE_EVENT_KINDS,
+        who=_who([case])[case.id], household_url=_household_url(case), payment=payment, event_kinds=PAGE_EVENT_KINDS,
         decisions=list(CaseDecision), text_max=TEXT_MAX, summary_max=SUMMARY_MAX, rp=reassessment_panel(case, today),
         **_page_helpers())
+
+
+def _payment(case: Case):
+    """The payroll line a case is about (a payment not received, a failed payment), with its payroll."""
+    if not case.payroll_line_id:
+        return None
+    from modules.payments.models import PayrollLine
+
+    return db.session.get(PayrollLine, case.payroll_line_id)
 
 
 def reassessment_panel(case: Case, today):

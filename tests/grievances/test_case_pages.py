@@ -231,3 +231,13 @@ def test_a_case_about_an_application_is_opened_with_its_reference(worker, worker
                     description="Rad etilganiga rozi emas", application_id="ariza 12")
     assert refused.status_code == 422
     assert "Give the application&#39;s reference as it appears on its page" in refused.get_data(as_text=True)
+
+
+def test_a_grievance_about_a_payment_shows_the_line_its_month_amount_and_status(worker, client):
+    payroll, lines = factories.sent_payroll(children=1)
+    case = _open(worker, payroll_line_id=lines[0].id, phone="+998901112233", description="Pul kelmadi")
+    case_id = _ready(case)
+    page = _page(sign_in(client, worker), f"/cases/{case_id}")
+    shown = re.search(r'<dd id="payment">(.*?)</dd>', page, re.S).group(1)
+    assert factories.PAYROLL_PERIOD in shown and "250" in shown and "Included" in shown
+    assert "/payrolls/" not in shown  # a social worker does not read payrolls
