@@ -21,10 +21,12 @@ from werkzeug.serving import make_server, run_simple
 from connectors.simulator import store
 from connectors.simulator.app import create_simulator_app
 from connectors.synthetic import existing_persons, synthesize
-from demo.cases import create_demo_cases
+from demo import events
+from demo.cases import create_demo_cases, queue, queue_line
 from demo.payroll import prepare_demo_month
 from demo.population import copy_simulated_population
 from demo.setup import create_demo_users, decide_demo_history, sample_families
+from modules.registration.civil_events import NOTIFY_PATH
 from modules.registration.population_copy import registry_persons
 from webapp.areas import load_areas
 from webapp.boundary import unit_of_work
@@ -36,6 +38,7 @@ from webapp.worker import start_schedule
 DEMO_HOUSEHOLDS = 3000
 DEMO_SIMULATOR_PORT = 5001  # webapp.config's SOURCES_URL points there unless SRSP_SIMULATOR_PORT says otherwise
 SIMULATOR_PORT_VARIABLE = "SRSP_SIMULATOR_PORT"
+SIMULATOR_EXTENSION = "demo.simulator"
 
 
 @click.group(help="The demo: `make run` uses it.")
@@ -60,9 +63,9 @@ def _setup_demo() -> dict:
                                    ).population.persons
         copied = copy_simulated_population(sim_engine)[0]["person"] if not registry_persons() else 0
     with unit_of_work():
-        create_demo_cases()  # the social worker's queue: a grievance (its SMS in the outbox), an enquiry, an update
+        create_demo_cases()  # a grievance (its SMS in the outbox) and an enquiry; the events' cases come later
     info = {"users": users_, "persons": copied, "generated": generated, "families": sample_families("UZ-TK"),
-            "simulator_url": str(sim_engine.url)}
+            "simulator_url": str(sim_engine.url), "queue": queue(), "newborn": events.newborn_pin(sim_engine)}
     # End the CLI's transaction: on SQLite an open one would hold the write lock the server's requests need.
     db.session.remove()
     return info
@@ -89,7 +92,7 @@ def demo_run(host, port, simulator_port):
     simulator_url = _start_simulator(host, simulator_port, fall_back=not chosen)
     _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
     click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
-    _decide_history_in_background(current_app._get_current_object())
+    _decide_history_in_background(current_app._get_current_object(), f"http://{host}:{port}")
     # The periodic jobs run here as on a worker: sweepers that resume work a restart interrupted, recertification.
     start_schedule(current_app._get_current_object())
     click.echo("  Periodic jobs (webapp/schedule.py) run in this process; see Jobs for their runs")
@@ -97,14 +100,28 @@ def demo_run(host, port, simulator_port):
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
-def _decide_history_in_background(app) -> None:
-    """Past decisions for the analysts' pages, made through the real path while the server starts."""
+def _decide_history_in_background(app, base_url: str | None = None) -> None:
+    """Past decisions for the analysts' pages, made through the real path while the server starts; then the demo
+    month and the social worker's cases that events raise (demo/events.py)."""
 
     def run():
         with app.app_context():
             count = decide_demo_history()
             db.session.remove()
-            month = prepare_demo_month(store.engine_for())
+            sim_engine = store.engine_for()
+            outcomes = {}
+
+            def death():  # before the month's payroll, which then leaves the deceased child out
+                outcomes["death"] = _step(lambda: _report_death(app, base_url))
+
+            month = prepare_demo_month(sim_engine, before_payroll=death)
+            db.session.remove()
+            if "death" not in outcomes:
+                death()
+            outcomes["failed payment"] = _step(lambda: events.fail_a_payment(sim_engine))
+            outcomes["appeal"] = _step(events.open_appeal, commit=True)
+            outcomes["birth"] = _step(lambda: events.report_birth(sim_engine), commit=True)
+            summary, newborn = queue(), events.newborn_pin(sim_engine)
             db.session.remove()
         if count:
             click.echo(f"  Demo history: {count} applications collected and decided (see Policy simulation)")
@@ -112,13 +129,40 @@ def _decide_history_in_background(app) -> None:
             click.echo(f"  Demo month: payroll {month['payroll']} for {month['period']} ({month['lines']} lines, "
                        f"{month['total']} UZS) prepared by finance.maker, ready for finance.checker to approve "
                        "(set up the authenticator first)")
+        for name, outcome in outcomes.items():
+            if outcome != "exists":
+                click.echo(f"  Demo case ({name}): {outcome}")
+        click.echo(queue_line(summary, newborn))
 
     threading.Thread(target=run, daemon=True, name="demo-history").start()
 
 
+def _report_death(app, base_url: str | None) -> str:
+    simulator = app.extensions.get(SIMULATOR_EXTENSION)
+    if simulator is None or base_url is None:
+        return "skipped: the registry simulator does not run in this process"
+    if not events.wait_for_server(base_url):
+        return f"skipped: the server did not answer at {base_url}"
+    return events.report_death(simulator.extensions["simulator"], base_url + NOTIFY_PATH)
+
+
+def _step(work, commit: bool = False) -> str:
+    """One demo case: its outcome in words; a failure is reported, never fatal to the demo."""
+    try:
+        if commit:
+            with unit_of_work():
+                return work()
+        return work()
+    except Exception as error:  # noqa: BLE001 - the demo serves on whatever a step could not do
+        db.session.remove()
+        return f"skipped: {type(error).__name__}: {error}"
+
+
 def _start_simulator(host: str, port: int, fall_back: bool = True) -> str:
     """The demo's registries: the simulator in a thread of this process, where the sources' URL points."""
-    server = simulator_server(create_simulator_app(), host, port, fall_back)
+    simulator = create_simulator_app()
+    current_app.extensions[SIMULATOR_EXTENSION] = simulator  # the demo's civil registry notifies from it
+    server = simulator_server(simulator, host, port, fall_back)
     threading.Thread(target=server.serve_forever, daemon=True, name="simulator").start()
     current_app.config["SOURCES_URL"] = f"http://{host}:{server.server_port}"
     return current_app.config["SOURCES_URL"]
@@ -156,6 +200,7 @@ def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> 
         lines.append(f"  Synthetic population: {info['generated']} persons in the registry simulator")
     if info["persons"]:
         lines.append(f"  Population register copy: {info['persons']} persons")
+    lines.append(queue_line(info["queue"], info["newborn"]))
     lines.append("  Demo sign-ins (username / password / role):")
     lines += [f"    {username:<16} {password:<28} {role}" for username, password, role in info["users"]]
     lines.append("  Demo families in Tashkent city (for the 'registrar' user): PIN, relation, name")

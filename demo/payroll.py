@@ -30,11 +30,16 @@ MONTHLY_SALARY = 220_000  # UZS per adult: well under the threshold per person i
 PROGRAMME, REGION = "child_allowance", "UZ-TK"
 
 
-def prepare_demo_month(sim_engine, today: date | None = None) -> dict | None:
-    """Decide, enrol and bank a few families, then prepare and check next month's payroll; None if done before."""
-    from modules.payments.models import Payroll
+def prepare_demo_month(sim_engine, today: date | None = None, before_payroll=None) -> dict | None:
+    """Decide, enrol and bank a few families, then prepare and check next month's payroll; None if done before.
 
-    if db.session.scalar(select(Payroll.id).limit(1)) is not None:
+    `before_payroll()` runs once the families are enrolled and before the payroll is generated (the demo reports a
+    death then, so the payroll leaves the deceased out as it would)."""
+    from modules.payments.models import Payroll
+    from webapp.models import Programme
+
+    if db.session.scalar(select(Payroll.id).join(Programme, Programme.id == Payroll.programme_id)
+                         .where(Programme.code == PROGRAMME).limit(1)) is not None:
         return None
     today = today or date.today()
     families = _families_with_children(FAMILIES, today)
@@ -42,6 +47,9 @@ def prepare_demo_month(sim_engine, today: date | None = None) -> dict | None:
         for family in families:
             _low_income(conn, [person.pin for person, _relation in family], today)
     registered = sum(_register(family) for family in families)
+    if before_payroll is not None:
+        before_payroll()
+        db.session.remove()
     return {"registered": registered, **_prepare_payroll(today)}
 
 
