@@ -41,7 +41,7 @@ ENUM_LABELS = [
     _l("enquiry"), _l("update"), _l("alert"), _l("grievance"), _l("appeal"), _l("phone"), _l("sms"), _l("api"),
     _l("event"), _l("new"), _l("assigned"), _l("in_progress"), _l("waiting_citizen"), _l("waiting_other"),
     _l("resolved"), _l("upheld"), _l("partially_upheld"), _l("rejected"), _l("redirected"), _l("referred"),
-    _l("claim"), _l("change"), _l("recalculated"), _l("overturned"), _l("discarded"),
+    _l("claim"), _l("change"), _l("recalculated"), _l("overturned"), _l("stands"), _l("discarded"),
     # enrolments and bank accounts
     _l("active"), _l("suspended"), _l("ended"), _l("requested"), _l("opened"), _l("card_issued"), _l("closed"),
     # the thirteen sources (connectors/catalog.py)

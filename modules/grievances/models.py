@@ -175,7 +175,7 @@ class ReassessmentStatus(enum.StrEnum):
 
 class ReassessmentOutcome(enum.StrEnum):
     recalculated = "recalculated"  # a change: the enrolments follow the new assessment
-    upheld = "upheld"  # an appeal: the original decision stands
+    stands = "stands"  # an appeal: the original decision stands
     overturned = "overturned"  # an appeal: the refusal is reversed, the household enrolled with the months missed
 
 

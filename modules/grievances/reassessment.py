@@ -255,7 +255,7 @@ def on_decided(application: Application, assessment: Assessment) -> None:
 
 def outcome_of(reassessment: Reassessment) -> ReassessmentOutcome | None:
     """What confirming would mean: a change is recalculated; an appeal is overturned when a refusal became a
-    grant, else upheld. None while the new assessment is not there."""
+    grant, else the original decision stands. None while the new assessment is not there."""
     new = new_assessment(reassessment)
     if new is None or reassessment.status is not R.assessed:
         return None
@@ -266,7 +266,7 @@ def outcome_of(reassessment: Reassessment) -> ReassessmentOutcome | None:
     refused_before = old is None or old.decision is not Decision.eligible
     if refused_before and new.decision is Decision.eligible:
         return ReassessmentOutcome.overturned
-    return ReassessmentOutcome.upheld
+    return ReassessmentOutcome.stands
 
 
 def first_month(reassessment: Reassessment) -> date | None:
@@ -279,10 +279,10 @@ def first_month(reassessment: Reassessment) -> date | None:
 
 
 def plan_for(reassessment: Reassessment, today: date) -> following.Plan | None:
-    """What confirming would do to the enrolments (an upheld appeal changes nothing)."""
+    """What confirming would do to the enrolments (an appeal whose decision stands changes nothing)."""
     new = new_assessment(reassessment)
     outcome = outcome_of(reassessment)
-    if new is None or outcome is None or outcome is ReassessmentOutcome.upheld:
+    if new is None or outcome is None or outcome is ReassessmentOutcome.stands:
         return None
     return following.plan(new, today, first_month(reassessment))
 
@@ -296,7 +296,7 @@ def confirm(reassessment: Reassessment, today: date, actor) -> ReassessmentOutco
     case = reassessment.case
     new = new_assessment(reassessment)
     owed = 0
-    if outcome is not ReassessmentOutcome.upheld:
+    if outcome is not ReassessmentOutcome.stands:
         reason = _reason(reassessment, case)
         start = first_month(reassessment)
         following.follow(new, today, reason, actor, start)
@@ -361,7 +361,7 @@ def _tell_citizen(reassessment: Reassessment, case: Case, new: Assessment, outco
     if outcome is ReassessmentOutcome.overturned:
         body = lambda: _("Your appeal %(number)s was upheld: the household is entitled from the month after the first "  # noqa: E731
                          "decision, and the months missed are paid with the next payment.", number=number)
-    elif outcome is ReassessmentOutcome.upheld:
+    elif outcome is ReassessmentOutcome.stands:
         return  # the case's resolution tells the citizen (operations.transition)
     elif new.decision is Decision.eligible:
         body = lambda: _("Your household's benefit was recalculated after the change in the family (case %(number)s): "  # noqa: E731

@@ -74,7 +74,7 @@ def change_new(case_id: int):
     case = _load_or_404(case_id)
     if not operations.can_change(case):
         abort(404)
-    form = [dict(row) for row in rows_from(request.form)] if request.method == "POST" else []
+    form = [dict(row) for row in rows_from(request.form)] if request.method == "POST" else prefilled(case)
     errors, shape, confirmed = {}, None, False  # "edit" (back from the preview) shows the rows again, unchecked
     if request.method == "POST" and request.form.get("action") != "edit":
         with caught_refusal(flash_it=False) as caught:
@@ -93,6 +93,27 @@ def change_new(case_id: int):
     return render_template("grievances/change_form.html", case=case, form=form, errors=errors, shape=shape,
                            kinds=operations.CHANGE_KINDS, relations=RELATIONS, max_rows=MAX_CHANGES,
                            today=_today(), **_words()), 422 if errors else 200
+
+
+# What an update case's category says changed.
+_CATEGORY_KINDS = {"birth": "birth", "death": "death", "member_moved_in": "moved_in",
+                   "member_moved_out": "moved_out", "new_job": "income"}
+
+
+def prefilled(case) -> list[dict]:
+    """The change the case already tells of, so the worker only checks it: the death or the birth an alert
+    reported (person, date), or the kind of change an update case's category names."""
+    if case.category_code == "death_reported" and case.person_id:
+        person = db.session.get(Person, case.person_id)
+        return [{"kind": "death", "pin": person.pin,
+                 "date": person.death_date.isoformat() if person.death_date else ""}]
+    if case.category_code == "birth_reported" and case.source_key and ":birth:" in case.source_key:
+        pin = case.source_key.rsplit(":", 1)[1]
+        child = db.session.scalar(select(Person).where(Person.pin == pin))
+        return [{"kind": "birth", "pin": pin, "relation": "child",
+                 "date": child.birth_date.isoformat() if child else ""}]
+    kind = _CATEGORY_KINDS.get(case.category_code)
+    return [{"kind": kind}] if kind else []
 
 
 @require("case.manage")
@@ -145,10 +166,10 @@ RELATION_WORDS = {"spouse": _l("Spouse"), "child": _l("Child"), "parent": _l("Pa
                   "head": _l("Head of the household")}
 STATUS_WORDS = {"collecting": _l("Asking the registries"), "assessed": _l("Waiting for confirmation"),
                 "confirmed": _l("Confirmed"), "discarded": _l("Discarded")}
-OUTCOME_WORDS = {"recalculated": _l("Benefits recalculated"), "upheld": _l("Original decision stands"),
+OUTCOME_WORDS = {"recalculated": _l("Benefits recalculated"), "stands": _l("Original decision stands"),
                  "overturned": _l("Decision overturned")}
 OUTCOME_DONE = {"recalculated": _l("Confirmed: the household's benefits follow the new assessment."),
-                "upheld": _l("Confirmed: the original decision stands and the appeal is resolved."),
+                "stands": _l("Confirmed: the original decision stands and the appeal is resolved."),
                 "overturned": _l("Confirmed: the household is enrolled and the months missed will be paid.")}
 DECISION_WORDS = {"eligible": _l("Eligible"), "ineligible": _l("Not eligible")}
 

@@ -219,7 +219,7 @@ def test_an_appeal_overturns_a_refusal_enrols_from_the_month_after_and_owes_the_
     assert {"case.reassessment_started", "case.reassessment_ready", "case.reassessment_confirmed"} <= actions
 
 
-def test_an_appeal_the_data_does_not_support_is_upheld_and_enrols_no_one(app, worker):
+def test_an_appeal_the_data_does_not_support_leaves_the_decision_standing_and_enrols_no_one(app, worker):
     refused = _decided_family(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     head = refused.application.applicant
     _evidence_on_file(refused.application, {head.pin: 9_000_000})
@@ -229,9 +229,9 @@ def test_an_appeal_the_data_does_not_support_is_upheld_and_enrols_no_one(app, wo
     _run_jobs()  # nothing to ask: every source's answer is carried over, the decision is taken again at once
     found = db.session.get(type(found), found.id)
     assert flows.new_assessment(found).decision is Decision.ineligible
-    assert flows.outcome_of(found) is ReassessmentOutcome.upheld
+    assert flows.outcome_of(found) is ReassessmentOutcome.stands
     assert flows.plan_for(found, TODAY) is None
-    assert flows.confirm(found, TODAY, worker) is ReassessmentOutcome.upheld
+    assert flows.confirm(found, TODAY, worker) is ReassessmentOutcome.stands
     case = db.session.get(type(case), case.id)
     assert case.status is CaseStatus.resolved and case.decision is CaseDecision.rejected
     assert not db.session.scalar(select(Enrolment.id).where(Enrolment.household_id == refused.household_id))

@@ -111,3 +111,19 @@ def test_an_appeal_case_offers_the_review_and_refuses_the_person_who_handled_the
     assert "must be reviewed by someone else" in refused_review.get_data(as_text=True)
     assert db.session.scalar(select(Reassessment.id).where(Reassessment.case_id == case_id)) is None
     assert db.session.get(Case, case_id).status.value in ("new", "assigned")
+
+
+def test_a_death_alert_opens_the_change_form_with_the_death_filled_in(client, worker):
+    from modules.grievances.alerts import on_death
+
+    family = _decided_family(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    child = family.application.members[-1].person
+    child.death_date = date(2026, 11, 30)
+    alert = on_death(child, child.death_date, "civil_registry")[0]
+    factories.commit()
+    sign_in(client, worker)
+    page = client.get(f"/cases/{alert.id}").get_data(as_text=True)
+    assert f"/cases/{alert.id}/changes/new" in page
+    form = client.get(f"/cases/{alert.id}/changes/new").get_data(as_text=True)
+    assert '<option value="death" selected>' in form
+    assert f'value="{child.pin}"' in form and 'value="2026-11-30"' in form
