@@ -103,38 +103,40 @@ def demo_run(host, port, simulator_port):
 def _decide_history_in_background(app, base_url: str | None = None) -> None:
     """Past decisions for the analysts' pages, made through the real path while the server starts; then the demo
     month and the social worker's cases that events raise (demo/events.py)."""
+    threading.Thread(target=lambda: click.echo("\n".join(demo_history(app, base_url))), daemon=True,
+                     name="demo-history").start()
 
-    def run():
-        with app.app_context():
-            count = decide_demo_history()
-            db.session.remove()
-            sim_engine = store.engine_for()
-            outcomes = {}
 
-            def death():  # before the month's payroll, which then leaves the deceased child out
-                outcomes["death"] = _step(lambda: _report_death(app, base_url))
+def demo_history(app, base_url: str | None, sim_engine=None) -> list[str]:
+    """The background work of `srsp demo run` (the server at `base_url` answering); returns the lines to print."""
+    with app.app_context():
+        count = decide_demo_history()
+        db.session.remove()
+        sim_engine = sim_engine or store.engine_for()
+        outcomes = {}
 
-            month = prepare_demo_month(sim_engine, before_payroll=death)
-            db.session.remove()
-            if "death" not in outcomes:
-                death()
-            outcomes["failed payment"] = _step(lambda: events.fail_a_payment(sim_engine))
-            outcomes["appeal"] = _step(events.open_appeal, commit=True)
-            outcomes["birth"] = _step(lambda: events.report_birth(sim_engine), commit=True)
-            summary, newborn = queue(), events.newborn_pin(sim_engine)
-            db.session.remove()
-        if count:
-            click.echo(f"  Demo history: {count} applications collected and decided (see Policy simulation)")
-        if month:
-            click.echo(f"  Demo month: payroll {month['payroll']} for {month['period']} ({month['lines']} lines, "
-                       f"{month['total']} UZS) prepared by finance.maker, ready for finance.checker to approve "
-                       "(set up the authenticator first)")
-        for name, outcome in outcomes.items():
-            if outcome != "exists":
-                click.echo(f"  Demo case ({name}): {outcome}")
-        click.echo(queue_line(summary, newborn))
+        def death():  # before the month's payroll, which then leaves the deceased child out
+            outcomes["death"] = _step(lambda: _report_death(app, base_url))
 
-    threading.Thread(target=run, daemon=True, name="demo-history").start()
+        month = prepare_demo_month(sim_engine, before_payroll=death)
+        db.session.remove()
+        if "death" not in outcomes:
+            death()
+        outcomes["failed payment"] = _step(lambda: events.fail_a_payment(sim_engine))
+        outcomes["appeal"] = _step(events.open_appeal, commit=True)
+        outcomes["birth"] = _step(lambda: events.report_birth(sim_engine), commit=True)
+        summary, newborn = queue(), events.newborn_pin(sim_engine)
+        db.session.remove()
+    lines = []
+    if count:
+        lines.append(f"  Demo history: {count} applications collected and decided (see Policy simulation)")
+    if month:
+        lines.append(f"  Demo month: payroll {month['payroll']} for {month['period']} ({month['lines']} lines, "
+                     f"{month['total']} UZS) prepared by finance.maker, ready for finance.checker to approve "
+                     "(set up the authenticator first)")
+    lines += [f"  Demo case ({name}): {outcome}" for name, outcome in outcomes.items() if outcome != "exists"]
+    lines.append(queue_line(summary, newborn))
+    return lines
 
 
 def _report_death(app, base_url: str | None) -> str:
