@@ -39,6 +39,7 @@ DEMO_HOUSEHOLDS = 3000
 DEMO_SIMULATOR_PORT = 5001  # webapp.config's SOURCES_URL points there unless SRSP_SIMULATOR_PORT says otherwise
 SIMULATOR_PORT_VARIABLE = "SRSP_SIMULATOR_PORT"
 SIMULATOR_EXTENSION = "demo.simulator"
+SERVER_EXTENSION = "demo.server_url"
 
 
 @click.group(help="The demo: `make run` uses it.")
@@ -92,7 +93,8 @@ def demo_run(host, port, simulator_port):
     simulator_url = _start_simulator(host, simulator_port, fall_back=not chosen)
     _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
     click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
-    _decide_history_in_background(current_app._get_current_object(), f"http://{host}:{port}")
+    current_app.extensions[SERVER_EXTENSION] = f"http://{host}:{port}"  # where the civil registry notifies
+    _decide_history_in_background(current_app._get_current_object())
     # The periodic jobs run here as on a worker: sweepers that resume work a restart interrupted, recertification.
     start_schedule(current_app._get_current_object())
     click.echo("  Periodic jobs (webapp/schedule.py) run in this process; see Jobs for their runs")
@@ -100,9 +102,10 @@ def demo_run(host, port, simulator_port):
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
-def _decide_history_in_background(app, base_url: str | None = None) -> None:
+def _decide_history_in_background(app) -> None:
     """Past decisions for the analysts' pages, made through the real path while the server starts; then the demo
     month and the social worker's cases that events raise (demo/events.py)."""
+    base_url = app.extensions.get(SERVER_EXTENSION)
     threading.Thread(target=lambda: click.echo("\n".join(demo_history(app, base_url))), daemon=True,
                      name="demo-history").start()
 
@@ -202,7 +205,8 @@ def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> 
         lines.append(f"  Synthetic population: {info['generated']} persons in the registry simulator")
     if info["persons"]:
         lines.append(f"  Population register copy: {info['persons']} persons")
-    lines.append(queue_line(info["queue"], info["newborn"]))
+    if "queue" in info:
+        lines.append(queue_line(info["queue"], info.get("newborn")))
     lines.append("  Demo sign-ins (username / password / role):")
     lines += [f"    {username:<16} {password:<28} {role}" for username, password, role in info["users"]]
     lines.append("  Demo families in Tashkent city (for the 'registrar' user): PIN, relation, name")
