@@ -66,8 +66,7 @@ def _event(event: NotifyEvent) -> tuple[str, str, date, str | None] | None:
     if event.record.get("event") not in (None, kind):
         raise _Malformed(f"event {event.reference_id}: reg_event_type and record disagree")
     related = event.record.get("related_pin")
-    if related is not None and (not isinstance(related, str) or not related):
-        raise _Malformed(f"event {event.reference_id}: bad related_pin {related!r}")
+    related = related if isinstance(related, str) and related else None  # optional: only a birth's alert reads it
     try:
         return kind, pin, date.fromisoformat(when), related
     except ValueError as exc:
