@@ -209,7 +209,8 @@ def test_a_scan_asks_a_fixed_number_of_questions_whatever_the_number_of_househol
 
 
 def test_the_scans_run_daily_at_six_local_time(app):
-    from webapp.schedule import SCHEDULE, Daily
+    from webapp.schedule import SCHEDULE
+    from webapp.scheduler import Daily
 
     (entry,) = [entry for entry in SCHEDULE if entry.name == "alert-scans"]
     assert (entry.task, entry.when) == (scan_alerts, Daily(hour=6))

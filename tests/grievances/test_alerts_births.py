@@ -17,7 +17,6 @@ from modules.grievances.models import Case, CaseChannel, CaseKind, CaseStatus
 from modules.registration import civil_events
 from tests import factories
 from tests.means_test.conftest import simulator, simulator_store  # noqa: F401 - pytest fixtures
-from webapp import signals
 from webapp.extensions import db
 from webapp.models import Area, AuditEvent
 from webapp.programmes import load_programmes
@@ -27,22 +26,6 @@ _pins = itertools.count(1)
 
 def _child_pin() -> str:
     return f"5990101{next(_pins):07d}"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _birth_alerts():
-    """The grievances package connects `on_birth` to `person_birth_notified`; where it does not (yet), the same
-    receiver is connected here, so the tests run what production runs."""
-    if signals.person_birth_notified.receivers:
-        yield
-        return
-
-    def receiver(_sender, pin=None, birth_date=None, related_pin=None, source=None, **_extra):
-        on_birth(pin, birth_date, related_pin, source)
-
-    signals.person_birth_notified.connect(receiver)
-    yield
-    signals.person_birth_notified.disconnect(receiver)
 
 
 def _alerts(**where) -> list[Case]:
