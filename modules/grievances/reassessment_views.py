@@ -191,6 +191,16 @@ def summary(assessment: Assessment | None) -> dict | None:
             "programmes": [item for item in explained["programmes"] if item["eligible"]]}
 
 
+def _plan(shown: Reassessment, today: date, running) -> dict:
+    """What confirming would do, or why it cannot be worked out (the refusal confirming would meet)."""
+    if shown is not running:
+        return {"plan": None, "plan_error": None}
+    try:
+        return {"plan": operations.plan_for(shown, today), "plan_error": None}
+    except Refusal as refusal:
+        return {"plan": None, "plan_error": str(refusal)}
+
+
 def panel(case, today: date) -> dict:
     """Everything the case page's re-assessment section needs."""
     items = operations.of_case(case)
@@ -204,7 +214,7 @@ def panel(case, today: date) -> dict:
         old = db.session.get(Assessment, shown.previous_assessment_id) if shown.previous_assessment_id else None
         context.update(old=summary(old), new=summary(operations.new_assessment(shown)),
                        outcome=operations.outcome_of(shown) if shown is running else shown.outcome,
-                       plan=operations.plan_for(shown, today) if shown is running else None,
+                       **_plan(shown, today, running),
                        application=db.session.get(Application, shown.application_id)
                        if shown.application_id else None)
     return context
