@@ -35,7 +35,7 @@ from rules.alerts import matching
 from rules.pack import AlertRule, get_pack
 from webapp import audit
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, User, UserArea
+from webapp.models import Area, User, UserArea
 from webapp.timeutil import local_today
 
 LANGUAGES = ("uz", "ru", "en")
@@ -52,9 +52,10 @@ def _pack():
 
 
 def handler_for(area_id: int, role) -> User | None:
-    """The active user of `role` working in the area or the district above it (the nearest, then the first)."""
+    """The active user of `role` working in the area, else the district above it, else the region (the nearest,
+    then the first)."""
     area = db.session.get(Area, area_id)
-    while area is not None and area.level is not AreaLevel.region:
+    while area is not None:
         found = db.session.scalar(
             select(User).join(UserArea, UserArea.user_id == User.id)
             .where(UserArea.area_id == area.id, User.role == role, User.active.is_(True)).order_by(User.id).limit(1))

@@ -25,6 +25,7 @@ from modules.registration.models import Application, Person, Relation
 from webapp.auth.permissions import require
 from webapp.boundary import Refusal, caught_refusal, flatten_errors
 from webapp.extensions import db
+from webapp.models import Programme
 
 RELATIONS = [relation.value for relation in Relation if relation is not Relation.head]
 
@@ -75,7 +76,7 @@ def change_new(case_id: int):
     if not operations.can_change(case):
         abort(404)
     form = [dict(row) for row in rows_from(request.form)] if request.method == "POST" else prefilled(case)
-    errors, shape, confirmed = {}, None, False  # "edit" (back from the preview) shows the rows again, unchecked
+    errors, shape, confirmed, told = {}, None, False, []  # "edit" (back from the preview) shows the rows again
     if request.method == "POST" and request.form.get("action") != "edit":
         with caught_refusal(flash_it=False) as caught:
             changes = _changes(_checked(request.form))
@@ -84,13 +85,16 @@ def change_new(case_id: int):
                 confirmed = True
             else:
                 shape = operations.composition(case, changes)
+                told = [change.as_json() for change in changes]
         errors = caught.errors
         if caught and caught.refusal.message is not None:
             flash(str(caught.refusal), "error")
         if confirmed and not caught:
             flash(_("The change is recorded and the household is being re-assessed."), "success")
             return _back(case_id)
+    before_ids = {person.id for person, _relation in shape.before} if shape else set()
     return render_template("grievances/change_form.html", case=case, form=form, errors=errors, shape=shape,
+                           changes=told, before_ids=before_ids,
                            kinds=operations.CHANGE_KINDS, relations=RELATIONS, max_rows=MAX_CHANGES,
                            today=_today(), **_words()), 422 if errors else 200
 
@@ -185,10 +189,13 @@ def summary(assessment: Assessment | None) -> dict | None:
     if assessment is None:
         return None
     explained = explain(assessment)
+    codes = [item["code"] for item in assessment.programmes]
+    names = {p.code: p.name for p in db.session.scalars(select(Programme).where(Programme.code.in_(codes)))}
     return {"assessment": assessment, "decision": str(DECISION_WORDS.get(assessment.decision.value, "—")),
             "eligible": assessment.decision.value == "eligible",
             "reasons": [rule["message"] for rule in explained["rules"] if rule["fired"] and rule["message"]],
-            "programmes": [item for item in explained["programmes"] if item["eligible"]]}
+            "programmes": [{"name": names.get(item["code"], "—"), "monthly": item["monthly_amount"],
+                            "months": int(item["months"])} for item in assessment.programmes]}
 
 
 def _plan(shown: Reassessment, today: date, running) -> dict:
