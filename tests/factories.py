@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, text
 from modules.enrolment.models import BankAccount, BankAccountStatus, Enrolment, EnrolmentStatus
 from modules.enrolment.operations import enrolments_of
 from modules.means_test.assessment import store_assessment
-from modules.means_test.models import Assessment, Decision
+from modules.means_test.models import Assessment, DataPull, Decision
 from modules.payments import checks, generation, status
 from modules.payments.models import (
     FundRequest,
@@ -27,7 +27,7 @@ from modules.payments.models import (
     PayrollLine,
 )
 from modules.registration import operations as registration
-from modules.registration.models import Household, HouseholdMember, Person, Relation, Sex
+from modules.registration.models import ApplicationStatus, Household, HouseholdMember, Person, Relation, Sex
 from modules.registration.schemas import ApplicationArgs
 from rules.engines import evaluate
 from rules.facts import validate_facts
@@ -413,3 +413,44 @@ CALCULATOR_FACTS = {"application_date": "2026-11-10", "members": [
     {"pin": "30101850010011", "relation": "head", "birth_date": "1985-01-01", "sex": "F",
      "income": [{"source": "salary", "month": "2026-09", "amount": 900000}]},
     {"pin": "50101200010012", "relation": "child", "birth_date": "2020-01-01", "sex": "M"}]}
+
+
+# --- households re-assessed from cases (grievances and browser tests) ------------------------------------------
+
+
+def household_decided(income: int, decided: datetime, **kwargs) -> Assessment:
+    """A household whose application (submitted 10 November 2025) was decided with the real engine at `decided`,
+    the decision signal sent: an eligible one is enrolled. What re-assessments start from."""
+    assessment = decided_assessment(monthly_income=income, decided=decided, **kwargs)
+    application = assessment.application
+    application.status, application.is_open = ApplicationStatus.decided, False
+    for member in application.members:
+        member.is_open = False
+    application.submitted_at = datetime(2025, 11, 10, 6, tzinfo=UTC)
+    db.session.flush()
+    decide(assessment)
+    return assessment
+
+
+EVIDENCE_MONTHS = [f"2025-{month:02d}" for month in range(8, 13)] + [f"2026-{month:02d}" for month in range(1, 13)]
+
+
+def evidence_on_file(application, incomes: dict | None = None) -> None:
+    """Every source answered for every member, as a finished collection leaves it; `incomes` ({pin: monthly
+    salary}) in the tax registry for every month from August 2025 (any income window of these tests)."""
+    from connectors.catalog import SOURCES
+    from connectors.records import IncomeLine, to_json
+
+    incomes = incomes if incomes is not None else {
+        member.person.pin: 300_000 for member in application.members if member.relation.value in ("head", "spouse")}
+    if not any(member.relation.value == "head" for member in application.members):
+        incomes.setdefault(application.applicant.pin, 300_000)
+    for member in application.members:
+        for source in SOURCES:
+            payload = []
+            if source.name == "tax" and member.person.pin in incomes:
+                payload = [to_json(IncomeLine(pin=member.person.pin, source="salary", month=month,
+                                              amount=incomes[member.person.pin])) for month in EVIDENCE_MONTHS]
+            db.session.add(DataPull(application_id=application.id, person_id=member.person_id, source=source.name,
+                                    status="ok" if payload else "not_found", latency_ms=5, payload=payload))
+    db.session.flush()

@@ -101,7 +101,7 @@ def raise_alert(rule: AlertRule, source_key: str, area_id: int, description: str
     case.events.append(CaseEvent(kind=CaseEventKind.status_change, to_status=CaseStatus.new.value, public=False))
     if assignee is not None:
         case.events.append(CaseEvent(kind=CaseEventKind.assignment, from_status=CaseStatus.new.value,
-                                     to_status=CaseStatus.assigned.value, text=assignee.username))
+                                     to_status=CaseStatus.assigned.value, text=assignee.full_name))
     db.session.flush()
     audit.record("case.opened", "case", case.id,
                  {"tracking_number": case.tracking_number, "kind": CaseKind.alert.value, "category": found.code,

@@ -5,7 +5,7 @@ Thin: load, check access, validate the form, call an operation, render or redire
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -28,6 +28,8 @@ from modules.grievances.forms import (
     TransitionForm,
 )
 from modules.grievances.models import OPEN_STATUSES, Case, CaseChannel, CaseDecision, CaseKind, CaseStatus
+from modules.grievances.page_access import case_or_404, page_today
+from modules.grievances.reassessment_panel import panel as reassessment_panel
 from modules.grievances.schemas import STAFF_CHANNELS, CaseArgs
 from modules.grievances.status import TRANSITIONS
 from modules.registration.models import Application, Person
@@ -36,15 +38,8 @@ from webapp.boundary import Refusal, caught_refusal, flatten_errors
 from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.models import Area, User, UserArea
-from webapp.timeutil import local_today
 
 CLOSED = (CaseStatus.resolved, CaseStatus.closed)
-
-
-def _today():
-    from flask import current_app
-
-    return current_app.config.get("TODAY_OVERRIDE") or local_today()
 
 
 def _form(schema, data: dict) -> dict:
@@ -114,7 +109,7 @@ def case_list():
     supervises = operations.can_supervise(current_user)
     if queue == "supervisor" and not supervises:
         queue = filters["queue"] = "mine"
-    today = _today()
+    today = page_today()
     scope = {"mine": "mine", "area": "unassigned", "supervisor": "all"}[queue]
     wanted = {key: filters[key] for key in ("status", "kind", "category") if filters.get(key)}
     page = db.paginate(operations.cases_for(current_user, scope, wanted, today=today), page=filters["page"],
@@ -183,13 +178,6 @@ def _opened(form: dict) -> Case:
 # --- one case -----------------------------------------------------------------------------------------------------
 
 
-def _load_or_404(case_id: int) -> Case:
-    case = operations.get_case(current_user, case_id)
-    if case is None:
-        abort(404)  # out of scope looks exactly like missing: no hint that the case exists
-    return case
-
-
 def colleagues(case: Case) -> list[tuple[User, int]]:
     """Active staff who work cases in the case's area (a scope at or above it), each with their open caseload."""
     area_path = db.session.scalar(select(Area.path).where(Area.id == case.area_id))
@@ -210,8 +198,8 @@ def _targets(case: Case) -> list[CaseStatus]:
 
 @require("case.view")
 def case_detail(case_id: int):
-    case = _load_or_404(case_id)
-    today = _today()
+    case = case_or_404(case_id)
+    today = page_today()
     targets = _targets(case)
     confidential = has_permission(current_user, "case.manage")
     events = [e for e in case.events if confidential or e.kind.value != "confidential_note"]
@@ -239,12 +227,6 @@ def _payment(case: Case):
     return db.session.get(PayrollLine, case.payroll_line_id)
 
 
-def reassessment_panel(case: Case, today):
-    from modules.grievances.reassessment_views import panel
-
-    return panel(case, today)
-
-
 def _household_url(case: Case) -> str | None:
     """The household's profile page, when the case names a household and the profile pages are there."""
     if not case.household_id:
@@ -261,7 +243,7 @@ def _back(case_id: int):
 
 @require("case.manage")
 def case_assign(case_id: int):
-    case = _load_or_404(case_id)
+    case = case_or_404(case_id)
     with caught_refusal() as caught:
         args = _form(AssignForm(), request.form)
         assignee = next((user for user, _load in colleagues(case) if user.id == args["assignee"]), None)
@@ -275,7 +257,7 @@ def case_assign(case_id: int):
 
 @require("case.manage")
 def case_event(case_id: int):
-    case = _load_or_404(case_id)
+    case = case_or_404(case_id)
     with caught_refusal() as caught:
         args = _form(EventForm(), request.form)
         operations.add_event(case, args["kind"], args["text"], current_user)
@@ -286,7 +268,7 @@ def case_event(case_id: int):
 
 @require("case.manage")
 def case_transition(case_id: int):
-    case = _load_or_404(case_id)
+    case = case_or_404(case_id)
     with caught_refusal() as caught:
         args = _form(TransitionForm(), request.form)
         target = next((s for s in _targets(case) if s.value == args["to_status"]), None)
@@ -300,7 +282,7 @@ def case_transition(case_id: int):
 
 @require("case.manage")
 def case_resolve(case_id: int):
-    case = _load_or_404(case_id)
+    case = case_or_404(case_id)
     with caught_refusal() as caught:
         args = _form(ResolveForm(), request.form)
         decision = next((d for d in CaseDecision if d.value == args["decision"]), None)

@@ -6,26 +6,21 @@ boundary commits; a refusal is flashed (or shown beside its field) and nothing c
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from modules.grievances import reassessment as operations
-from modules.grievances.controllers import _load_or_404, _today
 from modules.grievances.models import Reassessment
+from modules.grievances.page_access import case_or_404, page_today
 from modules.grievances.reassessment_forms import MAX_CHANGES, ChangeRows, ReviewForm, rows_from
-from modules.means_test.explain import explain
-from modules.means_test.models import Assessment
-from modules.registration.models import Application, Person, Relation
+from modules.grievances.reassessment_panel import OUTCOME_DONE, words
+from modules.registration.models import Person, Relation
 from webapp.auth.permissions import require
 from webapp.boundary import Refusal, caught_refusal, flatten_errors
 from webapp.extensions import db
-from webapp.models import Programme
 
 RELATIONS = [relation.value for relation in Relation if relation is not Relation.head]
 
@@ -72,7 +67,7 @@ def _row_errors(messages: dict) -> dict:
 
 @require("case.manage")
 def change_new(case_id: int):
-    case = _load_or_404(case_id)
+    case = case_or_404(case_id)
     if not operations.can_change(case):
         abort(404)
     form = [dict(row) for row in rows_from(request.form)] if request.method == "POST" else prefilled(case)
@@ -96,7 +91,7 @@ def change_new(case_id: int):
     return render_template("grievances/change_form.html", case=case, form=form, errors=errors, shape=shape,
                            changes=told, before_ids=before_ids,
                            kinds=operations.CHANGE_KINDS, relations=RELATIONS, max_rows=MAX_CHANGES,
-                           today=_today(), **_words()), 422 if errors else 200
+                           today=page_today(), **words()), 422 if errors else 200
 
 
 # What an update case's category says changed.
@@ -122,7 +117,7 @@ def prefilled(case) -> list[dict]:
 
 @require("case.manage")
 def appeal_review(case_id: int):
-    case = _load_or_404(case_id)
+    case = case_or_404(case_id)
     with caught_refusal() as caught:
         try:
             args = ReviewForm().load(request.form)
@@ -135,7 +130,7 @@ def appeal_review(case_id: int):
 
 
 def _reassessment_or_404(case_id: int, reassessment_id: int) -> Reassessment:
-    case = _load_or_404(case_id)
+    case = case_or_404(case_id)
     found = db.session.get(Reassessment, reassessment_id)
     if found is None or found.case_id != case.id:
         abort(404)
@@ -146,7 +141,7 @@ def _reassessment_or_404(case_id: int, reassessment_id: int) -> Reassessment:
 def reassessment_confirm(case_id: int, reassessment_id: int):
     found = _reassessment_or_404(case_id, reassessment_id)
     with caught_refusal() as caught:
-        outcome = operations.confirm(found, _today(), current_user)
+        outcome = operations.confirm(found, page_today(), current_user)
     if not caught:
         flash(str(OUTCOME_DONE[outcome.value]), "success")
     return _back(case_id)
@@ -160,68 +155,3 @@ def reassessment_discard(case_id: int, reassessment_id: int):
     if not caught:
         flash(_("The re-assessment was discarded; the household's benefits are unchanged."), "success")
     return _back(case_id)
-
-
-# --- what the case page shows ----------------------------------------------------------------------------------
-
-KIND_WORDS = {"birth": _l("Birth"), "death": _l("Death"), "moved_in": _l("Moved in"), "moved_out": _l("Moved out"),
-              "income": _l("New job or income")}
-RELATION_WORDS = {"spouse": _l("Spouse"), "child": _l("Child"), "parent": _l("Parent"), "other": _l("Other relative"),
-                  "head": _l("Head of the household")}
-STATUS_WORDS = {"collecting": _l("Asking the registries"), "assessed": _l("Waiting for confirmation"),
-                "confirmed": _l("Confirmed"), "discarded": _l("Discarded")}
-OUTCOME_WORDS = {"recalculated": _l("Benefits recalculated"), "stands": _l("Original decision stands"),
-                 "overturned": _l("Decision overturned")}
-OUTCOME_DONE = {"recalculated": _l("Confirmed: the household's benefits follow the new assessment."),
-                "stands": _l("Confirmed: the original decision stands and the appeal is resolved."),
-                "overturned": _l("Confirmed: the household is enrolled and the months missed will be paid.")}
-DECISION_WORDS = {"eligible": _l("Eligible"), "ineligible": _l("Not eligible")}
-
-
-def _words() -> dict:
-    return {"kind_word": lambda code: str(KIND_WORDS.get(code, "—")),
-            "relation_word": lambda code: str(RELATION_WORDS.get(getattr(code, "value", code), "—")),
-            "describe": operations.describe}
-
-
-def summary(assessment: Assessment | None) -> dict | None:
-    """An assessment as the comparison shows it: decision, income per person, amounts, the reasons in words."""
-    if assessment is None:
-        return None
-    explained = explain(assessment)
-    codes = [item["code"] for item in assessment.programmes]
-    names = {p.code: p.name for p in db.session.scalars(select(Programme).where(Programme.code.in_(codes)))}
-    return {"assessment": assessment, "decision": str(DECISION_WORDS.get(assessment.decision.value, "—")),
-            "eligible": assessment.decision.value == "eligible",
-            "reasons": [rule["message"] for rule in explained["rules"] if rule["fired"] and rule["message"]],
-            "programmes": [{"name": names.get(item["code"], "—"), "monthly": item["monthly_amount"],
-                            "months": int(item["months"])} for item in assessment.programmes]}
-
-
-def _plan(shown: Reassessment, today: date, running) -> dict:
-    """What confirming would do, or why it cannot be worked out (the refusal confirming would meet)."""
-    if shown is not running:
-        return {"plan": None, "plan_error": None}
-    try:
-        return {"plan": operations.plan_for(shown, today), "plan_error": None}
-    except Refusal as refusal:
-        return {"plan": None, "plan_error": str(refusal)}
-
-
-def panel(case, today: date) -> dict:
-    """Everything the case page's re-assessment section needs."""
-    items = operations.of_case(case)
-    running = next((r for r in items if r.status.value in ("collecting", "assessed")), None)
-    shown = running or (items[-1] if items else None)
-    context = {"items": items, "shown": shown, "can_change": operations.can_change(case) and running is None,
-               "can_appeal": operations.can_appeal(case) and running is None,
-               "status_word": lambda code: str(STATUS_WORDS.get(getattr(code, "value", code), "—")),
-               "outcome_word": lambda code: str(OUTCOME_WORDS.get(getattr(code, "value", code), "—")), **_words()}
-    if shown is not None:
-        old = db.session.get(Assessment, shown.previous_assessment_id) if shown.previous_assessment_id else None
-        context.update(old=summary(old), new=summary(operations.new_assessment(shown)),
-                       outcome=operations.outcome_of(shown) if shown is running else shown.outcome,
-                       **_plan(shown, today, running),
-                       application=db.session.get(Application, shown.application_id)
-                       if shown.application_id else None)
-    return context

@@ -29,7 +29,6 @@ from modules.registration.models import HouseholdMember
 from tests import factories
 from tests.browser.conftest import SCREENS, commit_and_let_go, go, overflow, sign_in
 from tests.connectors.simulator import serving_simulator
-from tests.grievances.test_reassessment import _decided_family, _evidence_on_file
 from webapp.extensions import db
 from webapp.models import Notification
 from webapp.timeutil import local_today
@@ -90,9 +89,9 @@ def day(live_app, live_server, simulator):
                                  ["Jasur", "Nodira", "Bobur", "Malika"], strict=True):
             person.first_name = first
             person.last_name = "Brauzerov" + ("a" if person.sex.value == "F" else "")
-        previous = _decided_family(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC), family=family)
+        previous = factories.household_decided(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC), family=family)
         made["household"] = previous.household_id
-        _evidence_on_file(previous.application)
+        factories.evidence_on_file(previous.application)
         born = local_today() - timedelta(days=12)
         newborn = factories.make_person("UZ-TK", born, "F", first_name="Oysha", last_name="Brauzerova")
         made["persons"] = [p.id for p in (family["head"], family["spouse"], *family["children"], newborn)]

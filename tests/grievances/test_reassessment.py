@@ -32,48 +32,11 @@ def worker(app):
     return factories.make_user("social_worker", areas=["UZ-TK"])
 
 
-def _decided_family(income: int, decided: datetime, **kwargs) -> Assessment:
-    """A household whose application was decided with the real engine (signal sent: eligible ones are enrolled)."""
-    assessment = factories.decided_assessment(monthly_income=income, decided=decided, **kwargs)
-    application = assessment.application
-    application.status, application.is_open = ApplicationStatus.decided, False
-    for member in application.members:
-        member.is_open = False
-    application.submitted_at = datetime(2025, 11, 10, 6, tzinfo=UTC)
-    db.session.flush()
-    factories.decide(assessment)
-    return assessment
-
-
 def _case(worker, assessment: Assessment, kind="update", category="birth") -> object:
     application = assessment.application
     return operations.open_case({"kind": kind, "category": category, "channel": "mahalla",
                                  "description": "The family reports a change.", "application_id": application.id,
                                  "phone": "+998 90 555 44 33"}, worker)
-
-
-MONTHS = [f"2025-{month:02d}" for month in range(8, 13)] + [f"2026-{month:02d}" for month in range(1, 13)]
-
-
-def _evidence_on_file(application, incomes: dict | None = None) -> None:
-    """Every source answered for every member, as a finished collection leaves it; `incomes` ({pin: monthly
-    salary}) in the tax registry for every month from August 2025 (any income window of these tests)."""
-    from connectors.catalog import SOURCES
-    from connectors.records import IncomeLine, to_json
-
-    incomes = incomes if incomes is not None else {
-        member.person.pin: 300_000 for member in application.members if member.relation.value in ("head", "spouse")}
-    if not any(member.relation.value == "head" for member in application.members):
-        incomes.setdefault(application.applicant.pin, 300_000)
-    for member in application.members:
-        for source in SOURCES:
-            payload = []
-            if source.name == "tax" and member.person.pin in incomes:
-                payload = [to_json(IncomeLine(pin=member.person.pin, source="salary", month=month,
-                                              amount=incomes[member.person.pin])) for month in MONTHS]
-            db.session.add(DataPull(application_id=application.id, person_id=member.person_id, source=source.name,
-                                    status="ok" if payload else "not_found", latency_ms=5, payload=payload))
-    db.session.flush()
 
 
 def _run_jobs():
@@ -82,12 +45,12 @@ def _run_jobs():
 
 @pytest.mark.usefixtures("sources_at")
 def test_a_birth_changes_the_household_asks_only_about_the_newborn_and_enrols_it_once_confirmed(app, worker):
-    previous = _decided_family(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    previous = factories.household_decided(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     household_id = previous.household_id
     before = {e.beneficiary_person_id for e in db.session.scalars(
         select(Enrolment).where(Enrolment.household_id == household_id))}
     assert before  # the two children receive the child allowance
-    _evidence_on_file(previous.application)
+    factories.evidence_on_file(previous.application)
     newborn = factories.make_person("UZ-TK", date(2026, 11, 2), "F", first_name="Newborn")
     case = _case(worker, previous)
 
@@ -134,8 +97,8 @@ def test_a_birth_changes_the_household_asks_only_about_the_newborn_and_enrols_it
 
 @pytest.mark.usefixtures("sources_at")
 def test_a_death_stops_the_deceased_childs_enrolment_at_the_end_of_the_month(app, worker):
-    previous = _decided_family(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
-    _evidence_on_file(previous.application)
+    previous = factories.household_decided(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    factories.evidence_on_file(previous.application)
     members = [m.person for m in previous.application.members]
     head = members[0]
     case = _case(worker, previous, category="death")
@@ -157,7 +120,7 @@ def test_a_death_stops_the_deceased_childs_enrolment_at_the_end_of_the_month(app
 
 
 def test_a_change_that_does_not_fit_the_household_is_refused_and_changes_nothing(app, worker):
-    previous = _decided_family(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    previous = factories.household_decided(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     case = _case(worker, previous)
     stranger = factories.make_person("UZ-TK", date(1990, 1, 1), "M")
     with force_locale("en"), pytest.raises(flows.ReassessmentRefused, match="not a member"):
@@ -173,7 +136,7 @@ def test_an_appeal_overturns_a_refusal_enrols_from_the_month_after_and_owes_the_
     from modules.payments import generation
     from modules.payments.models import PayrollLine
 
-    refused = _decided_family(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    refused = factories.household_decided(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     assert refused.decision is Decision.ineligible
     case = _case(worker, refused, kind="appeal", category="decision_appeal")
     handler = db.session.get(type(worker), refused.application.created_by_id)
@@ -181,7 +144,7 @@ def test_an_appeal_overturns_a_refusal_enrols_from_the_month_after_and_owes_the_
         flows.start_appeal_review(case, handler, refresh=True)
 
     # The registries' answers on file show 300 000 a month; the refusal was taken on a wrong figure of 3 000 000.
-    _evidence_on_file(refused.application)
+    factories.evidence_on_file(refused.application)
     found = flows.start_appeal_review(case, worker, refresh=False)
     application = db.session.get(Application, found.application_id)
     assert application.purpose is Purpose.appeal and application.as_of == date(2025, 11, 10)
@@ -221,9 +184,9 @@ def test_an_appeal_overturns_a_refusal_enrols_from_the_month_after_and_owes_the_
 
 
 def test_an_appeal_the_data_does_not_support_leaves_the_decision_standing_and_enrols_no_one(app, worker):
-    refused = _decided_family(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    refused = factories.household_decided(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     head = refused.application.applicant
-    _evidence_on_file(refused.application, {head.pin: 9_000_000})
+    factories.evidence_on_file(refused.application, {head.pin: 9_000_000})
     case = _case(worker, refused, kind="appeal", category="decision_appeal")
     found = flows.start_appeal_review(case, worker, refresh=False)
     assert found.refreshed is False
@@ -239,7 +202,7 @@ def test_an_appeal_the_data_does_not_support_leaves_the_decision_standing_and_en
 
 
 def test_a_discarded_reassessment_withdraws_its_application_and_frees_the_case(app, worker):
-    refused = _decided_family(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    refused = factories.household_decided(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     case = _case(worker, refused, kind="appeal", category="decision_appeal")
     found = flows.start_appeal_review(case, worker, refresh=True)
     with force_locale("en"), pytest.raises(flows.ReassessmentRefused, match="already in progress"):

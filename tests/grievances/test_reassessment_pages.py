@@ -14,7 +14,6 @@ from modules.grievances.models import Case, Reassessment, ReassessmentStatus
 from modules.registration.models import HouseholdMember
 from tests import factories
 from tests.conftest import sign_in
-from tests.grievances.test_reassessment import _decided_family, _evidence_on_file
 from tests.means_test.conftest import simulator, simulator_store, sources_at  # noqa: F401 - pytest fixtures
 from webapp.extensions import db
 
@@ -27,8 +26,8 @@ def worker(app):
 
 
 def _update_case(worker) -> tuple[int, int]:
-    previous = _decided_family(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
-    _evidence_on_file(previous.application)
+    previous = factories.household_decided(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    factories.evidence_on_file(previous.application)
     case = operations.open_case({"kind": "update", "category": "birth", "channel": "mahalla",
                                  "description": "A daughter was born.", "application_id": previous.application_id},
                                 worker)
@@ -96,7 +95,7 @@ def test_the_change_page_is_not_offered_for_a_grievance_and_readers_cannot_post(
 
 
 def test_an_appeal_case_offers_the_review_and_refuses_the_person_who_handled_the_application(client, worker):
-    refused = _decided_family(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    refused = factories.household_decided(3_000_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     case = operations.open_case({"kind": "appeal", "category": "decision_appeal", "channel": "office",
                                  "description": "We disagree.", "application_id": refused.application_id}, worker)
     handler = db.session.get(type(worker), refused.application.created_by_id)
@@ -116,7 +115,7 @@ def test_an_appeal_case_offers_the_review_and_refuses_the_person_who_handled_the
 def test_a_death_alert_opens_the_change_form_with_the_death_filled_in(client, worker):
     from modules.grievances.alerts import on_death
 
-    family = _decided_family(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
+    family = factories.household_decided(300_000, datetime(2026, 9, 20, 8, tzinfo=UTC))
     child = family.application.members[-1].person
     child.death_date = date(2026, 11, 30)
     alert = on_death(child, child.death_date, "civil_registry")[0]
