@@ -7,7 +7,7 @@ from datetime import date
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from modules.enrolment.models import Enrolment, EnrolmentStatus
 from modules.grievances.alerts import on_payment_failed
@@ -24,7 +24,7 @@ from tests.factories import PAYMENT_AMOUNT as AMOUNT
 from tests.factories import PAYROLL_PERIOD as PERIOD
 from tests.means_test.conftest import simulator, simulator_store  # noqa: F401 - pytest fixtures
 from webapp.extensions import db
-from webapp.models import Area, AuditEvent
+from webapp.models import Area, AuditEvent, User
 from webapp.programmes import load_programmes
 
 # --- the rules layer -------------------------------------------------------------------------------------------
@@ -141,6 +141,8 @@ def test_a_death_outside_any_enrolled_household_raises_no_alert(app):
 
 
 def test_without_a_worker_in_the_area_the_alert_waits_in_the_area_queue(app):
+    # Nobody who handles alerts works anywhere (users left by other tests included), up to the region.
+    db.session.execute(update(User).values(active=False))
     family = factories.assessed_family()
     factories.enrol(family, family["children"][0])
     civil_events.apply_events([("death", family["children"][0].pin, date(2025, 12, 21))], "MSG-3")

@@ -116,7 +116,8 @@ def test_the_next_payroll_pays_each_owed_month_once_with_its_period(maker):
     assert (payroll.line_count, payroll.total_amount) == (5, 5 * AMOUNT)
     assert [(o.arrear.period, o.payroll_id, o.paid) for o in arrears.owed(enrolment.id)] == [
         (month, payroll.id, True) for month in ("2025-12", "2026-01", "2026-02")]
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payroll.generated"))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "payroll.generated",
+                                                       AuditEvent.object_id == str(payroll.id)))
     assert (event.details["added"], event.details["arrears"]) == (5, 3)
 
     assert _periods(_generate("2026-03", maker)) == _periods(payroll)  # a repeat adds nothing
