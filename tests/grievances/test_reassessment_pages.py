@@ -14,7 +14,7 @@ from modules.grievances.models import Case, Reassessment, ReassessmentStatus
 from modules.registration.models import HouseholdMember
 from tests import factories
 from tests.conftest import sign_in
-from tests.means_test.conftest import simulator, simulator_store, sources_at  # noqa: F401 - pytest fixtures
+from tests.means_test.conftest import set_faults, simulator, simulator_store, sources_at  # noqa: F401 - fixtures
 from webapp.extensions import db
 
 
@@ -126,3 +126,23 @@ def test_a_death_alert_opens_the_change_form_with_the_death_filled_in(client, wo
     form = client.get(f"/cases/{alert.id}/changes/new").get_data(as_text=True)
     assert '<option value="death" selected>' in form
     assert f'value="{child.pin}"' in form and 'value="2026-11-30"' in form
+
+
+@pytest.mark.usefixtures("sources_at")
+def test_a_registry_that_does_not_answer_leaves_the_reassessment_waiting_and_says_what_to_do(app, client, worker):
+    registries = app.config["SOURCES_URL"]
+    case_id, _household_id = _update_case(worker)
+    newborn = factories.make_person("UZ-TK", date(2026, 11, 2), "M", first_name="Jasur")
+    factories.commit()
+    sign_in(client, worker)
+    set_faults(registries, {"tax": {"mode": "down"}})
+    try:
+        client.post(f"/cases/{case_id}/changes/new", data={"csrf_token": client.csrf, "action": "confirm",
+                                                           **_form(newborn.pin)})
+    finally:
+        set_faults(registries, {})
+    found = db.session.scalar(select(Reassessment).where(Reassessment.case_id == case_id))
+    assert found.status is ReassessmentStatus.collecting
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "some registries did not answer" in page
+    assert f"/cases/{case_id}/reassessments/{found.id}/confirm" not in page  # nothing to confirm yet
