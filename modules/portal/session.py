@@ -27,10 +27,10 @@ MAX_HOURS = 8
 
 def sign_in_citizen(person: Person, provider: str) -> None:
     """Start the citizen's sign-in (a fresh session: nothing from before it carries over)."""
-    language = session.get("language")
+    language = session.get("lang")
     session.clear()
     if language:
-        session["language"] = language
+        session["lang"] = language
     now = utcnow().timestamp()
     session[KEY] = {"person_id": person.id, "provider": provider, "since": now, "seen": now}
     audit.record("citizen.signed_in", "person", person.id, {"provider": provider})
