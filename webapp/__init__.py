@@ -151,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
     from modules.notifications.blueprint import bp as notifications
     from modules.notifications.blueprint import callback_bp as sms_callbacks
     from modules.payments.blueprint import bp as payments
+    from modules.portal.blueprint import bp as portal
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
     from modules.registration.civil_events import bp as civil_events
@@ -172,6 +173,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sms_callbacks)
     app.register_blueprint(grievances)
     app.register_blueprint(grievances_api)
+    app.register_blueprint(portal)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
     csrf.exempt(means_test_api)  # a calculator for token clients; it changes nothing
     csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies
