@@ -80,6 +80,17 @@ def _sms_config(env) -> dict:
     }
 
 
+def _portal_oidc_config(env) -> dict:
+    """The citizens' sign-in through a national single sign-on (OpenID Connect); off unless an issuer is set."""
+    return {
+        "PORTAL_OIDC_ISSUER": env.get("SRSP_PORTAL_OIDC_ISSUER") or None,
+        "PORTAL_OIDC_CLIENT_ID": env.get("SRSP_PORTAL_OIDC_CLIENT_ID") or None,
+        "PORTAL_OIDC_CLIENT_SECRET": env.get("SRSP_PORTAL_OIDC_CLIENT_SECRET") or None,
+        "PORTAL_OIDC_PIN_CLAIM": env.get("SRSP_PORTAL_OIDC_PIN_CLAIM") or "pin",
+        "PORTAL_OIDC_LABEL": env.get("SRSP_PORTAL_OIDC_LABEL") or "OneID",
+    }
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask configuration: environment first, then explicit overrides (tests)."""
     overrides = dict(overrides or {})
@@ -139,6 +150,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "PAYEE_BANK_CODE": env.get("SRSP_PAYEE_BANK_CODE", "00014"),
         # Request bank accounts for new beneficiaries as soon as they are enrolled (tests switch it off).
         "BANK_ACCOUNTS_ON_ENROLMENT": True,
+        **_portal_oidc_config(env),
     }
     config.update(overrides)
     for key, env_var, file_name in (("SECRET_KEY", "SECRET_KEY", "secret_key"),
@@ -182,6 +194,7 @@ def validate(config: dict) -> None:
         if not re.fullmatch(r"\d{5}", config.get(name) or ""):
             raise ConfigError(f"{variable}: expected the bank branch's 5-digit MFO code, got {config.get(name)!r}")
     _validate_sms(config)
+    _validate_portal_oidc(config)
 
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
@@ -216,3 +229,14 @@ def _validate_twilio(config: dict) -> None:
                           f"sender ID, got {sender!r}")
     if service and not _SERVICE_SID.match(service):
         raise ConfigError("TWILIO_MESSAGING_SERVICE_SID: expected MG followed by 32 hexadecimal digits")
+
+
+def _validate_portal_oidc(config: dict) -> None:
+    issuer = config.get("PORTAL_OIDC_ISSUER")
+    if not issuer:
+        return
+    parts = urlparse(issuer)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"SRSP_PORTAL_OIDC_ISSUER: expected the issuer's https:// URL, got {issuer!r}")
+    if not config.get("PORTAL_OIDC_CLIENT_ID"):
+        raise ConfigError("SRSP_PORTAL_OIDC_CLIENT_ID: required when SRSP_PORTAL_OIDC_ISSUER is set")
