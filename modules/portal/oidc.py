@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
+from authlib.integrations.base_client.errors import MismatchingStateError
+from authlib.integrations.flask_client import OAuth, OAuthError
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -86,7 +87,7 @@ def finish() -> Person:
         if not claims:
             raise ValueError("the provider returned no ID token")
     except _FAILURES as error:
-        audit.record("citizen.sign_in_failed", "person", 0, {"provider": NAME, "reason": type(error).__name__})
+        audit.record("citizen.sign_in_failed", "person", 0, {"provider": NAME, "reason": _reason(error)})
         raise Refusal(_l("The sign-on did not complete. Start again."), keep=True) from None
     pin = str(claims.get(current_app.config["PORTAL_OIDC_PIN_CLAIM"]) or "").strip()
     person = db.session.scalar(select(Person).where(Person.pin == pin)) if _is_pin(pin) else None
@@ -97,6 +98,19 @@ def finish() -> Person:
                          "go to your mahalla or the single window office."), keep=True)
     sign_in_citizen(person, NAME)
     return person
+
+
+def _reason(error: Exception) -> str:
+    """Why a sign-on failed, for the audit trail: a short code, never the provider's own words."""
+    if isinstance(error, MismatchingStateError):
+        return "bad_state"
+    if isinstance(error, OAuthError):
+        return "provider_refused"
+    if isinstance(error, AuthlibBaseError | JoseError):
+        return "bad_token"
+    if isinstance(error, requests.RequestException):
+        return "unreachable"
+    return "bad_answer"
 
 
 def _is_pin(pin: str) -> bool:
