@@ -42,6 +42,10 @@ ENUM_LABELS = [
     _l("event"), _l("new"), _l("assigned"), _l("in_progress"), _l("waiting_citizen"), _l("waiting_other"),
     _l("resolved"), _l("upheld"), _l("partially_upheld"), _l("rejected"), _l("redirected"), _l("referred"),
     _l("claim"), _l("change"), _l("recalculated"), _l("overturned"), _l("stands"), _l("discarded"),
+    # the portal's sign-in: outcomes and reasons of refusal
+    _l("sent"), _l("no_match"), _l("pin_limit"), _l("phone_limit"), _l("address_limit"), _l("code_dead"),
+    _l("wrong_code"), _l("unknown_person"), _l("bad_state"), _l("bad_token"), _l("provider_refused"),
+    _l("unreachable"), _l("bad_answer"), _l("sms_code"), _l("oidc"),
     # enrolments and bank accounts
     _l("active"), _l("suspended"), _l("ended"), _l("requested"), _l("opened"), _l("card_issued"), _l("closed"),
     # the thirteen sources (connectors/catalog.py)
@@ -83,6 +87,11 @@ AUDIT_ACTIONS = {
     "case.reassessment_confirmed": _l("Re-assessment confirmed"),
     "case.reassessment_discarded": _l("Re-assessment discarded"),
     "household.members_changed": _l("Household members changed"),
+    "citizen.signed_in": _l("Citizen signed in to the portal"),
+    "citizen.signed_out": _l("Citizen signed out of the portal"),
+    "citizen.code_requested": _l("Sign-in code asked for on the portal"),
+    "citizen.code_refused": _l("Sign-in code refused: too many asked for"),
+    "citizen.sign_in_failed": _l("Citizen's sign-in failed"),
     "enrolment.shortened": _l("Enrolment ends earlier"),
     "enrolment.arrears_owed": _l("Owed months recorded"),
     "applications.exported": _l("Applications exported"),
@@ -141,6 +150,7 @@ OBJECT_TYPES = {
     "enrolment": _l("Enrolment"), "household": _l("Household"), "notification": _l("SMS notice"),
     "payroll": _l("Payroll"), "person": _l("Person"), "rule_pack": _l("Rule pack"),
     "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
+    "citizen_sign_in_code": _l("Sign-in code"),
 }
 
 # The names of the details an audit event keeps.
@@ -179,7 +189,8 @@ DETAIL_NAMES = {
     "purpose": _l("Purpose"), "refreshed": _l("Registries asked again"), "outcome": _l("Outcome"),
     "months_owed": _l("Months owed"), "period_end": _l("Period end"), "periods": _l("Months"),
     "arrears": _l("Owed months paid"), "area_id": _l("Area"), "category": _l("Category"),
-    "tracking_number": _l("Tracking number"),
+    "tracking_number": _l("Tracking number"), "pin_digest": _l("PIN (keyed fingerprint)"),
+    "provider": _l("Sign-in method"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
