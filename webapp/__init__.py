@@ -58,11 +58,16 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     from webapp.cli import register_commands
 
     register_commands(app)
+    from modules.enrolment.certificates.cli import register_commands as register_certificate_commands
+
+    register_certificate_commands(app)
     return app
 
 
 def _import_models() -> None:
     # Every model must be imported before migrations compare metadata or relationships resolve.
+    import modules.enrolment.certificates  # noqa: F401  (the handlers that keep certificates true)
+    import modules.enrolment.certificates.models  # noqa: F401
     import modules.enrolment.models  # noqa: F401
     import modules.grievances.models  # noqa: F401
     import modules.means_test.models  # noqa: F401
@@ -144,6 +149,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from modules.enrolment.blueprint import bp as enrolment
+    from modules.enrolment.certificates.views import bp as certificates
     from modules.grievances.blueprint import api_bp as grievances_api
     from modules.grievances.blueprint import bp as grievances
     from modules.means_test.blueprint import api_bp as means_test_api
@@ -174,6 +180,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(grievances)
     app.register_blueprint(grievances_api)
     app.register_blueprint(portal)
+    app.register_blueprint(certificates)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
     csrf.exempt(means_test_api)  # a calculator for token clients; it changes nothing
     csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies
