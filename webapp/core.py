@@ -1,4 +1,5 @@
-"""Pages that belong to no module: the home redirect, the jobs page, health."""
+"""Pages that belong to no module: the home redirect (staff to their first page, others to the portal), the jobs
+page, health."""
 
 from pathlib import Path
 
@@ -28,8 +29,9 @@ def home_url(user) -> str:
 
 @bp.route("/")
 def index():
+    # Anonymous visitors are mostly citizens: the portal's home; staff sign in at /login (linked from there).
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login"))
+        return redirect(url_for("portal.home"))
     return redirect(home_url(current_user))
 
 
