@@ -364,3 +364,21 @@ def test_staff_printing_without_an_active_enrolment_are_told_why(client, family,
 def test_staff_outside_the_area_do_not_see_the_certificate(client, family):
     sign_in(client, factories.make_user("registrar", areas=["UZ-SA"]))
     assert client.get(f"/applications/{family['application'].id}/certificate.pdf").status_code == 404
+
+
+def test_an_ineligible_decision_on_a_new_claim_revokes_the_certificate():
+    """Recertification decides a new claim: found ineligible, the household's certificate is withdrawn at once."""
+    from modules.means_test.models import Decision
+
+    family = factories.make_family(children=2)
+    assessment = factories.decided_assessment(family, monthly_income=9_000_000)
+    assert assessment.decision is Decision.ineligible
+    family["application"], family["assessment"] = assessment.application, assessment
+    factories.enrol(family, start=_month_start(local_today()), months=12)  # from the household's earlier claim
+    certificate = operations.issue(family["household"])
+    db.session.commit()
+
+    factories.decide(assessment)
+    db.session.commit()
+
+    assert certificate.revocation_reason == "ineligible"

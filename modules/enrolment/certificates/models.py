@@ -38,7 +38,7 @@ class Certificate(db.Model):
     serial: Mapped[str] = mapped_column(String(32), unique=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
     head_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    programmes: Mapped[list] = mapped_column(JSON)  # [{"code", "name": {"uz", "ru", "en"}}]
+    programmes: Mapped[list] = mapped_column(JSON)  # [{"code", "name": {"uz", "ru"}}]
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date] = mapped_column(Date)

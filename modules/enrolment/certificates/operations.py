@@ -37,7 +37,7 @@ from webapp.timeutil import local_today, utcnow
 LANGUAGES = ("uz", "ru")
 ATTACHMENT_NAME = "credential.jwt"
 MAX_UPLOAD = 5 * 1024 * 1024  # a certificate PDF is far smaller; anything larger is not one
-REASONS = ("superseded", "enrolments_ended", "ineligible", "member_died", "revoked_by_staff")
+REASONS = ("superseded", "enrolments_ended", "ineligible", "member_died")
 
 
 class CertificateRefusal(Refusal):
@@ -57,7 +57,8 @@ def active_enrolments(household_id: int, today: date | None = None) -> list[Enro
 def _programmes(enrolments: list[Enrolment]) -> list[dict]:
     ids = sorted({enrolment.programme_id for enrolment in enrolments})
     rows = db.session.scalars(select(Programme).where(Programme.id.in_(ids)).order_by(Programme.code))
-    return [{"code": row.code, "name": {"uz": row.name_uz, "ru": row.name_ru, "en": row.name_en}} for row in rows]
+    # The certificate's two languages only: every byte makes the QR code denser.
+    return [{"code": row.code, "name": {"uz": row.name_uz, "ru": row.name_ru}} for row in rows]
 
 
 def _head(household: Household, enrolments: list[Enrolment]):
@@ -251,7 +252,9 @@ def _month_end(day: date) -> date:
 
 
 def qr_data_uri(token: str) -> str:
-    return segno.make(token, error="m", micro=False).png_data_uri(scale=3, border=2)
+    # Level L (raised by segno when the same size allows): the credential is ~1.3 KB, and a smaller symbol with
+    # larger modules scans better from paper than a denser one with more redundancy.
+    return segno.make(token, error="l", micro=False).png_data_uri(scale=3, border=4)
 
 
 def pdf(certificate: Certificate, language: str = "uz", actor=None) -> bytes:
