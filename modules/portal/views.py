@@ -49,8 +49,19 @@ def home():
         return _render("portal/home.html", applications=[], cases=[])
     applications, cases = follow.applications_of(citizen), follow.cases_of(citizen)
     _viewed("home", "person", citizen.id, citizen)
-    return _render("portal/home.html", applications=applications, cases=cases,
-                           household=applying.household_of(citizen))
+    household_id = applying.household_of(citizen)
+    certificates = _certificates()
+    certified = bool(household_id and certificates and certificates.active_enrolments(household_id))
+    return _render("portal/home.html", applications=applications, cases=cases, certified=certified)
+
+
+def _certificates():
+    """The certificates' operations, or None where the application has none (the page then says so)."""
+    try:
+        from modules.enrolment.certificates import operations
+    except ImportError:
+        return None
+    return operations
 
 
 @citizen_required
@@ -126,10 +137,7 @@ def case_page(case_id: int):
 def certificate():
     citizen = current_citizen()
     household_id = applying.household_of(citizen)
-    try:
-        from modules.enrolment.certificates import operations as certificates
-    except ImportError:
-        certificates = None
+    certificates = _certificates()
     if certificates is None or household_id is None:
         flash(_("The certificate is not available yet.") if certificates is None else
               _("Your household has no certificate: it is issued to households receiving assistance."), "error")

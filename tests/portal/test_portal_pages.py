@@ -19,6 +19,7 @@ from tests.conftest import sign_in
 from tests.portal.portal_pages_helpers import csrf, gzipped_size, links, signed_in, with_neighbours
 from webapp.extensions import db
 from webapp.models import AuditEvent
+from webapp.timeutil import local_today
 
 DECIDED = datetime(2025, 11, 20, 8, tzinfo=UTC)
 LIMIT = 60 * 1024
@@ -78,7 +79,7 @@ def test_home_signed_in_lists_the_households_applications_cases_and_certificate(
     signed_in(client, application.applicant)
     html = factories.page_text(client.get("/portal/"))
     assert application.reference in html and "Decided" in html
-    assert case.tracking_number in html and "Download the certificate (PDF)" in html
+    assert case.tracking_number in html
     assert 'action="/portal/sign-out"' in html
     viewed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "portal.viewed")
                                .order_by(AuditEvent.id.desc()))
@@ -123,19 +124,27 @@ def test_no_pin_or_amount_in_any_address(client):
             assert not any(amount in link for amount in amounts), (path, link)
 
 
-def test_the_certificate_says_when_it_is_not_available(client):
-    application, lines, case = _household_with_everything()
+def test_a_household_without_active_enrolment_is_told_it_has_no_certificate(client):
+    application, lines, case = _household_with_everything()  # its enrolments ended in November 2026
     signed_in(client, application.applicant)
+    assert "Download the certificate (PDF)" not in factories.page_text(client.get("/portal/"))
     response = client.get("/portal/certificate")
-    try:
-        from modules.enrolment.certificates import operations  # noqa: F401
-    except ImportError:
-        assert response.status_code == 302 and response.headers["Location"].endswith("/portal/")
-        assert "The certificate is not available yet." in factories.page_text(client.get("/portal/"))
-    else:
-        assert response.status_code in (200, 302)
-        if response.status_code == 200:
-            assert response.mimetype == "application/pdf" and response.data.startswith(b"%PDF")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/portal/")
+    assert "no active enrolment" in factories.page_text(client.get("/portal/"))
+
+
+def test_the_certificate_downloads_as_a_pdf_in_the_citizens_language(client):
+    family = factories.assessed_family(children=1)
+    factories.enrol(family, start=local_today().replace(day=1))
+    factories.commit()
+    signed_in(client, family["head"])
+    assert "Download the certificate (PDF)" in factories.page_text(client.get("/portal/"))
+    response = client.get("/portal/certificate")
+    assert response.status_code == 200, factories.page_text(response)[:1000]
+    assert response.mimetype == "application/pdf" and response.data.startswith(b"%PDF")
+    assert "attachment" in response.headers["Content-Disposition"]
+    downloaded = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "portal.certificate_downloaded"))
+    assert downloaded.details == {"person_id": family["head"].id, "language": "en"}
 
 
 def test_the_citizens_pages_need_a_signed_in_citizen(client):
