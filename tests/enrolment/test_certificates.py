@@ -105,7 +105,6 @@ def test_a_tampered_or_foreign_credential_is_invalid(family):
 
 def test_a_certificate_expires_with_the_entitlement_period(family):
     certificate = operations.issue(family["household"])
-    after = operations.base_url  # noqa: F841  (the same issuer; only the clock moves)
     later = utcnow() + timedelta(days=400)
 
     result = vc.verify(certificate.credential, keys.jwks(), now=later)
@@ -382,3 +381,30 @@ def test_an_ineligible_decision_on_a_new_claim_revokes_the_certificate():
     db.session.commit()
 
     assert certificate.revocation_reason == "ineligible"
+
+
+def test_a_re_assessment_found_ineligible_withdraws_the_certificate_when_confirmed(family):
+    """Confirming an ineligible re-assessment stops the enrolments through modules/enrolment/following (paid to the
+    end of the month); the certificate is revoked in the same transaction."""
+    from decimal import Decimal
+
+    from modules.enrolment.following import follow, month_end
+    from modules.means_test.models import Assessment, Decision
+
+    certificate = operations.issue(family["household"])
+    db.session.commit()
+    application = family["application"]
+    assessment = Assessment(
+        application_id=application.id, household_id=application.household_id, kind="initial", pack_id="uz",
+        pack_version="test", engine="durable_rules", as_of=local_today(), decision=Decision.ineligible,
+        per_capita_income=Decimal("2000000.00"), monthly_total=Decimal("0.00"), reasons=[], programmes=[],
+        facts={}, trace={}, created_at=utcnow())
+    db.session.add(assessment)
+    db.session.flush()
+
+    follow(assessment, local_today(), "re-assessed: not eligible")
+    db.session.commit()
+
+    assert family["enrolment"].period_end == month_end(local_today())
+    assert certificate.revocation_reason == "ineligible"
+    assert operations.current(family["household"]) is None

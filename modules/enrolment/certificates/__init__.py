@@ -47,15 +47,14 @@ def _enrolments_changed(session, _context):
 
 @event.listens_for(Session, "before_commit")
 def _reconcile_at_commit(session):
-    from modules.enrolment.certificates.operations import reconcile
+    from modules.enrolment.certificates.operations import reconcile_many
 
     for _round in range(3):  # reconciling writes certificates only, which notes nothing more
         session.flush()  # commit flushes after this hook: what is still pending must be noted first
         pending = session.info.pop(_PENDING, None)
         if not pending:
             return
-        for household_id, hints in sorted(pending.items()):
-            reconcile(household_id, hints)
+        reconcile_many(pending)
 
 
 @signals.person_death_recorded.connect

@@ -244,6 +244,21 @@ def reconcile(household_id: int, hints: set[str], actor=None, today: date | None
     return None
 
 
+def reconcile_many(pending: dict[int, set[str]], actor=None) -> None:
+    """`reconcile` for every household of `pending` ({household id: hints}) that holds a certificate; the others
+    (nearly all, when a run enrols thousands of households) are skipped with one query per chunk."""
+    households = sorted(pending)
+    for start in range(0, len(households), _CHUNK):
+        chunk = households[start:start + _CHUNK]
+        holding = db.session.scalars(select(Certificate.household_id).distinct().where(
+            Certificate.household_id.in_(chunk), Certificate.revoked_at.is_(None)))
+        for household_id in sorted(holding):
+            reconcile(household_id, pending[household_id], actor)
+
+
+_CHUNK = 5000
+
+
 def _month_end(day: date) -> date:
     return date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
 
