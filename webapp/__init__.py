@@ -72,6 +72,7 @@ def _import_models() -> None:
     import modules.grievances.models  # noqa: F401
     import modules.means_test.models  # noqa: F401
     import modules.payments.models  # noqa: F401
+    import modules.portal.models  # noqa: F401
     import modules.registration.models  # noqa: F401
     import webapp.jobs  # noqa: F401  (installs the after-commit job dispatch)
     import webapp.models  # noqa: F401

@@ -119,6 +119,8 @@ def load_config(overrides: dict | None = None) -> dict:
         # Behind TLS the session cookie must never travel in clear.
         "SESSION_COOKIE_SECURE": _flag(env.get("SRSP_SECURE_COOKIES", "")),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
+        # The public address certificates name for the issuer's keys and status lists (None: the request's host).
+        "CERTIFICATE_BASE_URL": env.get("SRSP_PUBLIC_URL") or None,
         # SQL errors name the statement, never the bound values (PINs, names, incomes) in logs and tracebacks.
         "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "API_TOKEN_DAYS": _positive_int("SRSP_API_TOKEN_DAYS", env.get("SRSP_API_TOKEN_DAYS", "90")),

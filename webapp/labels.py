@@ -46,6 +46,8 @@ ENUM_LABELS = [
     _l("sent"), _l("no_match"), _l("pin_limit"), _l("phone_limit"), _l("address_limit"), _l("code_dead"),
     _l("wrong_code"), _l("unknown_person"), _l("bad_state"), _l("bad_token"), _l("provider_refused"),
     _l("unreachable"), _l("bad_answer"), _l("sms_code"), _l("oidc"),
+    # why a certificate was revoked
+    _l("superseded"), _l("enrolments_ended"), _l("member_died"),
     # enrolments and bank accounts
     _l("active"), _l("suspended"), _l("ended"), _l("requested"), _l("opened"), _l("card_issued"), _l("closed"),
     # the thirteen sources (connectors/catalog.py)
@@ -87,6 +89,14 @@ AUDIT_ACTIONS = {
     "case.reassessment_confirmed": _l("Re-assessment confirmed"),
     "case.reassessment_discarded": _l("Re-assessment discarded"),
     "household.members_changed": _l("Household members changed"),
+    "certificate.issued": _l("Low-income certificate issued"),
+    "certificate.downloaded": _l("Low-income certificate downloaded"),
+    "certificate.revoked": _l("Low-income certificate revoked"),
+    "certificate.key_created": _l("Certificate signing key created"),
+    "certificate.key_retired": _l("Certificate signing key retired"),
+    "portal.viewed": _l("Portal page viewed by the citizen"),
+    "portal.case_opened": _l("Appeal or complaint made on the portal"),
+    "portal.certificate_downloaded": _l("Certificate downloaded on the portal"),
     "citizen.signed_in": _l("Citizen signed in to the portal"),
     "citizen.signed_out": _l("Citizen signed out of the portal"),
     "citizen.code_requested": _l("Sign-in code asked for on the portal"),
@@ -150,7 +160,8 @@ OBJECT_TYPES = {
     "enrolment": _l("Enrolment"), "household": _l("Household"), "notification": _l("SMS notice"),
     "payroll": _l("Payroll"), "person": _l("Person"), "rule_pack": _l("Rule pack"),
     "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
-    "citizen_sign_in_code": _l("Sign-in code"),
+    "citizen_sign_in_code": _l("Sign-in code"), "certificate": _l("Low-income certificate"),
+    "certificate_key": _l("Certificate signing key"),
 }
 
 # The names of the details an audit event keeps.
@@ -190,7 +201,10 @@ DETAIL_NAMES = {
     "months_owed": _l("Months owed"), "period_end": _l("Period end"), "periods": _l("Months"),
     "arrears": _l("Owed months paid"), "area_id": _l("Area"), "category": _l("Category"),
     "tracking_number": _l("Tracking number"), "pin_digest": _l("PIN (keyed fingerprint)"),
-    "provider": _l("Sign-in method"),
+    "provider": _l("Sign-in method"), "person_id": _l("Person"), "serial": _l("Serial number"),
+    "household": _l("Household"), "programmes": _l("Programmes"), "valid_until": _l("Valid until"),
+    "kid": _l("Key id"), "previous": _l("Previous certificate"),
+    "superseded_by": _l("Serial number of the replacement"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")

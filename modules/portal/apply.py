@@ -153,20 +153,6 @@ class PortalRefusal(registration.RegistrationError):
         super().__init__(errors, _l("The application was not sent: see the fields marked."))
 
 
-@dataclass(frozen=True)
-class PortalChannel:
-    """Who registers an application the citizen sends themselves: not a staff user (no id), and not limited to
-    staff areas (the citizen applies for their own household, wherever it is)."""
-
-    id = None
-    national_scope = True
-    scopes = ()
-    username = "portal"
-
-
-PORTAL = PortalChannel()
-
-
 def apply(citizen: Person, form) -> Application:
     """Validate the portal form, turn it into registration's ApplicationArgs and register it (submitted)."""
     try:
@@ -199,7 +185,7 @@ def apply(citizen: Person, form) -> Application:
     except ValidationError as invalid:
         raise PortalRefusal(_fields(invalid.messages, members)) from invalid
     try:
-        return registration.register_application(loaded, PORTAL)
+        return registration.register_application(loaded, None)  # the citizen, no staff user
     except registration.RegistrationError as refused:
         raise PortalRefusal(_fields(refused.errors, members)) from refused
 

@@ -13,6 +13,6 @@ views.register(bp)
 @bp.app_context_processor
 def _citizen():
     # Only on portal pages: staff pages never read the citizen's part of the session.
-    from flask import request
+    from flask import has_request_context, request
 
-    return {"citizen": current_citizen()} if request.blueprint == "portal" else {}
+    return {"citizen": current_citizen()} if has_request_context() and request.blueprint == "portal" else {}

@@ -84,7 +84,10 @@ def register_application(args: dict, actor) -> Application:
             "The applicant must be an adult (18 or older); %(name)s is %(num)d year old.",
             "The applicant must be an adult (18 or older); %(name)s is %(num)d years old.",
             age_on(applicant.birth_date, on), name=applicant.full_name))
-    if not user_covers_area(actor, applicant.area_id):
+    # No staff actor: the citizen applies for their own household through the portal, wherever it lives.
+    if actor is None and args["channel"] != Channel.portal.value:
+        raise ValueError("only the portal registers an application without a staff user")
+    if actor is not None and not user_covers_area(actor, applicant.area_id):
         errors.add("applicant_pin", _l("This family lives outside your areas; the registrar of its area registers it."))
     errors.raise_if_any()
 

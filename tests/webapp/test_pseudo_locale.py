@@ -54,7 +54,8 @@ BRAND = ("SRSP", "Pseudo", "Oʻzbekcha", "O‘zbekcha", "Русский", "Engli
 ROLES = ("admin", "registrar", "finance_maker", "finance_checker", "analyst", "auditor", "social_worker")
 # Routes that answer with something other than a page (files, JSON polled by scripts, the health check).
 NOT_PAGES = {"static", "core.health", "core.job_status", "core.job_file", "payments.payroll_download",
-             "means_test.policy_simulate_csv"}
+             "means_test.policy_simulate_csv", "certificates.jwks", "certificates.status_list",
+             "certificates.application_pdf", "portal.certificate"}
 # Columns whose values are codes the pages must put in words: never data to tolerate.
 CODE_COLUMNS = {("audit_event", "action"), ("audit_event", "object_type"), ("application_event", "note"),
                 ("application_event", "from_status"), ("application_event", "to_status"),
@@ -359,7 +360,8 @@ def sample_values(data: dict) -> dict:
     return {"application_id": data["decided"].id, "user_id": data["users"]["registrar"].id,
             "payroll_id": data["payroll"].id, "import_id": 987654, "job_id": "no-such-job", "source": "tax",
             "entry_id": 987654, "household_id": data["decided"].household_id, "case_id": data["case"].id,
-            "visit_id": 987654, "reassessment_id": 987654}
+            "visit_id": 987654, "reassessment_id": 987654, "payroll_line_id": 987654,
+            "list_id": 1}
 
 
 def page_urls(app, data: dict) -> list[str]:
