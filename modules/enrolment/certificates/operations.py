@@ -20,7 +20,7 @@ import segno
 from flask import current_app, has_request_context, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from modules.enrolment.certificates import credential as vc
@@ -169,8 +169,7 @@ def _allocate(household, head, enrolments, actor, today) -> Certificate:
     programmes = _programmes(enrolments)
     valid_until = max(enrolment.period_end for enrolment in enrolments)
     for _attempt in range(5):
-        highest = db.session.scalar(select(func.max(Certificate.status_index)))
-        index = 0 if highest is None else highest + 1
+        index = _next_status_index()
         serial = make_serial(today.year, index + 1)
         payload = vc.claims(serial=serial, masked_name=masked_name(head), programmes=programmes, valid_from=today,
                             valid_until=valid_until, status_index=index, base_url=base_url())
@@ -187,6 +186,16 @@ def _allocate(household, head, enrolments, actor, today) -> Certificate:
             continue
         return certificate
     raise RuntimeError("could not allocate a certificate status index")
+
+
+def _next_status_index() -> int:
+    """PostgreSQL: the sequence's next value, never reused and never waited for (concurrent issuers racing for the
+    highest index plus one would wait on each other's uncommitted rows while holding the audit chain's lock).
+    SQLite (one writer at a time): the highest index plus one."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.scalar(text("SELECT nextval('certificate_status_index_seq')"))
+    highest = db.session.scalar(select(func.max(Certificate.status_index)))
+    return 0 if highest is None else highest + 1
 
 
 def _user_id(actor) -> int | None:
