@@ -23,6 +23,7 @@ from connectors.simulator.app import create_simulator_app
 from connectors.synthetic import existing_persons, synthesize
 from demo import events
 from demo.cases import create_demo_cases, queue, queue_line
+from demo.citizens import banner_lines, create_demo_citizens
 from demo.payroll import prepare_demo_month
 from demo.population import copy_simulated_population
 from demo.setup import create_demo_users, decide_demo_history, sample_families
@@ -65,8 +66,11 @@ def _setup_demo() -> dict:
         copied = copy_simulated_population(sim_engine)[0]["person"] if not registry_persons() else 0
     with unit_of_work():
         create_demo_cases()  # a grievance (its SMS in the outbox) and an enquiry; the events' cases come later
+    with unit_of_work():
+        citizens = create_demo_citizens(sim_engine)  # for the portal: one will be eligible, one refused
     info = {"users": users_, "persons": copied, "generated": generated, "families": sample_families("UZ-TK"),
-            "simulator_url": str(sim_engine.url), "queue": queue(), "newborn": events.newborn_pin(sim_engine)}
+            "simulator_url": str(sim_engine.url), "queue": queue(), "newborn": events.newborn_pin(sim_engine),
+            "citizens": citizens}
     # End the CLI's transaction: on SQLite an open one would hold the write lock the server's requests need.
     db.session.remove()
     return info
@@ -213,4 +217,5 @@ def _print_banner(info: dict, url: str | None, seconds: float | None = None) -> 
     for family in info["families"]:
         lines += [f"    {pin}  {relation:<7} {name}" for pin, relation, name in family]
         lines.append("")
+    lines += banner_lines(info.get("citizens", []), url)
     click.echo("\n".join(lines))
