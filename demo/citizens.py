@@ -43,7 +43,7 @@ class DemoCitizen:
 CITIZENS = (DemoCitizen("A", "+998901110001", "eligible"), DemoCitizen("B", "+998901110002", "refused"))
 
 
-def create_demo_citizens(sim_engine, today: date | None = None) -> list[DemoCitizen]:
+def create_demo_citizens(sim_engine, today: date | None = None, skip: int = SKIP) -> list[DemoCitizen]:
     """Find or choose the demo citizens, give them their phone numbers and their families' registry records.
     Flushes, never commits. Returns the citizens found (none when the region has no family left to choose)."""
     today = today or date.today()
@@ -53,7 +53,7 @@ def create_demo_citizens(sim_engine, today: date | None = None) -> list[DemoCiti
         person = db.session.scalar(select(Person).where(Person.phone == citizen.phone).order_by(Person.id).limit(1))
         household = _household(person) if person is not None else None
         if person is None or household is None:
-            person, household = _choose(today, chosen_households)
+            person, household = _choose(today, chosen_households, skip)
             if person is None:
                 continue
             person.phone = citizen.phone
@@ -75,7 +75,7 @@ def _household(person: Person) -> Household | None:
     return member.household if member is not None else None
 
 
-def _choose(today: date, taken: set[int]) -> tuple[Person | None, Household | None]:
+def _choose(today: date, taken: set[int], skip: int) -> tuple[Person | None, Household | None]:
     """The head of a Tashkent household that has not applied, everyone alive, the head an adult, one child under
     18. One child only: the demo's reported death (demo/events.py) is of a child whose family keeps other
     children paid, and so never of this family's."""
@@ -87,7 +87,7 @@ def _choose(today: date, taken: set[int]) -> tuple[Person | None, Household | No
     households = db.session.scalars(
         select(Household).join(Area, Household.area_id == Area.id)
         .where(Area.path.startswith(region.path), Household.id.not_in(applied), Household.id.not_in(taken))
-        .order_by(Household.id).offset(SKIP).limit(CANDIDATES)).all()
+        .order_by(Household.id).offset(skip).limit(CANDIDATES)).all()
     for household in households:
         members = [member for member in household.members if member.left_at is None]
         head = next((member.person for member in members if member.relation is Relation.head), None)
