@@ -148,8 +148,7 @@ def certificate():
     household = db.session.get(Household, household_id)
     language = _language()
     with caught_refusal() as caught:
-        issued = certificates.current_or_issue(household, actor=None, language=language)
-        body = certificates.pdf(issued, language)
+        _issued, body = certificates.download(household, language)
     if caught.refusal is not None:
         return redirect(url_for("portal.home"))
     audit.record("portal.certificate_downloaded", "household", household.id,

@@ -143,7 +143,13 @@ def serial_is_well_formed(serial: str) -> bool:
 def issue(household: Household, actor=None, language: str | None = None, today: date | None = None) -> Certificate:
     """A new certificate for a household with an active enrolment (the current one, if any, is superseded);
     refuses in words when there is none."""
-    today = today or local_today()
+    certificate, previous = _create(household, actor, today or local_today())
+    _announce(certificate, previous, actor, language)
+    return certificate
+
+
+def _create(household: Household, actor, today: date) -> tuple[Certificate, Certificate | None]:
+    """The new certificate stored (nothing audited yet) and the one it will supersede."""
     enrolments = active_enrolments(household.id, today)
     if not enrolments:
         raise CertificateRefusal(_l("This household has no active enrolment, so no low-income certificate can be "
@@ -153,15 +159,34 @@ def issue(household: Household, actor=None, language: str | None = None, today: 
         raise CertificateRefusal(_l("This household has no head on record, so no low-income certificate can be "
                                     "issued."))
     previous = _latest_unrevoked(household.id)
-    certificate = _allocate(household, head, enrolments, actor, today)
+    return _allocate(household, head, enrolments, actor, today), previous
+
+
+def _announce(certificate: Certificate, previous: Certificate | None, actor, language: str | None) -> None:
+    """Supersede the previous certificate and audit the issue."""
     if previous is not None:
         revoke(previous, "superseded", actor, superseded_by=certificate)
     audit.record("certificate.issued", "certificate", certificate.id,
-                 {"serial": certificate.serial, "household": household.id,
+                 {"serial": certificate.serial, "household": certificate.household_id,
                   "programmes": [item["code"] for item in certificate.programmes],
                   "valid_until": certificate.valid_until.isoformat(), "kid": certificate.kid,
                   "language": language, "previous": previous.serial if previous else None}, actor=actor)
-    return certificate
+
+
+def download(household: Household, language: str = "uz", actor=None) -> tuple[Certificate, bytes]:
+    """The household's certificate as a PDF, issued first when it has none that matches its enrolments. The PDF is
+    rendered before anything is audited: the audit chain's lock is held from the first audited event to the commit,
+    so a render inside it would keep every other audited request waiting."""
+    found = current(household)
+    if found is not None and _matches(found, active_enrolments(household.id)):
+        document = render(found, language)
+        _downloaded(found, language, actor)
+        return found, document
+    certificate, previous = _create(household, actor, local_today())
+    document = render(certificate, language)
+    _announce(certificate, previous, actor, language)
+    _downloaded(certificate, language, actor)
+    return certificate, document
 
 
 def _allocate(household, head, enrolments, actor, today) -> Certificate:
@@ -282,9 +307,21 @@ def qr_data_uri(token: str) -> str:
 
 
 def pdf(certificate: Certificate, language: str = "uz", actor=None) -> bytes:
+    """The printable certificate (see `render`), audited as a download."""
+    document = render(certificate, language)
+    _downloaded(certificate, language, actor)
+    return document
+
+
+def _downloaded(certificate: Certificate, language: str, actor) -> None:
+    audit.record("certificate.downloaded", "certificate", certificate.id,
+                 {"serial": certificate.serial, "language": language if language in LANGUAGES else "uz"},
+                 actor=actor)
+
+
+def render(certificate: Certificate, language: str = "uz") -> bytes:
     """The printable certificate in Uzbek and Russian (`language` first), with the QR code; the credential is also
-    attached to the PDF (credential.jwt) so software reads it back without decoding the image. Audited as a
-    download."""
+    attached to the PDF (credential.jwt) so software reads it back without decoding the image."""
     from weasyprint import HTML, Attachment
 
     language = language if language in LANGUAGES else "uz"
@@ -297,15 +334,12 @@ def pdf(certificate: Certificate, language: str = "uz", actor=None) -> bytes:
                 head=certificate.head)})
     with force_locale(language):
         html = _render("enrolment/certificate.html", certificate=certificate, sections=sections,
-                               language=language, qr=qr_data_uri(certificate.credential),
-                               jwks_url=base_url() + ".well-known/jwks.json",
-                               verify_url=base_url() + "verify")
+                       language=language, qr=qr_data_uri(certificate.credential),
+                       jwks_url=base_url() + ".well-known/jwks.json",
+                       verify_url=base_url() + "verify")
     attachment = Attachment(string=certificate.credential, name=ATTACHMENT_NAME,
                             description="W3C Verifiable Credential (vc+jwt)")
-    document = HTML(string=html, base_url=current_app.root_path).write_pdf(attachments=[attachment])
-    audit.record("certificate.downloaded", "certificate", certificate.id,
-                 {"serial": certificate.serial, "language": language}, actor=actor)
-    return document
+    return HTML(string=html, base_url=current_app.root_path).write_pdf(attachments=[attachment])
 
 
 def _render(name: str, **context) -> str:

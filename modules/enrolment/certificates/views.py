@@ -73,8 +73,7 @@ def application_pdf(application_id: int):
         abort(404)  # out of scope looks exactly like missing
     language = request.args.get("language") or str(get_locale())
     language = language if language in operations.LANGUAGES else "uz"
-    certificate = operations.current_or_issue(application.household, current_user, language)
-    document = operations.pdf(certificate, language, actor=current_user)
+    certificate, document = operations.download(application.household, language, current_user)
     response = Response(document, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{certificate.serial}.pdf"'
     response.headers["Cache-Control"] = "no-store"
