@@ -12,13 +12,13 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from modules.enrolment.models import BankAccount, Enrolment
 from modules.grievances.models import Case
 from modules.means_test.evidence import source_table
 from modules.means_test.explain import explain, latest_assessment
-from modules.means_test.models import Decision
+from modules.means_test.models import Assessment, Decision
 from modules.means_test.recertification import period_end
 from modules.payments.models import PayrollLine
 from modules.portal.apply import household_of
@@ -239,3 +239,14 @@ def _month(day: date) -> str:
 def period_words(period: str) -> str:
     """"2026-01" as "January 2026" in the reader's language."""
     return _month(date(int(period[:4]), int(period[5:7]), 1))
+
+
+def decisions_of(applications: list[Application]) -> dict[int, bool]:
+    """{application id: eligible?} for the decided ones, from their latest assessment."""
+    ids = [application.id for application in applications]
+    if not ids:
+        return {}
+    latest = select(func.max(Assessment.id)).where(Assessment.application_id.in_(ids)) \
+        .group_by(Assessment.application_id)
+    return {application_id: decision is Decision.eligible for application_id, decision in db.session.execute(
+        select(Assessment.application_id, Assessment.decision).where(Assessment.id.in_(latest))).all()}

@@ -52,7 +52,8 @@ def home():
     household_id = applying.household_of(citizen)
     certificates = _certificates()
     certified = bool(household_id and certificates and certificates.active_enrolments(household_id))
-    return _render("portal/home.html", applications=applications, cases=cases, certified=certified)
+    return _render("portal/home.html", applications=applications, cases=cases, certified=certified,
+                   decisions=follow.decisions_of(applications))
 
 
 def _certificates():
