@@ -1,27 +1,13 @@
-"""Builders for the citizen's pages' tests: a signed-in citizen without the SMS flow, and the portal's neighbours
-(sign-in, sign-out, the certificate check) as bare stand-ins while they are not in the application yet."""
+"""Builders for the citizen's pages' tests: a signed-in citizen without the SMS flow, a form's CSRF token, a page's
+compressed size and its links."""
 
 from __future__ import annotations
 
 import gzip
 import re
 
-from werkzeug.routing import Rule
-
 from modules.portal.session import KEY
 from webapp.timeutil import utcnow
-
-NEIGHBOURS = (("portal.sign_in", "/portal/sign-in", ("GET", "POST")),
-              ("portal.sign_out", "/portal/sign-out", ("POST",)),
-              ("certificates.verify", "/certificates/verify", ("GET",)))
-
-
-def with_neighbours(app) -> None:
-    """The page frame links these; a stand-in answers where the real page is not in the application yet."""
-    for endpoint, path, methods in NEIGHBOURS:
-        if endpoint not in app.view_functions:
-            app.url_map.add(Rule(path, endpoint=endpoint, methods=set(methods)))
-            app.view_functions[endpoint] = lambda **_kwargs: ("", 204)
 
 
 def signed_in(client, person):

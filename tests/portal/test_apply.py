@@ -10,14 +10,9 @@ from sqlalchemy import select
 
 from modules.registration.models import Application, ApplicationStatus, Channel
 from tests import factories
-from tests.portal.portal_pages_helpers import csrf, signed_in, with_neighbours
+from tests.portal.portal_pages_helpers import csrf, signed_in
 from webapp.extensions import db
 from webapp.models import AuditEvent
-
-
-@pytest.fixture(autouse=True)
-def _neighbours(app):
-    with_neighbours(app)
 
 
 @pytest.fixture

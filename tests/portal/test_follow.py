@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
 from modules.enrolment.models import Enrolment
@@ -13,16 +12,11 @@ from modules.grievances.models import Case, CaseChannel, CaseKind
 from modules.payments.models import LineStatus
 from modules.registration.models import ApplicationStatus, Person
 from tests import factories
-from tests.portal.portal_pages_helpers import csrf, signed_in, with_neighbours
+from tests.portal.portal_pages_helpers import csrf, signed_in
 from webapp.extensions import db
 from webapp.models import AuditEvent
 
 DECIDED = datetime(2025, 11, 20, 8, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _neighbours(app):
-    with_neighbours(app)
 
 
 def _head(application) -> Person:

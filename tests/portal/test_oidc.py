@@ -35,13 +35,6 @@ def _configured(app, standin, monkeypatch):
     monkeypatch.setitem(app.config, "PORTAL_OIDC_CLIENT_SECRET", oidc_standin.CLIENT_SECRET)
     monkeypatch.setattr(standin, "foreign_key", False)
 
-    def stand_in(_error, endpoint, _values):  # the certificate check's link, until that page is there
-        return "/" if endpoint == "certificates.verify" else None
-
-    app.url_build_error_handlers.append(stand_in)
-    yield
-    app.url_build_error_handlers.remove(stand_in)
-
 
 @pytest.fixture
 def portal(app):

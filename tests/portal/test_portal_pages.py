@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-import pytest
 from flask import url_for
 from sqlalchemy import select
 
@@ -16,18 +15,13 @@ from modules.payments.models import LineStatus
 from modules.registration.models import ApplicationStatus
 from tests import factories
 from tests.conftest import sign_in
-from tests.portal.portal_pages_helpers import csrf, gzipped_size, links, signed_in, with_neighbours
+from tests.portal.portal_pages_helpers import csrf, gzipped_size, links, signed_in
 from webapp.extensions import db
 from webapp.models import AuditEvent
 from webapp.timeutil import local_today
 
 DECIDED = datetime(2025, 11, 20, 8, tzinfo=UTC)
 LIMIT = 60 * 1024
-
-
-@pytest.fixture(autouse=True)
-def _neighbours(app):
-    with_neighbours(app)
 
 
 def _household_with_everything():

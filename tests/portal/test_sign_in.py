@@ -25,18 +25,6 @@ _CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 _serial = iter(range(500, 10_000))
 
 
-@pytest.fixture(autouse=True)
-def _page_frame_links(app):
-    """The page frame links the certificate check, which another part of the portal adds; until it is there,
-    its link points home so these pages render."""
-    def stand_in(_error, endpoint, _values):
-        return "/" if endpoint == "certificates.verify" else None
-
-    app.url_build_error_handlers.append(stand_in)
-    yield
-    app.url_build_error_handlers.remove(stand_in)
-
-
 def _portal_client(app, address: str = "10.1.0.1", language: str = "en"):
     client = app.test_client()
     client.environ_base.update(HTTP_ACCEPT_LANGUAGE=language, REMOTE_ADDR=address)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import functools
 import io
 from datetime import date
 
@@ -300,7 +301,9 @@ def _month_end(day: date) -> date:
 # --- the PDF ----------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=512)
 def qr_data_uri(token: str) -> str:
+    # Kept per credential: encoding a 1.3 KB symbol (trying its eight masks) is a third of a download's time.
     # Level L (raised by segno when the same size allows): the credential is ~1.3 KB, and a smaller symbol with
     # larger modules scans better from paper than a denser one with more redundancy.
     return segno.make(token, error="l", micro=False).png_data_uri(scale=3, border=4)
