@@ -122,7 +122,8 @@ def test_an_appeal_from_the_decision_opens_an_appeal_case(client):
     assert case.language == "en" and case.complainant_name == application.applicant.full_name
     html = factories.page_text(client.get(f"/portal/applications/{application.id}"))
     assert case.tracking_number in html
-    opened = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "portal.case_opened"))
+    opened = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "portal.case_opened")
+                               .order_by(AuditEvent.id.desc()).limit(1))
     assert opened.details == {"person_id": application.applicant_id, "kind": "appeal"}
 
 
