@@ -230,10 +230,34 @@ def test_pdf_draws_a_bar_chart_per_indicator(app):
 
     with app.app_context(), force_locale("en"):
         html = pdf.render_html(monthly_return(), "en", False, labels.Names("en", NAMES, DEFINITIONS))
-    assert html.count("<svg") == 3 and html.count("<rect") == 3 + 2 + 2  # regions with figures
+    assert html.count("<svg") == 3
+    chart = html[html.index("<svg"):html.index("</svg>")]
+    assert all(name in chart for name in ("Andijon", "Samarqand", "Toshkent shahri"))
+    assert "2\u202f300" in chart and ">78<" in chart  # the regions' totals: Toshkent shahri, Samarqand
     assert "Page" in html
+
+
+def test_the_plain_bar_chart_draws_a_bar_per_figure():
+    from modules.reporting.exports.pdf import bar_chart
+
+    svg = bar_chart([("Andijon", 90), ("Samarqand", None), ("Toshkent <shahri>", Decimal("45.5"))], str)
+    assert svg.count("<rect") == 2 and "Toshkent &lt;shahri&gt;" in svg and "45.5" in svg
+    assert bar_chart([("Andijon", None)], str) == ""
 
 
 def test_an_unknown_format_is_refused(app):
     with app.app_context(), pytest.raises(ValueError, match="format"):
         exports.write(monthly_return(), "docx", io.BytesIO(), "en", False, DEFINITIONS, NAMES)
+
+
+def test_names_and_definitions_come_from_the_indicator_registry_by_default(app):
+    registry = pytest.importorskip("modules.reporting.indicators")
+    indicator = next(iter(registry.by_code().values()))
+    value = Return({"period": "2026-11", "indicators": {
+        indicator.code: {"unit": indicator.unit, "total": 10, "rows": [row(None, "UZ-TK", 10)]}}})
+    stream = io.BytesIO()
+    with app.app_context():
+        exports.write(value, "xlsx", stream, "ru", False)
+    book = load_workbook(stream)
+    assert book.sheetnames[1] == indicator.name_in("ru")[:31]
+    assert cells(book[book.sheetnames[-2]])[1][1:3] == (indicator.name_in("ru"), indicator.definition_in("ru"))

@@ -17,7 +17,7 @@ from modules.reporting.exports.labels import LANGUAGES, Names
 FORMATS = ("xlsx", "pdf", "csv")
 
 
-def write(monthly_return, format: str, path_or_stream, language: str = "uz", publication: bool = False,  # noqa: A002
+def write(monthly_return, format: str, path_or_stream, language: str = "uz", publication: bool = False,
           definitions: dict | None = None, names: dict | None = None) -> None:
     """Write the return in `format` to a path or a binary stream."""
     if format not in FORMATS:

@@ -58,9 +58,21 @@ def _table(table: Table, language: str, names: labels.Names) -> dict:
         "column_totals": [show(table.column_totals.get(programme)) for programme in table.columns],
         "total": show(table.total),
         "suppressed": SUPPRESSED,
-        "chart": bar_chart([(names.region(region), value) for region, value in table.region_totals()],
-                           lambda value: show(value)),
+        "chart": chart(names.indicator(table.code),
+                       [(names.region(region), value) for region, value in table.region_totals()], show),
     }
+
+
+def chart(title: str, items: list[tuple[str, object]], show) -> Markup:
+    """The bar chart by region: the dashboards' chart when the module is there, else the plain one below."""
+    try:
+        from modules.reporting.svg.charts import bar_chart as shared_bar_chart
+    except ImportError:
+        return bar_chart(items, show)
+    if not any(value is not None for _name, value in items):
+        return Markup("")
+    return shared_bar_chart([(name, None if value is None else float(value)) for name, value in items],
+                            title=title, number_format=show, max_width=360)
 
 
 def bar_chart(items: list[tuple[str, object]], label=str, width: int = 480) -> Markup:
