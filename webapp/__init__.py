@@ -61,6 +61,9 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     from modules.enrolment.certificates.cli import register_commands as register_certificate_commands
 
     register_certificate_commands(app)
+    from modules.reporting.cli import register_commands as register_report_commands
+
+    register_report_commands(app)
     return app
 
 
@@ -74,6 +77,7 @@ def _import_models() -> None:
     import modules.payments.models  # noqa: F401
     import modules.portal.models  # noqa: F401
     import modules.registration.models  # noqa: F401
+    import modules.reporting.models  # noqa: F401
     import webapp.jobs  # noqa: F401  (installs the after-commit job dispatch)
     import webapp.models  # noqa: F401
 

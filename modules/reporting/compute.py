@@ -1,0 +1,309 @@
+"""The monthly return's figures: one grouped SQL query per indicator, run by the database, never a Python loop over
+the big tables.
+
+`compute_return("2026-01")` returns::
+
+    {"period": "2026-01",
+     "indicators": {
+         "<code>": {"unit": "people",
+                    "rows": [{"programme": "child_allowance", "region": "UZ-TK", "value": 3}, ...],
+                    "total": 3},
+         ...}}
+
+- `rows` break the indicator down by its dimensions (indicators.yaml). Every row has "programme" and "region" (the
+  programme's code and the region's ISO 3166-2 code, None when the indicator does not break down by it); cases add
+  "kind" (the case's kind) and the reasons for refusal "rule" (the rule's id). Rows are sorted by their keys.
+- `total` is the figure over the whole country and every programme, counted again by the database (people in two
+  programmes are one person in the total), so it is not always the sum of the rows; for days and percent it is the
+  national median, 95th percentile or coverage.
+- Values are numbers: counts and whole amounts as integers, other amounts and days with at most 2 decimals.
+- The month is the country's calendar month (Asia/Tashkent by default): timestamps are compared with the UTC
+  instants at which its first day and the next month's first day begin.
+- Percentiles are nearest-rank (the median of an even count is the lower middle value), the same on PostgreSQL and
+  SQLite. A region is an area of level "region"; anything placed in an area is counted in the region whose
+  materialised path starts its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import Date, DateTime, String, bindparam, text
+
+from modules.reporting.indicators import indicators
+from webapp.extensions import db
+from webapp.timeutil import local_day_start
+
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+FROZEN_PAYROLLS = "('approved', 'sent', 'reconciled')"
+_DIMENSION_SQL = {"programme": "p.code", "region": "r.code", "kind": "c.kind", "rule": "rule"}
+
+
+class BadPeriod(ValueError):
+    pass
+
+
+def month_bounds(period: str) -> tuple[date, date]:
+    """The first day of the month and of the next one; BadPeriod unless `period` is YYYY-MM."""
+    match = PERIOD.match(period or "")
+    if not match or int(match[1]) < 1900:
+        raise BadPeriod(period)
+    year, month = int(match[1]), int(match[2])
+    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
+
+
+def region_join(area_column: str) -> str:
+    """Join the region an area belongs to, by the prefix of its materialised path."""
+    return (f" JOIN area ra ON ra.id = {area_column}"
+            " JOIN area r ON r.level = 'region' AND ra.path LIKE r.path || '%'")
+
+
+class Month:
+    """The period's bounds as bound parameters, and the helpers the queries share."""
+
+    def __init__(self, period: str):
+        self.period = period
+        self.first, self.next = month_bounds(period)
+        self.dialect = db.session.get_bind().dialect.name
+
+    def run(self, sql: str):
+        params = {"start": (local_day_start(self.first), DateTime(timezone=True)),
+                  "end": (local_day_start(self.next), DateTime(timezone=True)),
+                  "first": (self.first, Date()), "next": (self.next, Date()), "period": (self.period, String())}
+        statement = text(sql).bindparams(*(bindparam(name, value, type_=kind) for name, (value, kind)
+                                           in params.items() if re.search(rf":{name}\b", sql)))
+        return db.session.execute(statement).all()
+
+    def grouped(self, dims: tuple[str, ...], aggregate: str, source: str) -> tuple[list[dict], object]:
+        """`SELECT dims, aggregate <source> GROUP BY dims`, and the same aggregate over everything for the total."""
+        columns = [_DIMENSION_SQL[d] for d in dims]
+        select = ", ".join(f"{c} AS d{i}" for i, c in enumerate(columns))
+        rows = self.run(f"SELECT {select}, {aggregate} AS value {source} GROUP BY {', '.join(columns)}")
+        total = self.run(f"SELECT {aggregate} {source}")[0][0]
+        return [_row(dims, values[:-1], values[-1]) for values in rows], total
+
+    def in_month(self, column: str) -> str:
+        return f"{column} >= :start AND {column} < :end"
+
+    def days(self, later: str, earlier: str) -> str:
+        if self.dialect == "postgresql":
+            return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
+        return f"(julianday({later}) - julianday({earlier}))"
+
+
+def _row(dims, keys, value) -> dict:
+    row = {"programme": None, "region": None}
+    row.update(zip(dims, (str(key) if key is not None else None for key in keys), strict=True))
+    row["value"] = value
+    return row
+
+
+def number(value) -> int | float:
+    """A figure as JSON writes it the same way every time: an integer when whole, else 2 decimals."""
+    if value is None:
+        return 0
+    value = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# --- applications -----------------------------------------------------------------------------------------------
+
+_LAST_IN_MONTH = """NOT EXISTS (SELECT 1 FROM assessment b WHERE b.application_id = a.application_id
+    AND b.created_at >= :start AND b.created_at < :end
+    AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id)))"""
+
+
+def applications_received(m: Month, dims):
+    return m.grouped(dims, "COUNT(*)", f"FROM application ap {region_join('ap.area_id')} "
+                                       f"WHERE {m.in_month('ap.submitted_at')}")
+
+
+def applications_decided(m: Month, dims):
+    return m.grouped(dims, "COUNT(*)", f"FROM application ap {region_join('ap.area_id')} WHERE EXISTS (SELECT 1 FROM "
+                                       f"assessment a WHERE a.application_id = ap.id AND {m.in_month('a.created_at')})")
+
+
+def _decided_as(decision: str):
+    def indicator(m: Month, dims):
+        return m.grouped(dims, "COUNT(*)", f"FROM assessment a JOIN application ap ON ap.id = a.application_id "
+                                           f"{region_join('ap.area_id')} WHERE {m.in_month('a.created_at')} "
+                                           f"AND a.decision = '{decision}' AND {_LAST_IN_MONTH}")
+    return indicator
+
+
+def _decision_days(share: float):
+    """The nearest-rank percentile of the days from submission to first decision, by window functions."""
+    def indicator(m: Month, dims):
+        first = f"""SELECT ap.area_id AS area_id, {m.days('MIN(a.created_at)', 'ap.submitted_at')} AS days
+            FROM assessment a JOIN application ap ON ap.id = a.application_id WHERE ap.submitted_at IS NOT NULL
+            GROUP BY ap.id, ap.area_id, ap.submitted_at
+            HAVING MIN(a.created_at) >= :start AND MIN(a.created_at) < :end"""
+        ranked = f"""SELECT r.code AS region, f.days AS days,
+            ROW_NUMBER() OVER (PARTITION BY {{part}} ORDER BY f.days) AS rank,
+            COUNT(*) OVER (PARTITION BY {{part}}) AS n FROM ({first}) f {region_join('f.area_id')}"""
+        rows = m.run(f"SELECT k.region, MIN(k.days) FROM ({ranked.format(part='r.code')}) k "
+                     f"WHERE k.rank >= k.n * {share} GROUP BY k.region")
+        total = m.run(f"SELECT MIN(k.days) FROM ({ranked.format(part='1')}) k WHERE k.rank >= k.n * {share}")[0][0]
+        return [_row(dims, (region,), days) for region, days in rows], total
+    return indicator
+
+
+def refusal_reasons(m: Month, dims):
+    if m.dialect == "postgresql":
+        expand, rule = "CROSS JOIN LATERAL json_array_elements(a.reasons) AS e(value)", "e.value ->> 'rule'"
+    else:
+        expand, rule = "JOIN json_each(a.reasons) e", "json_extract(e.value, '$.rule')"
+    source = (f"FROM assessment a {expand} WHERE {m.in_month('a.created_at')} AND a.decision = 'ineligible' "
+              f"AND {_LAST_IN_MONTH} AND {rule} IS NOT NULL")
+    rows = m.run(f"SELECT {rule}, COUNT(DISTINCT a.id) {source} GROUP BY {rule}")
+    total = m.run(f"SELECT COUNT(DISTINCT a.id) {source}")[0][0]
+    return [_row(dims, (key,), value) for key, value in rows], total
+
+
+# --- beneficiaries ----------------------------------------------------------------------------------------------
+
+_ACTIVE = "e.period_start < :next AND e.period_end >= :first AND e.status <> 'ended'"
+_ENROLMENTS = "FROM enrolment e JOIN programme p ON p.id = e.programme_id JOIN household h ON h.id = e.household_id"
+
+
+def beneficiaries(m: Month, dims):
+    return m.grouped(dims, "COUNT(DISTINCT e.beneficiary_person_id)",
+                     f"{_ENROLMENTS} {region_join('h.area_id')} WHERE {_ACTIVE}")
+
+
+def beneficiary_households(m: Month, dims):
+    return m.grouped(dims, "COUNT(DISTINCT e.household_id)",
+                     f"{_ENROLMENTS} {region_join('h.area_id')} WHERE {_ACTIVE}")
+
+
+def new_entrants(m: Month, dims):
+    return m.grouped(dims, "COUNT(DISTINCT e.beneficiary_person_id)",
+                     f"{_ENROLMENTS} {region_join('h.area_id')} "
+                     "WHERE e.period_start >= :first AND e.period_start < :next")
+
+
+def exits(m: Month, dims):
+    return m.grouped(dims, "COUNT(DISTINCT e.beneficiary_person_id)",
+                     f"{_ENROLMENTS} {region_join('h.area_id')} WHERE e.period_end >= :first AND e.period_end < :next")
+
+
+# --- money ------------------------------------------------------------------------------------------------------
+
+PAYROLL_LINES = ("FROM payroll_line l JOIN payroll pr ON pr.id = l.payroll_id "
+                 "JOIN programme p ON p.id = pr.programme_id"
+                 f"{region_join('pr.area_id')} WHERE pr.period = :period AND pr.status IN {FROZEN_PAYROLLS}")
+AMOUNT_STATUSES = {"amount_approved": "l.status <> 'excluded'", "amount_paid": "l.status = 'paid'",
+                   "amount_failed": "l.status = 'failed'", "amount_returned": "l.status = 'returned'"}
+
+
+def _amount(code: str):
+    def indicator(m: Month, dims):
+        return m.grouped(dims, "COALESCE(SUM(l.amount), 0)", f"{PAYROLL_LINES} AND {AMOUNT_STATUSES[code]}")
+    return indicator
+
+
+# --- cases and certificates -------------------------------------------------------------------------------------
+
+_CASES = f'FROM "case" c {region_join("c.area_id")}'
+
+
+def cases_received(m: Month, dims):
+    return m.grouped(dims, "COUNT(*)", f"{_CASES} WHERE {m.in_month('c.created_at')}")
+
+
+def cases_resolved(m: Month, dims):
+    return m.grouped(dims, "COUNT(*)", f"{_CASES} WHERE {m.in_month('c.resolved_at')}")
+
+
+def cases_overdue(m: Month, dims):
+    return m.grouped(dims, "COUNT(*)", f"{_CASES} WHERE c.created_at < :end AND c.due_date < :next "
+                                       "AND (c.resolved_at IS NULL OR c.resolved_at >= :end) "
+                                       "AND (c.closed_at IS NULL OR c.closed_at >= :end)")
+
+
+_CERTIFICATES = f"FROM certificate ct JOIN household h ON h.id = ct.household_id {region_join('h.area_id')}"
+
+
+def certificates_issued(m: Month, dims):
+    return m.grouped(dims, "COUNT(*)", f"{_CERTIFICATES} WHERE {m.in_month('ct.issued_at')}")
+
+
+def certificates_revoked(m: Month, dims):
+    return m.grouped(dims, "COUNT(*)", f"{_CERTIFICATES} WHERE {m.in_month('ct.revoked_at')}")
+
+
+# --- coverage and the multiple-benefit check --------------------------------------------------------------------
+
+
+def coverage(m: Month, dims):
+    """Beneficiaries over the living people of the register copy, per region: both counted by the database."""
+    people, people_total = m.grouped(("region",), "COUNT(*)", f"FROM person pe {region_join('pe.area_id')} "
+                                                              "WHERE pe.death_date IS NULL OR pe.death_date >= :first")
+    paid, paid_total = beneficiaries(m, ("region",))
+    counted = {row["region"]: row["value"] for row in paid}
+
+    def share(part, whole):
+        return Decimal(part or 0) * 100 / Decimal(whole) if whole else Decimal(0)
+    rows = [_row(dims, (row["region"],), share(counted.get(row["region"]), row["value"])) for row in people]
+    return rows, share(paid_total, people_total)
+
+
+def paid_by_several_programmes(m: Month, dims):
+    several = (f"SELECT e.beneficiary_person_id AS person_id FROM payroll_line l JOIN payroll pr ON pr.id = "
+               f"l.payroll_id JOIN enrolment e ON e.id = l.enrolment_id WHERE pr.period = :period AND pr.status IN "
+               f"{FROZEN_PAYROLLS} AND l.status <> 'excluded' GROUP BY e.beneficiary_person_id "
+               "HAVING COUNT(DISTINCT pr.programme_id) > 1")
+    return m.grouped(dims, "COUNT(*)", f"FROM ({several}) s JOIN person pe ON pe.id = s.person_id "
+                                       f"{region_join('pe.area_id')}")
+
+
+def in_several_households(m: Month, dims):
+    several = (f"SELECT e.beneficiary_person_id AS person_id FROM enrolment e WHERE {_ACTIVE} "
+               "GROUP BY e.beneficiary_person_id HAVING COUNT(DISTINCT e.household_id) > 1")
+    return m.grouped(dims, "COUNT(*)", f"FROM ({several}) s JOIN person pe ON pe.id = s.person_id "
+                                       f"{region_join('pe.area_id')}")
+
+
+QUERIES: dict[str, Callable] = {
+    "applications_received": applications_received,
+    "applications_decided": applications_decided,
+    "applications_eligible": _decided_as("eligible"),
+    "applications_ineligible": _decided_as("ineligible"),
+    "decision_days_median": _decision_days(0.5),
+    "decision_days_p95": _decision_days(0.95),
+    "refusal_reasons": refusal_reasons,
+    "beneficiaries": beneficiaries,
+    "beneficiary_households": beneficiary_households,
+    "new_entrants": new_entrants,
+    "exits": exits,
+    **{code: _amount(code) for code in AMOUNT_STATUSES},
+    "cases_received": cases_received,
+    "cases_resolved": cases_resolved,
+    "cases_overdue": cases_overdue,
+    "certificates_issued": certificates_issued,
+    "certificates_revoked": certificates_revoked,
+    "coverage": coverage,
+    "paid_by_several_programmes": paid_by_several_programmes,
+    "in_several_households": in_several_households,
+}
+
+
+def _sort_key(row: dict) -> tuple:
+    return tuple((key, "" if value is None else str(value)) for key, value in row.items() if key != "value")
+
+
+def compute_indicator(code: str, period: str) -> dict:
+    indicator = next(i for i in indicators() if i.code == code)
+    rows, total = QUERIES[code](Month(period), indicator.dimensions)
+    rows = sorted(({**row, "value": number(row["value"])} for row in rows), key=_sort_key)
+    return {"unit": indicator.unit, "rows": rows, "total": number(total)}
+
+
+def compute_return(period: str) -> dict:
+    """Every indicator of indicators.yaml for the month (shape in the module's docstring)."""
+    month_bounds(period)
+    return {"period": period,
+            "indicators": {i.code: compute_indicator(i.code, period) for i in indicators()}}
