@@ -99,6 +99,14 @@ def test_zero_is_chosen_only_when_nothing_else_is_left_and_a_single_line_is_left
     assert only.suppressed == {("R1", None)}
 
 
+def test_cases_are_split_by_kind_across_and_region_down():
+    table = build("cases_opened", {"unit": "cases", "total": 17, "rows": [
+        {"programme": None, "region": "UZ-TK", "kind": "complaint", "value": 10},
+        {"programme": None, "region": "UZ-TK", "kind": "appeal", "value": 7}]})
+    assert (table.rows, table.columns) == (["UZ-TK"], ["appeal", "complaint"])
+    assert table.value("UZ-TK", "complaint") == 10 and table.row_totals["UZ-TK"] == 17
+
+
 def test_amounts_percentages_and_internal_exports_are_not_suppressed(app):
     data = monthly_return().data["indicators"]
     assert suppress(build("paid", data["paid"])).suppressed == set()

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 COUNT_UNITS = ("people", "households", "applications", "cases", "certificates")
 ADDITIVE_UNITS = (*COUNT_UNITS, "UZS")
 SUPPRESSED = "<5"
-ALL = None  # a programme or region of None: not split that way
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The return as a workbook: a cover, one sheet per indicator, the definitions and the reconciliation."""
+"""The return as a workbook: a cover, one sheet per indicator, the definitions and the reconciliation.
+
+Cells hold the return's own numbers, so that a formula or a check reads what was computed: counts grouped by
+thousands, UZS with 2 decimals, days with one, and percentages (0 to 100 in the return) with a literal % sign
+rather than Excel's percent format, which would need the figure divided by 100."""
 
 from __future__ import annotations
 
