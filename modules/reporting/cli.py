@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from datetime import UTC
 
 import click
 from flask.cli import with_appcontext
@@ -28,8 +29,9 @@ def reports_group():
 
 def totals(row) -> dict:
     """The return's figures by programme and region, with what identifies its version."""
+    computed_at = row.computed_at.replace(tzinfo=row.computed_at.tzinfo or UTC)  # SQLite gives it back naive
     return {"period": row.period, "version": row.version, "code_version": row.code_version,
-            "computed_at": row.computed_at.isoformat(), "reconciliation": row.reconciliation,
+            "computed_at": computed_at.isoformat(), "reconciliation": row.reconciliation,
             "indicators": row.data["indicators"]}
 
 
