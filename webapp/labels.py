@@ -89,6 +89,7 @@ AUDIT_ACTIONS = {
     "case.reassessment_confirmed": _l("Re-assessment confirmed"),
     "case.reassessment_discarded": _l("Re-assessment discarded"),
     "household.members_changed": _l("Household members changed"),
+    "report.frozen": _l("Monthly return frozen"),
     "certificate.issued": _l("Low-income certificate issued"),
     "certificate.downloaded": _l("Low-income certificate downloaded"),
     "certificate.revoked": _l("Low-income certificate revoked"),
@@ -204,7 +205,8 @@ DETAIL_NAMES = {
     "provider": _l("Sign-in method"), "person_id": _l("Person"), "serial": _l("Serial number"),
     "household": _l("Household"), "programmes": _l("Programmes"), "valid_until": _l("Valid until"),
     "kid": _l("Key id"), "previous": _l("Previous certificate"),
-    "superseded_by": _l("Serial number of the replacement"),
+    "superseded_by": _l("Serial number of the replacement"), "version": _l("Version"),
+    "code_version": _l("Code version"), "reconciled": _l("Reconciled"), "differences": _l("Differences"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
