@@ -454,3 +454,18 @@ def evidence_on_file(application, incomes: dict | None = None) -> None:
             db.session.add(DataPull(application_id=application.id, person_id=member.person_id, source=source.name,
                                     status="ok" if payload else "not_found", latency_ms=5, payload=payload))
     db.session.flush()
+
+
+def sent_payroll_in(region: str, children: int = 1):
+    """A sent child-allowance payroll for PAYROLL_PERIOD in another region than sent_payroll's, one line a child."""
+    family = assessed_family(region, children=children)
+    for child in family["children"]:
+        enrol(family, child)
+    maker = make_user("finance_maker", national=True)
+    payroll = generation.generate("child_allowance", region, PAYROLL_PERIOD, maker)
+    checks.run_checks(payroll, maker)
+    checker = finance_checker()
+    status.approve(payroll, checker, totp_code(checker))
+    fund(payroll)
+    status.mark_sent(payroll)
+    return payroll, payroll_lines(payroll)

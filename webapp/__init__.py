@@ -166,6 +166,7 @@ def _register_blueprints(app: Flask) -> None:
     from modules.registration.blueprint import api_bp as registration_api
     from modules.registration.blueprint import bp as registration
     from modules.registration.civil_events import bp as civil_events
+    from modules.reporting.blueprint import bp as reporting
     from webapp.admin.blueprint import bp as admin
     from webapp.auth.blueprint import bp as auth
     from webapp.core import bp as core
@@ -186,6 +187,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(grievances_api)
     app.register_blueprint(portal)
     app.register_blueprint(certificates)
+    app.register_blueprint(reporting)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
     csrf.exempt(means_test_api)  # a calculator for token clients; it changes nothing
     csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies

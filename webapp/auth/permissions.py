@@ -24,6 +24,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "job.view_all": frozenset({R.admin}),
     "means_test.evaluate": frozenset(_CASEWORK | {R.admin, R.auditor, R.analyst}),
     "policy.simulate": frozenset({R.analyst, R.admin}),
+    "report.view": frozenset({R.analyst, R.admin, R.auditor}),
+    "report.freeze": frozenset({R.analyst, R.admin}),
     "audit.view": frozenset({R.admin, R.auditor}),
     "notification.view": frozenset(_CASEWORK | {R.admin, R.auditor}),
     "user.manage": frozenset({R.admin}),
