@@ -34,6 +34,7 @@ from webapp.models.area import AreaLevel
 # The month's figures at the top of the dashboard, in this order.
 HEADLINES = ("beneficiaries", "beneficiary_households", "amount_approved", "amount_paid", "amount_failed",
              "amount_returned", "applications_received", "applications_decided", "cases_overdue")
+_FORMAT_NAMES = {"xlsx": _l("Spreadsheet (XLSX)"), "pdf": _l("Document (PDF)"), "csv": _l("Table (CSV)")}
 # Figures that add up across regions; a median, a percentile or a share does not.
 _ADDITIVE = {"people", "households", "applications", "cases", "certificates", "UZS"}
 _MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -174,7 +175,7 @@ def report_dashboard(period: str):
             if total is not None and earlier is not None:
                 change = _number(total) - _number(earlier)
         headlines.append({"code": code, "name": registry[code].name_in(language) if code in registry else code,
-                          "unit": unit_name(unit), "value": fmt(unit)(total),
+                          "unit": _("UZS") if unit == "UZS" else unit_name(unit), "value": fmt(unit)(total),
                           "change": None if change is None else ("+" if change > 0 else "") + fmt(unit)(change)})
 
     beneficiaries = indicators.get("beneficiaries", {"rows": [], "unit": "people"})
@@ -213,9 +214,9 @@ def report_dashboard(period: str):
                     "reported": fmt("UZS")(d.get("reported")), "source": fmt("UZS")(d.get("source")),
                     "difference": fmt("UZS")(d.get("difference"))}
                    for d in figures.reconciliation.get("differences") or []]
-    downloads = [(language_code, [(fmt_code, url_for("reporting.report_download", period=period, fmt=fmt_code,
-                                                     language=language_code)) for fmt_code in exports.FORMATS])
-                 for language_code in LANGUAGES]
+    downloads = [(code, [(_FORMAT_NAMES[kind], url_for("reporting.report_download", period=period, fmt=kind,
+                                                       language=code)) for kind in exports.FORMATS])
+                 for code in LANGUAGES]
     return render_template(
         "reporting/dashboard.html", row=row, previous=before, headlines=headlines, map_svg=map_svg,
         map_rows=map_rows, bars=bars, programme_rows=[(name, people(value)) for name, value in programme_rows],
