@@ -90,6 +90,7 @@ AUDIT_ACTIONS = {
     "case.reassessment_discarded": _l("Re-assessment discarded"),
     "household.members_changed": _l("Household members changed"),
     "report.frozen": _l("Monthly return frozen"),
+    "report.downloaded": _l("Monthly return downloaded"),
     "certificate.issued": _l("Low-income certificate issued"),
     "certificate.downloaded": _l("Low-income certificate downloaded"),
     "certificate.revoked": _l("Low-income certificate revoked"),
@@ -162,7 +163,7 @@ OBJECT_TYPES = {
     "payroll": _l("Payroll"), "person": _l("Person"), "rule_pack": _l("Rule pack"),
     "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
     "citizen_sign_in_code": _l("Sign-in code"), "certificate": _l("Low-income certificate"),
-    "certificate_key": _l("Certificate signing key"),
+    "certificate_key": _l("Certificate signing key"), "monthly_return": _l("Monthly return"),
 }
 
 # The names of the details an audit event keeps.
@@ -207,6 +208,7 @@ DETAIL_NAMES = {
     "kid": _l("Key id"), "previous": _l("Previous certificate"),
     "superseded_by": _l("Serial number of the replacement"), "version": _l("Version"),
     "code_version": _l("Code version"), "reconciled": _l("Reconciled"), "differences": _l("Differences"),
+    "publication": _l("For publication"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -55,7 +55,7 @@ ROLES = ("admin", "registrar", "finance_maker", "finance_checker", "analyst", "a
 # Routes that answer with something other than a page (files, JSON polled by scripts, the health check).
 NOT_PAGES = {"static", "core.health", "core.job_status", "core.job_file", "payments.payroll_download",
              "means_test.policy_simulate_csv", "certificates.jwks", "certificates.status_list",
-             "certificates.application_pdf", "portal.certificate"}
+             "certificates.application_pdf", "portal.certificate", "reporting.report_download"}
 # Columns whose values are codes the pages must put in words: never data to tolerate.
 CODE_COLUMNS = {("audit_event", "action"), ("audit_event", "object_type"), ("application_event", "note"),
                 ("application_event", "from_status"), ("application_event", "to_status"),
@@ -239,6 +239,9 @@ def _pack_strings():
     # Case categories are data too, named in each language beside their SLA.
     categories = yaml.safe_load((ROOT / "modules" / "grievances" / "categories.yaml").read_text(encoding="utf-8"))
     yield from walk(categories, {"uz", "ru", "en"})
+    # So are the reports' indicators, named and defined in each language.
+    indicators = yaml.safe_load((ROOT / "modules" / "reporting" / "indicators.yaml").read_text(encoding="utf-8"))
+    yield from walk(indicators, {"uz", "ru", "en"})
 
 
 # --- the data the pages show -------------------------------------------------------------------------------------
@@ -349,6 +352,9 @@ def representative_data() -> dict:
     case = case_with_reassessment(decided, users["social_worker"])
     waiting = waiting_application(users["registrar"])
     payroll = checked_payroll(users["registrar"], users["finance_maker"], "2031-03")
+    from modules.reporting import operations as reporting
+
+    reporting.freeze("2031-03", users["analyst"])  # the month's dashboard is a page, not a 404
     tokens = {role: issue_token(users[role], "pseudo-locale test") for role in ("registrar", "finance_maker")}
     db.session.commit()  # (a savepoint of the test's transaction) an answer above 400 rolls back what it did
     return {"users": users, "tokens": tokens, "decided": decided, "waiting": waiting, "payroll": payroll,
@@ -361,7 +367,7 @@ def sample_values(data: dict) -> dict:
             "payroll_id": data["payroll"].id, "import_id": 987654, "job_id": "no-such-job", "source": "tax",
             "entry_id": 987654, "household_id": data["decided"].household_id, "case_id": data["case"].id,
             "visit_id": 987654, "reassessment_id": 987654, "payroll_line_id": 987654,
-            "list_id": 1}
+            "list_id": 1, "period": "2031-03", "fmt": "csv"}
 
 
 def page_urls(app, data: dict) -> list[str]:
