@@ -205,3 +205,12 @@ def test_a_line_chart_parses_and_has_its_series_months_and_points():
     lines = [path for path in root.iter(f"{SVG}path") if path.get("fill") == "none"]
     assert len(lines) == 3  # one line, and one broken in two by the gap
     assert str(markup) == str(line_chart(series, title="Twelve months", number_format=lambda v: f"{v:.0f}"))
+
+
+def test_whole_counts_get_whole_class_edges_and_fractions_keep_theirs():
+    edges, _classes = classify({"UZ-TK": 0, "UZ-SA": 7, "UZ-AN": 13})
+    assert edges == [0, 3, 6, 8, 11, 13]
+    fractional, _classes = classify({"UZ-TK": 0.5, "UZ-SA": 7.25})
+    assert fractional[1] == 0.5 + 6.75 / 5
+    tiny, _classes = classify({"UZ-TK": 0, "UZ-SA": 3})  # too few whole steps for five classes: as computed
+    assert tiny == [0, 0.6, 1.2, 1.8, 2.4, 3]

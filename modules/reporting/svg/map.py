@@ -65,10 +65,20 @@ def classify(values: dict[str, float | None], bounds: Sequence[float] | None = N
             classes.update({code: CLASSES // 2 for code in known})
             return [low], classes
         edges = [low + (high - low) * index / CLASSES for index in range(CLASSES)] + [high]
+        edges = _whole(edges, known.values())
     for code, value in known.items():
         index = sum(1 for edge in edges[1:-1] if value >= edge)
         classes[code] = index
     return edges, classes
+
+
+def _whole(edges: list[float], values) -> list[float]:
+    """Counts of people read best with whole-number class edges: the inner edges are rounded up when every value is
+    whole and the edges stay strictly increasing; otherwise they are kept as they are."""
+    if not all(float(value).is_integer() for value in values):
+        return edges
+    rounded = [edges[0], *(float(math.ceil(edge)) for edge in edges[1:-1]), edges[-1]]
+    return rounded if all(b > a for a, b in zip(rounded, rounded[1:], strict=False)) else edges
 
 
 def choropleth(values: dict[str, float | None], *, title: str, legend_title: str,
