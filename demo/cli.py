@@ -26,6 +26,7 @@ from demo.cases import create_demo_cases, queue, queue_line
 from demo.citizens import banner_lines, create_demo_citizens
 from demo.payroll import prepare_demo_month
 from demo.population import copy_simulated_population
+from demo.reports import banner_line, freeze_demo_returns
 from demo.setup import create_demo_users, decide_demo_history, sample_families
 from modules.registration.civil_events import NOTIFY_PATH
 from modules.registration.population_copy import registry_persons
@@ -132,6 +133,8 @@ def demo_history(app, base_url: str | None, sim_engine=None) -> list[str]:
         outcomes["failed payment"] = _step(lambda: events.fail_a_payment(sim_engine))
         outcomes["appeal"] = _step(events.open_appeal, commit=True)
         outcomes["birth"] = _step(lambda: events.report_birth(sim_engine), commit=True)
+        # After the payrolls (the material-support one is reconciled by now): the analyst's frozen return.
+        reports = _step(lambda: [banner_line(row.period) for row in freeze_demo_returns()], commit=True)
         summary, newborn = queue(), events.newborn_pin(sim_engine)
         db.session.remove()
     lines = []
@@ -142,6 +145,7 @@ def demo_history(app, base_url: str | None, sim_engine=None) -> list[str]:
                      f"{month['total']} UZS) prepared by finance.maker, ready for finance.checker to approve "
                      "(set up the authenticator first)")
     lines += [f"  Demo case ({name}): {outcome}" for name, outcome in outcomes.items() if outcome != "exists"]
+    lines += reports if isinstance(reports, list) else [f"  Reports: {reports}"]  # a list unless skipped
     lines.append(queue_line(summary, newborn))
     return lines
 
@@ -155,8 +159,8 @@ def _report_death(app, base_url: str | None) -> str:
     return events.report_death(simulator.extensions["simulator"], base_url + NOTIFY_PATH)
 
 
-def _step(work, commit: bool = False) -> str:
-    """One demo case: its outcome in words; a failure is reported, never fatal to the demo."""
+def _step(work, commit: bool = False) -> str | list[str]:
+    """One demo step: its outcome (in words, or the lines to print); a failure is reported, never fatal to the demo."""
     try:
         if commit:
             with unit_of_work():
