@@ -38,7 +38,7 @@ _FORMAT_NAMES = {"xlsx": _l("Spreadsheet (XLSX)"), "pdf": _l("Document (PDF)"), 
 # Figures that add up across regions; a median, a percentile or a share does not.
 _ADDITIVE = {"people", "households", "applications", "cases", "certificates", "UZS"}
 _MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-              "pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
+              "pdf": "application/pdf", "csv": "text/csv"}  # Flask adds the charset to text types
 
 
 def _language() -> str:

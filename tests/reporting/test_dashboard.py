@@ -153,7 +153,7 @@ def test_the_downloads(paid_month, analyst_client):
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert "publication" in pdf.headers["Content-Disposition"]
     plain = analyst_client.get(f"/reports/{PERIOD}/return.csv?language=en")
-    assert plain.mimetype == "text/csv"
+    assert plain.headers["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(plain.get_data(as_text=True).lstrip("\ufeff"))))
     assert len(rows) > 5 and any("Child" in cell for row in rows for cell in row)
     assert analyst_client.get(f"/reports/{PERIOD}/return.doc").status_code == 404
