@@ -55,10 +55,21 @@ def month_bounds(period: str) -> tuple[date, date]:
     return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
 
 
+# Tables every query that names them gets as a common table expression (materialised on PostgreSQL, so they are
+# computed once and the big tables join them by id): each area's region, resolved by the prefix of its materialised
+# path once per query rather than per row (the planner cannot estimate a prefix match and picks nested loops), and
+# the month's frozen payrolls, whose lines are then read by payroll.
+_COMMON = {
+    "region_of_area": "SELECT a.id AS area_id, r.code AS code FROM area a "
+                      "JOIN area r ON r.level = 'region' AND a.path LIKE r.path || '%'",
+    "month_payroll": "SELECT id, programme_id, area_id, period, status FROM payroll "
+                     f"WHERE period = :period AND status IN {FROZEN_PAYROLLS}",
+}
+
+
 def region_join(area_column: str) -> str:
-    """Join the region an area belongs to, by the prefix of its materialised path."""
-    return (f" JOIN area ra ON ra.id = {area_column}"
-            " JOIN area r ON r.level = 'region' AND ra.path LIKE r.path || '%'")
+    """Join the region an area belongs to (as `r`, its ISO code `r.code`)."""
+    return f" JOIN region_of_area r ON r.area_id = {area_column}"
 
 
 class Month:
@@ -68,8 +79,13 @@ class Month:
         self.period = period
         self.first, self.next = month_bounds(period)
         self.dialect = db.session.get_bind().dialect.name
+        self.cache: dict[str, object] = {}  # results shared by the indicators of one compute_return
 
     def run(self, sql: str):
+        common = [name for name in _COMMON if re.search(rf"\b(FROM|JOIN) {name}\b", sql)]
+        if common:
+            materialized = " MATERIALIZED" if self.dialect == "postgresql" else ""
+            sql = "WITH " + ", ".join(f"{name} AS{materialized} ({_COMMON[name]})" for name in common) + " " + sql
         params = {"start": (local_day_start(self.first), DateTime(timezone=True)),
                   "end": (local_day_start(self.next), DateTime(timezone=True)),
                   "first": (self.first, Date()), "next": (self.next, Date()), "period": (self.period, String())}
@@ -77,13 +93,35 @@ class Month:
                                            in params.items() if re.search(rf":{name}\b", sql)))
         return db.session.execute(statement).all()
 
+    def grouping_sets(self, columns: list[str], aggregates: list[str], source: str,
+                      sets: list[tuple[int, ...]]) -> dict[tuple[int, ...], list[tuple[tuple, tuple]]]:
+        """{set: [(keys, values)]}: the aggregates grouped by each set of columns (indexes into `columns`; () is
+        everything). PostgreSQL reads the source once for all the sets; SQLite, which has no GROUPING SETS, runs one
+        query per set. The aggregates are computed by the database per set, so COUNT(DISTINCT) stays right."""
+        found: dict[tuple[int, ...], list[tuple[tuple, tuple]]] = {group: [] for group in sets}
+        if self.dialect == "postgresql":
+            # GROUPING(columns…) has a bit set, first column highest, for every column the row is not grouped by.
+            by_flags = {sum(1 << (len(columns) - 1 - i) for i in range(len(columns)) if i not in group): group
+                        for group in sets}
+            spec = ", ".join("(" + ", ".join(columns[i] for i in group) + ")" for group in sets)
+            statement = (f"SELECT {', '.join([*columns, *aggregates])}, GROUPING({', '.join(columns)}) "
+                         f"{source} GROUP BY GROUPING SETS ({spec})")
+            for row in self.run(statement):
+                group = by_flags[row[-1]]
+                found[group].append((tuple(row[i] for i in group), tuple(row[len(columns):-1])))
+            return found
+        for group in sets:
+            keys = [columns[i] for i in group]
+            group_by = f" GROUP BY {', '.join(keys)}" if keys else ""
+            for row in self.run(f"SELECT {', '.join([*keys, *aggregates])} {source}{group_by}"):
+                found[group].append((tuple(row[:len(keys)]), tuple(row[len(keys):])))
+        return found
+
     def grouped(self, dims: tuple[str, ...], aggregate: str, source: str) -> tuple[list[dict], object]:
         """`SELECT dims, aggregate <source> GROUP BY dims`, and the same aggregate over everything for the total."""
-        columns = [_DIMENSION_SQL[d] for d in dims]
-        select = ", ".join(f"{c} AS d{i}" for i, c in enumerate(columns))
-        rows = self.run(f"SELECT {select}, {aggregate} AS value {source} GROUP BY {', '.join(columns)}")
-        total = self.run(f"SELECT {aggregate} {source}")[0][0]
-        return [_row(dims, values[:-1], values[-1]) for values in rows], total
+        everything = tuple(range(len(dims)))
+        found = self.grouping_sets([_DIMENSION_SQL[d] for d in dims], [aggregate], source, [everything, ()])
+        return _rows_and_total(dims, found, everything)
 
     def in_month(self, column: str) -> str:
         return f"{column} >= :start AND {column} < :end"
@@ -92,6 +130,12 @@ class Month:
         if self.dialect == "postgresql":
             return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
         return f"(julianday({later}) - julianday({earlier}))"
+
+
+def _rows_and_total(dims, found, group, value: int = 0) -> tuple[list[dict], object]:
+    """One set's rows and the total from Month.grouping_sets (the value at index `value` of the aggregates)."""
+    total = found[()][0][1][value] if found[()] else None
+    return [_row(dims, keys, values[value]) for keys, values in found[group]], total
 
 
 def _row(dims, keys, value) -> dict:
@@ -158,9 +202,7 @@ def refusal_reasons(m: Month, dims):
         expand, rule = "JOIN json_each(a.reasons) e", "json_extract(e.value, '$.rule')"
     source = (f"FROM assessment a {expand} WHERE {m.in_month('a.created_at')} AND a.decision = 'ineligible' "
               f"AND {_LAST_IN_MONTH} AND {rule} IS NOT NULL")
-    rows = m.run(f"SELECT {rule}, COUNT(DISTINCT a.id) {source} GROUP BY {rule}")
-    total = m.run(f"SELECT COUNT(DISTINCT a.id) {source}")[0][0]
-    return [_row(dims, (key,), value) for key, value in rows], total
+    return _rows_and_total(dims, m.grouping_sets([rule], ["COUNT(DISTINCT a.id)"], source, [(0,), ()]), (0,))
 
 
 # --- beneficiaries ----------------------------------------------------------------------------------------------
@@ -169,25 +211,33 @@ _ACTIVE = "e.period_start < :next AND e.period_end >= :first AND e.status <> 'en
 _ENROLMENTS = "FROM enrolment e JOIN programme p ON p.id = e.programme_id JOIN household h ON h.id = e.household_id"
 
 
-def beneficiaries(m: Month, dims):
-    return m.grouped(dims, "COUNT(DISTINCT e.beneficiary_person_id)",
-                     f"{_ENROLMENTS} {region_join('h.area_id')} WHERE {_ACTIVE}")
+_ENTERED = "e.period_start >= :first AND e.period_start < :next"
+_EXITED = "e.period_end >= :first AND e.period_end < :next"
+# The enrolment indicators' aggregates, each over its own enrolments (FILTER), all read by one query.
+_ENROLMENT_FIGURES = {"beneficiaries": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {_ACTIVE})",
+                      "beneficiary_households": f"COUNT(DISTINCT e.household_id) FILTER (WHERE {_ACTIVE})",
+                      "new_entrants": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {_ENTERED})",
+                      "exits": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {_EXITED})"}
+_BY_PROGRAMME_AND_REGION, _BY_REGION = (0, 1), (1,)
 
 
-def beneficiary_households(m: Month, dims):
-    return m.grouped(dims, "COUNT(DISTINCT e.household_id)",
-                     f"{_ENROLMENTS} {region_join('h.area_id')} WHERE {_ACTIVE}")
+def _enrolment_figures(m: Month):
+    """The enrolment indicators by programme and region, by region (for coverage) and in total, once per month."""
+    if "enrolments" not in m.cache:
+        m.cache["enrolments"] = m.grouping_sets(
+            ["p.code", "r.code"], list(_ENROLMENT_FIGURES.values()),
+            f"{_ENROLMENTS} {region_join('h.area_id')} WHERE ({_ACTIVE}) OR ({_ENTERED}) OR ({_EXITED})",
+            [_BY_PROGRAMME_AND_REGION, _BY_REGION, ()])
+    return m.cache["enrolments"]
 
 
-def new_entrants(m: Month, dims):
-    return m.grouped(dims, "COUNT(DISTINCT e.beneficiary_person_id)",
-                     f"{_ENROLMENTS} {region_join('h.area_id')} "
-                     "WHERE e.period_start >= :first AND e.period_start < :next")
-
-
-def exits(m: Month, dims):
-    return m.grouped(dims, "COUNT(DISTINCT e.beneficiary_person_id)",
-                     f"{_ENROLMENTS} {region_join('h.area_id')} WHERE e.period_end >= :first AND e.period_end < :next")
+def _enrolment_indicator(code: str):
+    def indicator(m: Month, dims):
+        rows, total = _rows_and_total(dims, _enrolment_figures(m), _BY_PROGRAMME_AND_REGION,
+                                      list(_ENROLMENT_FIGURES).index(code))
+        # A group with none of this indicator's enrolments was read for another one: it is no row of this one.
+        return [row for row in rows if row["value"]], total
+    return indicator
 
 
 # --- money ------------------------------------------------------------------------------------------------------
@@ -242,7 +292,7 @@ def coverage(m: Month, dims):
     """Beneficiaries over the living people of the register copy, per region: both counted by the database."""
     people, people_total = m.grouped(("region",), "COUNT(*)", f"FROM person pe {region_join('pe.area_id')} "
                                                               "WHERE pe.death_date IS NULL OR pe.death_date >= :first")
-    paid, paid_total = beneficiaries(m, ("region",))
+    paid, paid_total = _rows_and_total(("region",), _enrolment_figures(m), _BY_REGION)
     counted = {row["region"]: row["value"] for row in paid}
 
     def share(part, whole):
@@ -252,10 +302,9 @@ def coverage(m: Month, dims):
 
 
 def paid_by_several_programmes(m: Month, dims):
-    several = (f"SELECT e.beneficiary_person_id AS person_id FROM payroll_line l JOIN payroll pr ON pr.id = "
-               f"l.payroll_id JOIN enrolment e ON e.id = l.enrolment_id WHERE pr.period = :period AND pr.status IN "
-               f"{FROZEN_PAYROLLS} AND l.status <> 'excluded' GROUP BY e.beneficiary_person_id "
-               "HAVING COUNT(DISTINCT pr.programme_id) > 1")
+    several = ("SELECT e.beneficiary_person_id AS person_id FROM month_payroll pr JOIN payroll_line l ON "
+               "l.payroll_id = pr.id JOIN enrolment e ON e.id = l.enrolment_id WHERE l.status <> 'excluded' "
+               "GROUP BY e.beneficiary_person_id HAVING COUNT(DISTINCT pr.programme_id) > 1")
     return m.grouped(dims, "COUNT(*)", f"FROM ({several}) s JOIN person pe ON pe.id = s.person_id "
                                        f"{region_join('pe.area_id')}")
 
@@ -275,10 +324,7 @@ QUERIES: dict[str, Callable] = {
     "decision_days_median": _decision_days(0.5),
     "decision_days_p95": _decision_days(0.95),
     "refusal_reasons": refusal_reasons,
-    "beneficiaries": beneficiaries,
-    "beneficiary_households": beneficiary_households,
-    "new_entrants": new_entrants,
-    "exits": exits,
+    **{code: _enrolment_indicator(code) for code in _ENROLMENT_FIGURES},
     **{code: _amount(code) for code in AMOUNT_STATUSES},
     "cases_received": cases_received,
     "cases_resolved": cases_resolved,
@@ -295,15 +341,15 @@ def _sort_key(row: dict) -> tuple:
     return tuple((key, "" if value is None else str(value)) for key, value in row.items() if key != "value")
 
 
-def compute_indicator(code: str, period: str) -> dict:
+def compute_indicator(code: str, period: str, month: Month | None = None) -> dict:
     indicator = next(i for i in indicators() if i.code == code)
-    rows, total = QUERIES[code](Month(period), indicator.dimensions)
+    rows, total = QUERIES[code](month or Month(period), indicator.dimensions)
     rows = sorted(({**row, "value": number(row["value"])} for row in rows), key=_sort_key)
     return {"unit": indicator.unit, "rows": rows, "total": number(total)}
 
 
 def compute_return(period: str) -> dict:
     """Every indicator of indicators.yaml for the month (shape in the module's docstring)."""
-    month_bounds(period)
+    month = Month(period)  # one for every indicator: they share what it caches
     return {"period": period,
-            "indicators": {i.code: compute_indicator(i.code, period) for i in indicators()}}
+            "indicators": {i.code: compute_indicator(i.code, period, month) for i in indicators()}}
