@@ -242,7 +242,7 @@ def _enrolment_indicator(code: str):
 
 # --- money ------------------------------------------------------------------------------------------------------
 
-PAYROLL_LINES = ("FROM payroll_line l JOIN payroll pr ON pr.id = l.payroll_id "
+PAYROLL_LINES = ("FROM payroll_line l JOIN month_payroll pr ON pr.id = l.payroll_id "
                  "JOIN programme p ON p.id = pr.programme_id"
                  f"{region_join('pr.area_id')} WHERE pr.period = :period AND pr.status IN {FROZEN_PAYROLLS}")
 AMOUNT_STATUSES = {"amount_approved": "l.status <> 'excluded'", "amount_paid": "l.status = 'paid'",
