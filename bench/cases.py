@@ -1,4 +1,4 @@
-"""Benchmark: the case work queues and the escalation run over 200 000 open cases on PostgreSQL (issue target: the
+"""Benchmark: the case work queues and the escalation run over 200 000 open cases on PostgreSQL (target: the
 worker's queue page p95 < 150 ms and the escalation run < 10 s), beside a baseline measured in the same run: a bare
 indexed SELECT of the same queue rows.
 

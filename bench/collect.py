@@ -1,5 +1,5 @@
 """Benchmark: submission → decision for one application of a 6-member family, 13 sources at 50 ms simulated
-latency (DESIGN §9 target: p95 < 0.5 s), beside the same pulls made one source after another in the same run;
+latency (target: p95 < 0.5 s), beside the same pulls made one source after another in the same run;
 and, from the application's own timeline, collected → decided (the real-time means test, durable_rules).
 
     make bench          (runs every benchmark)   ·   .venv/bin/python -m bench.collect

@@ -1,4 +1,4 @@
-"""Benchmark: the means test over a synthetic country (DESIGN §9 target: 1.2 million households, facts → decisions
+"""Benchmark: the means test over a synthetic country (target: 1.2 million households, facts → decisions
 stored, in < 2 minutes on 2 cores), through the pandas engine and through durable_rules, plus the real-time
 latency from collected to decided for one application.
 

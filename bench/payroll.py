@@ -1,4 +1,4 @@
-"""Benchmark: the monthly payroll of one programme for the whole country (DESIGN §9 target: pre-payroll + checks +
+"""Benchmark: the monthly payroll of one programme for the whole country (target: pre-payroll + checks +
 pain.001 for 1.2 million beneficiaries in < 60 s on 2 cores), beside a baseline measured in the same run: a bare
 PostgreSQL COPY of as many rows of the payroll_line shape (on SQLite: an executemany insert of them).
 

@@ -1,4 +1,4 @@
-"""Benchmark: the monthly return over a year of the whole country's payments on PostgreSQL (issue targets: compute
+"""Benchmark: the monthly return over a year of the whole country's payments on PostgreSQL (targets: compute
 and freeze the month < 15 s, the month's dashboard p95 < 300 ms), and the XLSX download, beside a baseline measured
 in the same run: a bare `SELECT programme, region, count(*), sum(amount) … GROUP BY` over the month's lines.
 

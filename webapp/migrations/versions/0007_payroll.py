@@ -15,7 +15,7 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-# An approved payroll cannot change (DESIGN §4): while a payroll is approved, sent or reconciled its lines keep
+# An approved payroll cannot change: while a payroll is approved, sent or reconciled its lines keep
 # their amount, enrolment, period, payroll and end-to-end id, none is added, deleted, excluded or re-included, and
 # the payroll keeps its programme, area, period, totals and people and never goes back to draft or checked. Line
 # statuses still move to paid/failed/returned (reconciliation) and the payroll's status moves on.
