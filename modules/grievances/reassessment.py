@@ -48,6 +48,7 @@ from modules.registration.models import (
     Purpose,
     Relation,
 )
+from modules.registration.operations import ADULT_AGE
 from webapp import audit
 from webapp.boundary import Refusal
 from webapp.extensions import db
@@ -57,7 +58,6 @@ R = ReassessmentStatus
 CHANGE_KINDS = ("birth", "death", "moved_in", "moved_out", "income")
 JOINING_KINDS = ("birth", "moved_in")
 LEAVING_KINDS = ("death", "moved_out")
-ADULT_AGE = 18
 
 
 class ReassessmentRefused(Refusal):

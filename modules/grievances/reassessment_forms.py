@@ -8,13 +8,12 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_schema
 
+from modules.grievances.reassessment import CHANGE_KINDS, JOINING_KINDS
 from modules.registration.models import Relation
 from modules.registration.schemas import LocalizedSchema
 from webapp.timeutil import local_today
 
 MAX_CHANGES = 4
-KINDS = ("birth", "death", "moved_in", "moved_out", "income")
-JOINING = ("birth", "moved_in")
 CHOOSE_KIND = _l("Choose what changed.")
 GIVE_PIN = _l("Give the person's PIN: 14 digits.")
 CHOOSE_RELATION = _l("Choose how the person is related to the head of the household.")
@@ -36,7 +35,7 @@ class _Form(LocalizedSchema):
 
 class ChangeRow(_Form):
     kind = fields.String(required=True, error_messages={"required": CHOOSE_KIND, "null": CHOOSE_KIND},
-                         validate=validate.OneOf(KINDS, error=CHOOSE_KIND))
+                         validate=validate.OneOf(CHANGE_KINDS, error=CHOOSE_KIND))
     pin = fields.String(required=True, error_messages={"required": GIVE_PIN, "null": GIVE_PIN},
                         validate=validate.Regexp(r"[0-9]{14}\Z", error=GIVE_PIN))
     relation = fields.String(validate=validate.OneOf([r.value for r in Relation if r is not Relation.head],
@@ -46,7 +45,7 @@ class ChangeRow(_Form):
 
     @validates_schema(skip_on_field_errors=False)
     def _relation_given(self, data, **_kwargs):
-        if data.get("kind") in JOINING and not data.get("relation"):
+        if data.get("kind") in JOINING_KINDS and not data.get("relation"):
             raise ValidationError(str(CHOOSE_RELATION), "relation")
 
 
@@ -67,24 +66,3 @@ def rows_from(form) -> list[dict]:
         if any(row.values()):
             rows.append({key: value for key, value in row.items() if value})
     return rows
-
-
-class _Form(LocalizedSchema):
-    class Meta:
-        unknown = EXCLUDE
-
-
-class ChangeRow(_Form):
-    kind = fields.String(required=True, error_messages={"required": CHOOSE_KIND, "null": CHOOSE_KIND},
-                         validate=validate.OneOf(KINDS, error=CHOOSE_KIND))
-    pin = fields.String(required=True, error_messages={"required": GIVE_PIN, "null": GIVE_PIN},
-                        validate=validate.Regexp(r"[0-9]{14}\Z", error=GIVE_PIN))
-    relation = fields.String(validate=validate.OneOf([r.value for r in Relation if r is not Relation.head],
-                                                     error=CHOOSE_RELATION))
-    date = fields.Date(required=True, error_messages={"required": GIVE_DATE, "null": GIVE_DATE, "invalid": GIVE_DATE},
-                       validate=_plausible)
-
-    @validates_schema(skip_on_field_errors=False)
-    def _relation_given(self, data, **_kwargs):
-        if data.get("kind") in JOINING and not data.get("relation"):
-            raise ValidationError(str(CHOOSE_RELATION), "relation")
