@@ -27,11 +27,11 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
+from bench.database import ensure_database
 from modules.grievances import categories as case_categories
 from modules.grievances import operations
 from webapp import create_app
@@ -51,18 +51,6 @@ BREACHED_EVERY = 20  # 5 % of the cases are past their due date
 OPEN = ("new", "assigned", "in_progress", "waiting_citizen", "waiting_other")
 CHANNELS = ("office", "mahalla", "phone", "sms", "portal", "api")
 _CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
-
-
-def ensure_database(url: str) -> None:
-    """Create the bench database when it does not exist (through the server's `postgres` database)."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = create_engine(urlunsplit(parts._replace(scheme="postgresql+psycopg", path="/postgres")),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
 
 
 def make_app(url: str, folder: str, today):

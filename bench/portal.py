@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, select, text
 
-from bench.cases import ensure_database
+from bench.database import ensure_database
 from webapp import create_app
 from webapp.extensions import db
 

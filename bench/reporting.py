@@ -34,11 +34,11 @@ import sys
 import tempfile
 import time
 from datetime import date
-from urllib.parse import urlsplit, urlunsplit
 
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
+from bench.database import ensure_database
 from modules.reporting import compute, exports, operations
 from webapp import create_app
 from webapp.areas import load_areas
@@ -70,18 +70,6 @@ def months(count: int) -> list[str]:
         out.append(f"{year:04d}-{month:02d}")
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return out[::-1]
-
-
-def ensure_database(url: str) -> None:
-    """Create the bench database when it does not exist (through the server's `postgres` database)."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = create_engine(urlunsplit(parts._replace(scheme="postgresql+psycopg", path="/postgres")),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
 
 
 def make_app(url: str, folder: str):
