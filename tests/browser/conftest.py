@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, text
 from werkzeug.serving import make_server
 
 from modules.registration.models import Application, Household, HouseholdMember, Person
@@ -125,3 +125,48 @@ def overflow(page) -> dict:
             t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 0.5).map(t => t.id);
         return {scroll: document.scrollingElement.scrollWidth, inner: width, culprit, spill};
     }""")
+
+
+def take_out_households(households: list[int], persons: list[int]) -> None:
+    """Delete what a browser test committed about these households and people: their certificates, sign-in codes,
+    cases (with timelines, re-assessments and SMS), visits, enrolments, applications (with their records,
+    assessments, jobs and SMS), members and the people themselves. The audit trail keeps its rows."""
+    db.session.rollback()
+    run = db.session.execute
+
+    def ids(sql: str, **params) -> list[int]:
+        return [row[0] for row in run(text(sql).bindparams(*[bindparam(k, expanding=True) for k in params]),
+                                      params)] or [-1]
+
+    persons = persons or [-1]
+    applications = ids("SELECT id FROM application WHERE household_id IN :h", h=households)
+    cases = ids('SELECT id FROM "case" WHERE household_id IN :h OR application_id IN :a', h=households,
+                a=applications)
+    enrolments = ids("SELECT id FROM enrolment WHERE household_id IN :h", h=households)
+    codes = ids("SELECT id FROM citizen_sign_in_code WHERE person_id IN :p", p=persons)
+    statements = [
+        ("DELETE FROM notification WHERE application_id IN :a", {"a": applications}),
+        *[("DELETE FROM notification WHERE dedupe_key LIKE :k", {"k": f"case:{case}:%"}) for case in cases],
+        *[("DELETE FROM notification WHERE dedupe_key = :k", {"k": f"portal-sign-in:{code}"}) for code in codes],
+        ("DELETE FROM citizen_sign_in_code WHERE id IN :s", {"s": codes}),
+        ("UPDATE certificate SET superseded_by_id = NULL WHERE household_id IN :h", {"h": households}),
+        ("DELETE FROM certificate WHERE household_id IN :h", {"h": households}),
+        ("DELETE FROM household_visit WHERE household_id IN :h", {"h": households}),
+        ("DELETE FROM reassessment WHERE case_id IN :c", {"c": cases}),
+        ("DELETE FROM case_event WHERE case_id IN :c", {"c": cases}),
+        ('DELETE FROM "case" WHERE id IN :c', {"c": cases}),
+        ("DELETE FROM enrolment_arrear WHERE enrolment_id IN :e", {"e": enrolments}),
+        ("DELETE FROM payment_ledger WHERE enrolment_id IN :e", {"e": enrolments}),
+        ("DELETE FROM enrolment WHERE id IN :e", {"e": enrolments}),
+        ("DELETE FROM bank_account WHERE person_id IN :p", {"p": persons}),
+        ("DELETE FROM job WHERE subject IN :s", {"s": [f"application:{a}" for a in applications]}),
+        ("DELETE FROM application WHERE id IN :a", {"a": applications}),
+        ("DELETE FROM household_member WHERE household_id IN :h", {"h": households}),
+        ("DELETE FROM household WHERE id IN :h", {"h": households}),
+        ("DELETE FROM person WHERE id IN :p", {"p": persons}),
+    ]
+    with factories.past_the_guards():
+        for sql, params in statements:
+            names = [name for name, value in params.items() if isinstance(value, list)]
+            run(text(sql).bindparams(*[bindparam(name, expanding=True) for name in names]), params)
+    db.session.commit()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from babel.support import Translations
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import insert, select
 
 import webapp
 from connectors.simulator import store
@@ -32,7 +32,7 @@ from modules.enrolment.certificates import credential
 from modules.enrolment.certificates import operations as certificates
 from modules.enrolment.models import Enrolment, EnrolmentStatus
 from tests import factories
-from tests.browser.conftest import SCREENS, commit_and_let_go, go, overflow
+from tests.browser.conftest import SCREENS, commit_and_let_go, go, overflow, take_out_households
 from tests.connectors.simulator import serving_simulator
 from webapp.extensions import db
 from webapp.models import Notification
@@ -207,47 +207,11 @@ def citizens(live_app, live_server, simulator, tmp_path):
 
 
 def _take_out(made: dict) -> None:
-    """Delete what the test committed: the households' certificates, cases, enrolments, applications (with their
-    records, assessments, jobs and SMS), sign-in codes, members and people."""
-    db.session.rollback()
+    """Delete what the test committed (the households, their people and everything about them)."""
     if not made["households"]:
+        db.session.rollback()
         return
-    run = db.session.execute
-
-    def ids(sql: str, **params) -> list[int]:
-        return [row[0] for row in run(text(sql).bindparams(*[bindparam(k, expanding=True) for k in params]),
-                                      params)] or [-1]
-
-    households, persons = made["households"], made["persons"] or [-1]
-    applications = ids("SELECT id FROM application WHERE household_id IN :h", h=households)
-    cases = ids('SELECT id FROM "case" WHERE household_id IN :h OR application_id IN :a', h=households,
-                a=applications)
-    enrolments = ids("SELECT id FROM enrolment WHERE household_id IN :h", h=households)
-    codes = ids("SELECT id FROM citizen_sign_in_code WHERE person_id IN :p", p=persons)
-    statements = [
-        ("DELETE FROM notification WHERE application_id IN :a", {"a": applications}),
-        *[("DELETE FROM notification WHERE dedupe_key LIKE :k", {"k": f"case:{case}:%"}) for case in cases],
-        *[("DELETE FROM notification WHERE dedupe_key = :k", {"k": f"portal-sign-in:{code}"}) for code in codes],
-        ("DELETE FROM citizen_sign_in_code WHERE id IN :s", {"s": codes}),
-        ("UPDATE certificate SET superseded_by_id = NULL WHERE household_id IN :h", {"h": households}),
-        ("DELETE FROM certificate WHERE household_id IN :h", {"h": households}),
-        ("DELETE FROM case_event WHERE case_id IN :c", {"c": cases}),
-        ('DELETE FROM "case" WHERE id IN :c', {"c": cases}),
-        ("DELETE FROM enrolment_arrear WHERE enrolment_id IN :e", {"e": enrolments}),
-        ("DELETE FROM payment_ledger WHERE enrolment_id IN :e", {"e": enrolments}),
-        ("DELETE FROM enrolment WHERE id IN :e", {"e": enrolments}),
-        ("DELETE FROM bank_account WHERE person_id IN :p", {"p": persons}),
-        ("DELETE FROM job WHERE subject IN :s", {"s": [f"application:{a}" for a in applications]}),
-        ("DELETE FROM application WHERE id IN :a", {"a": applications}),
-        ("DELETE FROM household_member WHERE household_id IN :h", {"h": households}),
-        ("DELETE FROM household WHERE id IN :h", {"h": households}),
-        ("DELETE FROM person WHERE id IN :p", {"p": persons}),
-    ]
-    with factories.past_the_guards():
-        for sql, params in statements:
-            names = [name for name, value in params.items() if isinstance(value, list)]
-            run(text(sql).bindparams(*[bindparam(name, expanding=True) for name in names]), params)
-    db.session.commit()
+    take_out_households(made["households"], made["persons"])
 
 
 # --- the steps ---------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from babel.support import Translations
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select
 
 import webapp
 from modules.enrolment.models import Enrolment, EnrolmentStatus
@@ -27,7 +27,7 @@ from modules.grievances import operations
 from modules.grievances.models import HouseholdVisit
 from modules.registration.models import HouseholdMember
 from tests import factories
-from tests.browser.conftest import SCREENS, commit_and_let_go, go, overflow, sign_in
+from tests.browser.conftest import SCREENS, commit_and_let_go, go, overflow, sign_in, take_out_households
 from tests.connectors.simulator import serving_simulator
 from webapp.extensions import db
 from webapp.models import Notification
@@ -114,43 +114,8 @@ def day(live_app, live_server, simulator):
 
 
 def _take_out(made: dict) -> None:
-    """Delete what the day committed: the cases about the household (with their timelines, re-assessments and
-    SMS), its visits, enrolments, applications (with their records, assessments and jobs), members and people."""
-    db.session.rollback()
-    run = db.session.execute
-
-    def ids(sql: str, **params) -> list[int]:
-        return [row[0] for row in run(text(sql).bindparams(*[bindparam(k, expanding=True) for k in params]),
-                                      params)] or [-1]
-
-    household, persons = [made["household"]], made["persons"]
-    cases = ids('SELECT id FROM "case" WHERE household_id IN :h', h=household)
-    applications = ids("SELECT id FROM application WHERE household_id IN :h", h=household)
-    enrolments = ids("SELECT id FROM enrolment WHERE household_id IN :h", h=household)
-    subjects = [f"application:{application}" for application in applications]
-    keys = [f"case:{case}:%" for case in cases]
-    statements = [
-        ("DELETE FROM notification WHERE application_id IN :a", {"a": applications}),
-        *[("DELETE FROM notification WHERE dedupe_key LIKE :k", {"k": key}) for key in keys],
-        ("DELETE FROM household_visit WHERE household_id IN :h", {"h": household}),
-        ("DELETE FROM reassessment WHERE case_id IN :c", {"c": cases}),
-        ("DELETE FROM case_event WHERE case_id IN :c", {"c": cases}),
-        ('DELETE FROM "case" WHERE id IN :c', {"c": cases}),
-        ("DELETE FROM enrolment_arrear WHERE enrolment_id IN :e", {"e": enrolments}),
-        ("DELETE FROM payment_ledger WHERE enrolment_id IN :e", {"e": enrolments}),
-        ("DELETE FROM enrolment WHERE id IN :e", {"e": enrolments}),
-        ("DELETE FROM bank_account WHERE person_id IN :p", {"p": persons}),
-        ("DELETE FROM job WHERE subject IN :s", {"s": subjects}),
-        ("DELETE FROM application WHERE id IN :a", {"a": applications}),
-        ("DELETE FROM household_member WHERE household_id IN :h", {"h": household}),
-        ("DELETE FROM household WHERE id IN :h", {"h": household}),
-        ("DELETE FROM person WHERE id IN :p", {"p": persons}),
-    ]
-    with factories.past_the_guards():
-        for sql, params in statements:
-            names = [name for name, value in params.items() if isinstance(value, list)]
-            run(text(sql).bindparams(*[bindparam(name, expanding=True) for name in names]), params)
-    db.session.commit()
+    """Delete what the day committed (the household, its people and everything about them)."""
+    take_out_households([made["household"]], made["persons"])
 
 
 def _speaks(page, language: str) -> None:
