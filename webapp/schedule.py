@@ -8,7 +8,7 @@ from modules.grievances.tasks import escalate_cases, scan_alerts
 from modules.means_test.recovery import resume_stranded_applications
 from modules.means_test.tasks import recertify_households
 from modules.notifications.tasks import resend_stuck_sms
-from modules.reporting.tasks import freeze_previous_month
+from modules.reporting.tasks import freeze_previous_month, rebuild_recent_summaries, refresh_summaries
 from webapp.audit_checkpoints import checkpoint_audit
 from webapp.jobs import sweep_jobs
 from webapp.scheduler import Daily, Every, Monthly, Periodic
@@ -24,6 +24,10 @@ SCHEDULE = (
     Periodic("recertification", recertify_households, Monthly(day=1, hour=2), title=_l("Monthly recertification")),
     # The previous month's return is computed and frozen once, on the 1st (a new version only on request).
     Periodic("monthly-return", freeze_previous_month, Monthly(day=1, hour=4), title=_l("Monthly return")),
+    # The reports' summary: the months decisions, payrolls and bank statements changed, within a minute; this
+    # month and the last whatever changed, every night.
+    Periodic("report-summaries", refresh_summaries, Every(seconds=60)),
+    Periodic("report-summaries-nightly", rebuild_recent_summaries, Daily(hour=3)),
     # Accounts the bank is still opening: follow them to opened and card issued.
     Periodic("bank-accounts", sync_bank_accounts, Every(seconds=1800)),
     # Open cases past their due date go to a supervisor, once per case.

@@ -26,3 +26,9 @@ person_birth_notified = _signals.signal("person-birth-notified")
 #: sender: None; kwargs: line_ids (payroll line ids), status ("failed" or "returned"), actor. Sent when a bank
 #: statement moves payroll lines to failed or returned.
 payment_lines_failed = _signals.signal("payment-lines-failed")
+
+#: sender: the Payroll; kwargs: previous (PayrollStatus), actor. Sent when a payroll moves to another status.
+payroll_status_changed = _signals.signal("payroll-status-changed")
+
+#: sender: None; kwargs: payroll_ids (the payrolls whose lines a bank statement settled), actor.
+payment_lines_settled = _signals.signal("payment-lines-settled")

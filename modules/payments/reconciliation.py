@@ -128,6 +128,8 @@ def _apply(statement: Statement, filename: str | None, actor) -> StatementImport
         moved = sorted(lines[e2e][0] for e2e, (_, after) in changes.items() if after is outcome)
         if moved:
             signals.payment_lines_failed.send(None, line_ids=moved, status=outcome.value, actor=actor)
+    if settled:
+        signals.payment_lines_settled.send(None, payroll_ids=settled, actor=actor)
     audit.record("statement.import", "statement_import", record.id,
                  {"kind": record.kind, "filename": record.filename, "message_id": record.message_id,
                   "digest": record.digest, "payrolls": settled, **record.counts()}, actor=actor)

@@ -13,7 +13,7 @@ from sqlalchemy import delete, update
 
 from modules.payments import payees
 from modules.payments.models import FundRequestStatus, Payroll, PayrollLine, PayrollStatus, live_fund_request
-from webapp import audit
+from webapp import audit, signals
 from webapp.auth import totp
 from webapp.auth.permissions import has_permission
 from webapp.boundary import Refusal
@@ -79,6 +79,7 @@ def transition(payroll: Payroll, target: PayrollStatus, actor=None, details: dic
     db.session.expire(payroll)  # reload what the UPDATE wrote
     audit.record(f"payroll.{target.value}", "payroll", payroll.id,
                  {"from": current.value, "to": target.value, **(details or {})}, actor=actor)
+    signals.payroll_status_changed.send(payroll, previous=current, actor=actor)
     return payroll
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Date, DateTime, String, bindparam, text
@@ -81,17 +81,23 @@ class Month:
         self.dialect = db.session.get_bind().dialect.name
         self.cache: dict[str, object] = {}  # results shared by the indicators of one compute_return
 
-    def run(self, sql: str):
+    def run(self, sql: str, **extra) -> list:
+        return self.execute(sql, **extra).all()
+
+    def execute(self, sql: str, **extra):
+        """Execute `sql` with the month's bounds bound (and `extra` {name: (value, type)}), the common tables it
+        names put in front."""
         common = [name for name in _COMMON if re.search(rf"\b(FROM|JOIN) {name}\b", sql)]
         if common:
             materialized = " MATERIALIZED" if self.dialect == "postgresql" else ""
             sql = "WITH " + ", ".join(f"{name} AS{materialized} ({_COMMON[name]})" for name in common) + " " + sql
         params = {"start": (local_day_start(self.first), DateTime(timezone=True)),
                   "end": (local_day_start(self.next), DateTime(timezone=True)),
-                  "first": (self.first, Date()), "next": (self.next, Date()), "period": (self.period, String())}
+                  "first": (self.first, Date()), "next": (self.next, Date()), "period": (self.period, String()),
+                  "before": (self.first - timedelta(days=1), Date()), **extra}
         statement = text(sql).bindparams(*(bindparam(name, value, type_=kind) for name, (value, kind)
                                            in params.items() if re.search(rf":{name}\b", sql)))
-        return db.session.execute(statement).all()
+        return db.session.execute(statement)
 
     def grouping_sets(self, columns: list[str], aggregates: list[str], source: str,
                       sets: list[tuple[int, ...]]) -> dict[tuple[int, ...], list[tuple[tuple, tuple]]]:
@@ -155,7 +161,7 @@ def number(value) -> int | float:
 
 # --- applications -----------------------------------------------------------------------------------------------
 
-_LAST_IN_MONTH = """NOT EXISTS (SELECT 1 FROM assessment b WHERE b.application_id = a.application_id
+LAST_IN_MONTH = """NOT EXISTS (SELECT 1 FROM assessment b WHERE b.application_id = a.application_id
     AND b.created_at >= :start AND b.created_at < :end
     AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id)))"""
 
@@ -174,7 +180,7 @@ def _decided_as(decision: str):
     def indicator(m: Month, dims):
         return m.grouped(dims, "COUNT(*)", f"FROM assessment a JOIN application ap ON ap.id = a.application_id "
                                            f"{region_join('ap.area_id')} WHERE {m.in_month('a.created_at')} "
-                                           f"AND a.decision = '{decision}' AND {_LAST_IN_MONTH}")
+                                           f"AND a.decision = '{decision}' AND {LAST_IN_MONTH}")
     return indicator
 
 
@@ -201,23 +207,31 @@ def refusal_reasons(m: Month, dims):
     else:
         expand, rule = "JOIN json_each(a.reasons) e", "json_extract(e.value, '$.rule')"
     source = (f"FROM assessment a {expand} WHERE {m.in_month('a.created_at')} AND a.decision = 'ineligible' "
-              f"AND {_LAST_IN_MONTH} AND {rule} IS NOT NULL")
+              f"AND {LAST_IN_MONTH} AND {rule} IS NOT NULL")
     return _rows_and_total(dims, m.grouping_sets([rule], ["COUNT(DISTINCT a.id)"], source, [(0,), ()]), (0,))
 
 
 # --- beneficiaries ----------------------------------------------------------------------------------------------
 
-_ACTIVE = "e.period_start < :next AND e.period_end >= :first AND e.status <> 'ended'"
-_ENROLMENTS = "FROM enrolment e JOIN programme p ON p.id = e.programme_id JOIN household h ON h.id = e.household_id"
+ACTIVE = "e.period_start < :next AND e.period_end >= :first AND e.status <> 'ended'"
+ENROLMENTS = "FROM enrolment e JOIN programme p ON p.id = e.programme_id JOIN household h ON h.id = e.household_id"
 
 
-_ENTERED = "e.period_start >= :first AND e.period_start < :next"
-_EXITED = "e.period_end >= :first AND e.period_end < :next"
+# An enrolment that takes over from the same person's enrolment in the same programme (a re-assessment, an appeal)
+# neither brings the person in nor lets them go: entrants and exits are people who were not paid the month before,
+# or will not be paid the month after.
+_SAME_PAIR = ("SELECT 1 FROM enrolment o WHERE o.beneficiary_person_id = e.beneficiary_person_id "
+              "AND o.programme_id = e.programme_id AND o.id <> e.id")
+CONTINUES_EARLIER = f"EXISTS ({_SAME_PAIR} AND o.period_start < e.period_start AND o.period_end >= :before)"
+CONTINUES_LATER = f"EXISTS ({_SAME_PAIR} AND o.period_start > e.period_start AND o.period_start <= :next " \
+                  "AND o.period_end >= :next)"
+ENTERED = f"e.period_start >= :first AND e.period_start < :next AND NOT {CONTINUES_EARLIER}"
+EXITED = f"e.period_end >= :first AND e.period_end < :next AND NOT {CONTINUES_LATER}"
 # The enrolment indicators' aggregates, each over its own enrolments (FILTER), all read by one query.
-_ENROLMENT_FIGURES = {"beneficiaries": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {_ACTIVE})",
-                      "beneficiary_households": f"COUNT(DISTINCT e.household_id) FILTER (WHERE {_ACTIVE})",
-                      "new_entrants": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {_ENTERED})",
-                      "exits": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {_EXITED})"}
+_ENROLMENT_FIGURES = {"beneficiaries": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {ACTIVE})",
+                      "beneficiary_households": f"COUNT(DISTINCT e.household_id) FILTER (WHERE {ACTIVE})",
+                      "new_entrants": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {ENTERED})",
+                      "exits": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {EXITED})"}
 _BY_PROGRAMME_AND_REGION, _BY_REGION = (0, 1), (1,)
 
 
@@ -226,7 +240,7 @@ def _enrolment_figures(m: Month):
     if "enrolments" not in m.cache:
         m.cache["enrolments"] = m.grouping_sets(
             ["p.code", "r.code"], list(_ENROLMENT_FIGURES.values()),
-            f"{_ENROLMENTS} {region_join('h.area_id')} WHERE ({_ACTIVE}) OR ({_ENTERED}) OR ({_EXITED})",
+            f"{ENROLMENTS} {region_join('h.area_id')} WHERE ({ACTIVE}) OR ({ENTERED}) OR ({EXITED})",
             [_BY_PROGRAMME_AND_REGION, _BY_REGION, ()])
     return m.cache["enrolments"]
 
@@ -268,10 +282,12 @@ def cases_resolved(m: Month, dims):
     return m.grouped(dims, "COUNT(*)", f"{_CASES} WHERE {m.in_month('c.resolved_at')}")
 
 
+CASES_OVERDUE = ("c.created_at < :end AND c.due_date < :next AND (c.resolved_at IS NULL OR c.resolved_at >= :end) "
+                 "AND (c.closed_at IS NULL OR c.closed_at >= :end)")
+
+
 def cases_overdue(m: Month, dims):
-    return m.grouped(dims, "COUNT(*)", f"{_CASES} WHERE c.created_at < :end AND c.due_date < :next "
-                                       "AND (c.resolved_at IS NULL OR c.resolved_at >= :end) "
-                                       "AND (c.closed_at IS NULL OR c.closed_at >= :end)")
+    return m.grouped(dims, "COUNT(*)", f"{_CASES} WHERE {CASES_OVERDUE}")
 
 
 _CERTIFICATES = f"FROM certificate ct JOIN household h ON h.id = ct.household_id {region_join('h.area_id')}"
@@ -288,10 +304,20 @@ def certificates_revoked(m: Month, dims):
 # --- coverage and the multiple-benefit check --------------------------------------------------------------------
 
 
+LIVING = "pe.birth_date < :next AND (pe.death_date IS NULL OR pe.death_date >= :first)"
+
+
+def population(m: Month, dims):
+    """The people of the register copy alive during the month, once per month (coverage divides by it)."""
+    if "population" not in m.cache:
+        m.cache["population"] = m.grouped(("region",), "COUNT(*)",
+                                          f"FROM person pe {region_join('pe.area_id')} WHERE {LIVING}")
+    return m.cache["population"]
+
+
 def coverage(m: Month, dims):
     """Beneficiaries over the living people of the register copy, per region: both counted by the database."""
-    people, people_total = m.grouped(("region",), "COUNT(*)", f"FROM person pe {region_join('pe.area_id')} "
-                                                              "WHERE pe.death_date IS NULL OR pe.death_date >= :first")
+    people, people_total = population(m, dims)
     paid, paid_total = _rows_and_total(("region",), _enrolment_figures(m), _BY_REGION)
     counted = {row["region"]: row["value"] for row in paid}
 
@@ -310,7 +336,7 @@ def paid_by_several_programmes(m: Month, dims):
 
 
 def in_several_households(m: Month, dims):
-    several = (f"SELECT e.beneficiary_person_id AS person_id FROM enrolment e WHERE {_ACTIVE} "
+    several = (f"SELECT e.beneficiary_person_id AS person_id FROM enrolment e WHERE {ACTIVE} "
                "GROUP BY e.beneficiary_person_id HAVING COUNT(DISTINCT e.household_id) > 1")
     return m.grouped(dims, "COUNT(*)", f"FROM ({several}) s JOIN person pe ON pe.id = s.person_id "
                                        f"{region_join('pe.area_id')}")
@@ -331,6 +357,7 @@ QUERIES: dict[str, Callable] = {
     "cases_overdue": cases_overdue,
     "certificates_issued": certificates_issued,
     "certificates_revoked": certificates_revoked,
+    "population": population,
     "coverage": coverage,
     "paid_by_several_programmes": paid_by_several_programmes,
     "in_several_households": in_several_households,

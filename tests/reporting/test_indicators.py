@@ -11,7 +11,7 @@ import yaml
 from modules.enrolment.certificates.models import Certificate
 from modules.grievances import operations as grievances
 from modules.means_test.models import Assessment, Decision
-from modules.payments import checks, generation, reconciliation, status
+from modules.payments import checks, generation, status
 from modules.reporting import indicators
 from modules.reporting.compute import BadPeriod, compute_indicator, compute_return
 from tests import factories
@@ -124,17 +124,6 @@ def test_reasons_for_refusal_count_the_last_decisions_of_the_month_by_rule(appli
 
 
 # --- beneficiaries and money -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def paid_month(app):
-    """Three children of one Tashkent family in the sent January child-allowance payroll, 250 000 each; the bank
-    pays the first, returns the second and fails the third."""
-    payroll, lines = factories.sent_payroll(children=3)
-    reconciliation.import_statement(factories.camt054([(lines[0].end_to_end_id, lines[0].amount, "paid"),
-                                                       (lines[1].end_to_end_id, lines[1].amount, "returned")]))
-    reconciliation.import_statement(factories.statement_csv([(lines[2].end_to_end_id, lines[2].amount, "failed")]))
-    return payroll, lines
 
 
 def test_beneficiaries_households_entrants_and_exits(paid_month):
