@@ -1,4 +1,5 @@
-"""Freezing a month's return: compute it, reconcile its amounts with the payments' own records, store a new version.
+"""Freezing a month's return: compute it with its breakdown tables, reconcile its amounts with the payments' own
+records, store a new version.
 
 Operations flush and audit; the caller's boundary (a job, a command) commits.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from modules.reporting import compute
+from modules.reporting import breakdowns, compute, summary
 from modules.reporting.models import MonthlyReturn
 from webapp import audit
 from webapp.extensions import db
@@ -87,9 +88,18 @@ def latest(period: str) -> MonthlyReturn | None:
                              .order_by(MonthlyReturn.version.desc()).limit(1))
 
 
+def figures(period: str) -> dict:
+    """The month's return: its indicators and its breakdown tables, the month's summary rebuilt for them (the
+    dashboard's trends then show what was frozen). Flushes."""
+    data = compute.compute_return(period)
+    summary.refresh(period)
+    data["breakdowns"] = breakdowns.build(period)
+    return data
+
+
 def freeze(period: str, actor=None) -> MonthlyReturn:
     """Compute the month's return, reconcile it and store it as the period's next version (never an overwrite)."""
-    data = compute.compute_return(period)
+    data = figures(period)
     reconciliation = reconcile(data)
     version = (db.session.scalar(select(func.max(MonthlyReturn.version)).where(MonthlyReturn.period == period))
                or 0) + 1

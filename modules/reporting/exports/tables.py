@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 COUNT_UNITS = ("people", "households", "applications", "cases", "certificates")
 ADDITIVE_UNITS = (*COUNT_UNITS, "UZS")
 SUPPRESSED = "<5"
+SUPPRESSION_LIMIT = 5  # counts of 1 up to this, not included, are suppressed
 
 
 @dataclass
@@ -99,7 +100,7 @@ def suppress(table: Table) -> Table:
     """Mark the cells to show as "<5" (the rule in the module's docstring); nothing for units not counted."""
     if table.unit not in COUNT_UNITS:
         return table
-    hidden = {key for key, value in table.cells.items() if value is not None and 0 < value < 5}
+    hidden = {key for key, value in table.cells.items() if value is not None and 0 < value < SUPPRESSION_LIMIT}
     lines = [[(region, programme) for programme in table.columns] for region in table.rows]
     lines += [[(region, programme) for region in table.rows] for programme in table.columns]
     changed = bool(hidden)
