@@ -23,7 +23,7 @@ def write(monthly_return, path_or_stream, language: str, publication: bool, name
             for programme in table.columns:
                 value = table.value(region, programme)
                 if value is not None:
-                    out.writerow([table.code, name, names.programme(programme), names.region(region),
+                    out.writerow([table.code, name, names.column(table, programme), names.region(region),
                                   plain(value, table.unit), unit])
         out.writerow([table.code, name, _("Total"), _("Total"), plain(table.total, table.unit), unit])
     data = ("\ufeff" + text.getvalue()).encode("utf-8")

@@ -52,6 +52,22 @@ class Names:
         else:
             self._programmes = self._regions = names
         self.definitions = definitions or {}
+        self._labels = None
+
+    @property
+    def labels(self):
+        """The summary's words for dimension values (districts, sex, reasons, rules…) in this language."""
+        if self._labels is None:
+            from modules.reporting.dimensions import Labels
+
+            self._labels = Labels(self.language)
+        return self._labels
+
+    def column(self, table, code) -> str:
+        """A column of an indicator's table: a programme, or a case's kind or a refusal's rule in words."""
+        if table.across == "programme" or code is None:
+            return self.programme(code)
+        return self.labels.value("reason", code, "refusal_reasons" if table.across == "rule" else "cases_received")
 
     def programme(self, code) -> str:
         return _("All programmes") if code is None else str(self._programmes.get(code, code))

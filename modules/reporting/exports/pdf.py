@@ -10,6 +10,7 @@ from jinja2 import FileSystemLoader
 from markupsafe import Markup, escape
 
 from modules.reporting.exports import labels
+from modules.reporting.exports.breakdown_tables import BreakdownTable, breakdown_tables
 from modules.reporting.exports.tables import SUPPRESSED, Table, tables
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -35,9 +36,12 @@ def render_html(monthly_return, language: str, publication: bool, names: labels.
         code_version=monthly_return.code_version or "", status=labels.status(publication),
         suppression_note=labels.suppression_note() if publication else "",
         tables=[_table(table, language, names) for table in tables(monthly_return.data or {}, publication)],
+        breakdowns=[_breakdown(table, language) for table in breakdown_tables(monthly_return.data or {},
+                                                                              publication, names)],
         reconciled=labels.reconciled(bool(reconciliation.get("ok"))), ok=bool(reconciliation.get("ok")),
         differences=[{**difference, "programme": names.programme(difference.get("programme")),
-                      "region": names.region(difference.get("region"))}
+                      "region": names.region(difference.get("region")),
+                      "what": names.indicator(difference.get("what") or "")}
                      for difference in reconciliation.get("differences") or []],
         definitions=[{"code": code, "name": names.indicator(code), "definition": names.definition(code),
                       "unit": labels.unit_name(indicators[code].get("unit", ""))} for code in indicators])
@@ -51,7 +55,7 @@ def _table(table: Table, language: str, names: labels.Names) -> dict:
         "code": table.code,
         "name": names.indicator(table.code),
         "unit": labels.unit_name(table.unit),
-        "columns": [names.programme(code) for code in table.columns],
+        "columns": [names.column(table, code) for code in table.columns],
         "rows": [{"region": names.region(region),
                   "values": [show(table.value(region, programme)) for programme in table.columns],
                   "total": show(table.row_totals.get(region))} for region in table.rows],
@@ -61,6 +65,15 @@ def _table(table: Table, language: str, names: labels.Names) -> dict:
         "chart": chart(names.indicator(table.code),
                        [(names.region(region), value) for region, value in table.region_totals()], show),
     }
+
+
+def _breakdown(table: BreakdownTable, language: str) -> dict:
+    units = [unit for _name, unit in table.columns]
+    return {"title": table.title, "key_names": table.keys,
+            "columns": [f"{name} ({labels.unit_name(unit)})" for name, unit in table.columns],
+            "rows": [(keys, [labels.format_value(value, unit, language) for value, unit in zip(values, units,
+                                                                                              strict=True)])
+                     for keys, values in table.rows]}
 
 
 def chart(title: str, items: list[tuple[str, object]], show) -> Markup:

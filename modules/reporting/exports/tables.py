@@ -39,6 +39,7 @@ class Table:
     column_totals: dict  # programme -> number or None
     total: object  # the data's total
     suppressed: set = field(default_factory=set)  # (region, programme) cells shown as "<5"
+    across: str = "programme"  # what the columns are: programmes, a case's kind ("kind") or a refusal's "rule"
 
     def value(self, region, programme):
         """The cell's number, SUPPRESSED, or None when the data has no such cell."""
@@ -93,7 +94,8 @@ def build(code: str, indicator: dict) -> Table:
     column_totals = {programme: given_column_totals.get(programme, _add(cells.get((region, programme))
                                                                          for region in table_rows)
                                                         if additive else None) for programme in columns}
-    return Table(code, unit, table_rows, columns, cells, row_totals, column_totals, indicator.get("total"))
+    return Table(code, unit, table_rows, columns, cells, row_totals, column_totals, indicator.get("total"),
+                 across=across)
 
 
 def suppress(table: Table) -> Table:

@@ -15,6 +15,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from modules.reporting.exports import labels
+from modules.reporting.exports.breakdown_tables import BreakdownTable, breakdown_tables
 from modules.reporting.exports.tables import SUPPRESSED, Table, tables
 
 NUMBER_FORMATS = {"UZS": "#,##0.00", "percent": '0.0"%"', "days": "#,##0.0"}
@@ -36,6 +37,8 @@ def write(monthly_return, path_or_stream, language: str, publication: bool, name
     for table in tables(monthly_return.data or {}, publication):
         sheet = book.create_sheet(sheet_name(names.indicator(table.code), used))
         _indicator(sheet, table, names)
+    for table in breakdown_tables(monthly_return.data or {}, publication, names):
+        _breakdown(book.create_sheet(sheet_name(table.title, used)), table)
     _definitions(book.create_sheet(sheet_name(_("Definitions"), used)), monthly_return, names)
     _reconciliation(book.create_sheet(sheet_name(_("Reconciliation"), used)), monthly_return.reconciliation, names)
     # The same return gives the same file: the workbook's dates are the return's, not the time of writing.
@@ -89,7 +92,7 @@ def _indicator(sheet, table: Table, names: labels.Names) -> None:
     sheet["A1"] = names.indicator(table.code)
     sheet["A1"].font = TITLE
     sheet["A2"] = f"{_('Unit')}: {labels.unit_name(table.unit)}"
-    headings = [_("Region"), *(names.programme(code) for code in table.columns), _("Total")]
+    headings = [_("Region"), *(names.column(table, code) for code in table.columns), _("Total")]
     for column, heading in enumerate(headings, start=1):
         cell = sheet.cell(HEADER_ROW, column, heading)
         cell.font, cell.fill = BOLD, HEADER_FILL
@@ -114,6 +117,22 @@ def _indicator(sheet, table: Table, names: labels.Names) -> None:
                                                               for r in range(HEADER_ROW, total_row + 1)) + 2))
     for column in range(2, len(headings) + 1):
         sheet.column_dimensions[get_column_letter(column)].width = max(14, min(30, len(headings[column - 1]) + 2))
+
+
+def _breakdown(sheet, table: BreakdownTable) -> None:
+    sheet["A1"] = table.title
+    sheet["A1"].font = TITLE
+    headings = [*table.keys, *(f"{name} ({labels.unit_name(unit)})" for name, unit in table.columns)]
+    _headings(sheet, headings, row=HEADER_ROW)
+    formats = [NUMBER_FORMATS.get(unit, COUNT_FORMAT) for _name, unit in table.columns]
+    for row, (keys, values) in enumerate(table.rows, start=HEADER_ROW + 1):
+        for column, key in enumerate(keys, start=1):
+            sheet.cell(row, column, key)
+        for column, (value, number_format) in enumerate(zip(values, formats, strict=True), start=len(keys) + 1):
+            _number(sheet.cell(row, column), value, number_format)
+    sheet.freeze_panes = sheet.cell(HEADER_ROW + 1, len(table.keys) + 1)
+    for column, heading in enumerate(headings, start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = max(14, min(36, len(heading) + 2))
 
 
 def _number(cell, value, number_format: str) -> None:
@@ -153,7 +172,7 @@ def _reconciliation(sheet, reconciliation: dict | None, names: labels.Names) -> 
     _headings(sheet, headings, row=HEADER_ROW)
     for row, difference in enumerate(reconciliation.get("differences") or [], start=HEADER_ROW + 1):
         values = [names.programme(difference.get("programme")), names.region(difference.get("region")),
-                  difference.get("what"), difference.get("reported"), difference.get("source"),
+                  names.indicator(difference.get("what") or ""), difference.get("reported"), difference.get("source"),
                   difference.get("difference")]
         for column, value in enumerate(values, start=1):
             cell = sheet.cell(row, column, value)
