@@ -24,9 +24,12 @@ from connectors.synthetic import existing_persons, synthesize
 from demo import events
 from demo.cases import create_demo_cases, queue, queue_line
 from demo.citizens import banner_lines, create_demo_citizens
+from demo.history import banner_line as history_line
+from demo.history import create_demo_history
 from demo.payroll import prepare_demo_month
 from demo.population import copy_simulated_population
-from demo.reports import banner_line, freeze_demo_returns
+from demo.reports import banner_lines as report_lines
+from demo.reports import freeze_demo_returns
 from demo.setup import create_demo_users, decide_demo_history, sample_families
 from modules.registration.civil_events import NOTIFY_PATH
 from modules.registration.population_copy import registry_persons
@@ -99,20 +102,28 @@ def demo_run(host, port, simulator_port):
     _print_banner(info, f"http://{host}:{port}", time.monotonic() - started)
     click.echo(f"  Registry simulator (13 sources) at {simulator_url}; faults: GET/PUT {simulator_url}/_control/faults")
     current_app.extensions[SERVER_EXTENSION] = f"http://{host}:{port}"  # where the civil registry notifies
-    _decide_history_in_background(current_app._get_current_object())
-    # The periodic jobs run here as on a worker: sweepers that resume work a restart interrupted, recertification.
-    start_schedule(current_app._get_current_object())
-    click.echo("  Periodic jobs (webapp/schedule.py) run in this process; see Jobs for their runs")
+    _decide_history_in_background(current_app._get_current_object())  # then the periodic jobs
+    click.echo("  Periodic jobs (webapp/schedule.py) run in this process once the demo's background work is done; "
+               "see Jobs for their runs")
     # Werkzeug directly: Flask refuses app.run() inside a CLI command.
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
 def _decide_history_in_background(app) -> None:
     """Past decisions for the analysts' pages, made through the real path while the server starts; then the demo
-    month and the social worker's cases that events raise (demo/events.py)."""
+    month, the social worker's cases that events raise (demo/events.py), the year of payment history and the
+    frozen returns. The periodic jobs start afterwards, whatever happened, as on a worker (sweepers that resume work
+    a restart interrupted, recertification): started earlier, the monthly-return job would freeze last month before
+    its payments are in."""
     base_url = app.extensions.get(SERVER_EXTENSION)
-    threading.Thread(target=lambda: click.echo("\n".join(demo_history(app, base_url))), daemon=True,
-                     name="demo-history").start()
+
+    def work():
+        try:
+            click.echo("\n".join(demo_history(app, base_url)))
+        finally:
+            start_schedule(app)
+
+    threading.Thread(target=work, daemon=True, name="demo-history").start()
 
 
 def demo_history(app, base_url: str | None, sim_engine=None) -> list[str]:
@@ -133,8 +144,10 @@ def demo_history(app, base_url: str | None, sim_engine=None) -> list[str]:
         outcomes["failed payment"] = _step(lambda: events.fail_a_payment(sim_engine))
         outcomes["appeal"] = _step(events.open_appeal, commit=True)
         outcomes["birth"] = _step(lambda: events.report_birth(sim_engine), commit=True)
-        # After the payrolls (the material-support one is reconciled by now): the analyst's frozen return.
-        reports = _step(lambda: [banner_line(row.period) for row in freeze_demo_returns()], commit=True)
+        # Last, as the other steps choose households that never applied: a year of payments outside Tashkent.
+        payments = _step(create_demo_history, commit=True)
+        # After the payrolls (the material-support one is reconciled by now): the analyst's frozen returns.
+        reports = _step(lambda: report_lines([row.period for row in freeze_demo_returns()]), commit=True)
         summary, newborn = queue(), events.newborn_pin(sim_engine)
         db.session.remove()
     lines = []
@@ -145,6 +158,10 @@ def demo_history(app, base_url: str | None, sim_engine=None) -> list[str]:
                      f"{month['total']} UZS) prepared by finance.maker, ready for finance.checker to approve "
                      "(set up the authenticator first)")
     lines += [f"  Demo case ({name}): {outcome}" for name, outcome in outcomes.items() if outcome != "exists"]
+    if isinstance(payments, dict):
+        lines.append(history_line(payments))
+    elif payments is not None:
+        lines.append(f"  Demo payment history: {payments}")
     lines += reports if isinstance(reports, list) else [f"  Reports: {reports}"]  # a list unless skipped
     lines.append(queue_line(summary, newborn))
     return lines
