@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from modules.reporting import compute, exports, operations
+from modules.reporting import compute, dashboard, exports, operations
 from modules.reporting.exports.labels import LANGUAGES, format_value, unit_name
 from modules.reporting.indicators import by_code
 from modules.reporting.models import MonthlyReturn
@@ -207,6 +207,7 @@ def report_dashboard(period: str):
     drill = None
     if region in region_codes() and (regions is None or region in regions):
         drill = _drill_down(indicators, region, registry, language, programme_names)
+    sections = dashboard.sections(period, regions, language, registry, names, region if drill is not None else None)
 
     differences = [{"programme": programme_names.get(d.get("programme"), d.get("programme") or ""),
                     "region": region_names.get(d.get("region"), d.get("region") or ""),
@@ -222,7 +223,7 @@ def report_dashboard(period: str):
         map_rows=map_rows, bars=bars, programme_rows=[(name, people(value)) for name, value in programme_rows],
         beneficiaries_name=beneficiaries_name, drill=drill, region_name=region_names.get(region, region),
         reconciled=figures.reconciliation.get("ok", True), differences=differences, downloads=downloads,
-        language_names={"uz": "Oʻzbekcha", "ru": "Русский", "en": "English"})
+        summary=sections, language_names={"uz": "Oʻzbekcha", "ru": "Русский", "en": "English"})
 
 
 def _drill_down(indicators: dict, region: str, registry: dict, language: str, programme_names: dict) -> dict:

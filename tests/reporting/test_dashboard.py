@@ -4,21 +4,23 @@ drill-down, the downloads, and who may read what."""
 from __future__ import annotations
 
 import csv
+import html as html_module
 import io
 import re
+from datetime import date
 
 import openpyxl
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from modules.payments import reconciliation
-from modules.reporting import operations
-from modules.reporting.models import MonthlyReturn
+from modules.reporting import operations, summary
+from modules.reporting.models import MonthlyReturn, SummaryMonth, SummaryRow
 from modules.reporting.svg.map import region_codes
 from tests import factories
 from tests.conftest import sign_in
 from webapp.extensions import db
-from webapp.models import AuditEvent
+from webapp.models import Area, AuditEvent
 
 PERIOD = factories.PAYROLL_PERIOD
 
@@ -162,3 +164,153 @@ def test_the_downloads(paid_month, analyst_client):
                                  .order_by(AuditEvent.id)).all()
     assert [(d["format"], d["language"], d["publication"]) for d in details] == [
         ("xlsx", "ru", False), ("pdf", "uz", True), ("csv", "en", False)]
+
+
+# --- the sections read from the reporting summary -------------------------------------------------------------------
+
+def _table(html: str, css_class: str) -> list[list[str]]:
+    """The rows of the first table with `css_class`, each the text of its cells (headers and data)."""
+    found = re.search(rf'<table class="figures {css_class}"[^>]*>(.*?)</table>', html, re.S)
+    assert found, f"no table {css_class}"
+    return [[re.sub(r"[ \t\r\n]+", " ", re.sub(r"<[^>]+>", "", cell)).strip()
+             for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)]
+
+
+def _trend(html: str, chart: str) -> dict[str, list[str]]:
+    found = re.search(rf'<table class="figures trend" data-trend="{chart}">(.*?)</table>', html, re.S)
+    assert found, f"no trend {chart}"
+    rows = _table(f'<table class="figures trend">{found.group(1)}</table>', "trend")
+    return {row[0]: row[1:] for row in rows[1:]}
+
+
+def _visible_text(html: str) -> str:
+    """What a reader reads: the text between tags, without styles (attributes and ids are not read)."""
+    html = re.sub(r"<style.*?</style>", "", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _months_built(*periods: str) -> None:
+    for period in periods:
+        summary.refresh(period)
+
+
+@pytest.fixture
+def two_months(paid_month):
+    """November (the applications decided), December (the four children enrolled: new claims) and January (paid;
+    one child's enrolment stopped early at the month's end, another's ended with her death in the month),
+    December and January frozen (which builds their summaries); October's summary is built but has nothing in it,
+    the earlier months' never were."""
+    _payroll, lines = paid_month
+    stopped, died = lines[0].enrolment, lines[1].enrolment
+    stopped.period_end = date(2026, 1, 31)
+    died.beneficiary.death_date = date(2026, 1, 15)
+    died.period_end = date(2026, 1, 31)
+    db.session.flush()
+    _months_built("2025-10", "2025-11")
+    operations.freeze("2025-12")
+    operations.freeze(PERIOD)
+    return lines
+
+
+def test_the_trends_give_each_month_its_figures_and_leave_months_without_data_blank(two_months, analyst_client):
+    html = html_module.unescape(analyst_client.get(f"/reports/{PERIOD}").get_data(as_text=True))
+    beneficiaries = _trend(html, "beneficiaries")
+    assert list(beneficiaries) == [f"2025-{month:02d}" for month in range(2, 13)] + [PERIOD]
+    assert beneficiaries["2025-12"] == ["4"] and beneficiaries[PERIOD] == ["4"]
+    assert beneficiaries["2025-11"] == ["0"]  # a month with figures (the decisions) and no one paid yet
+    assert beneficiaries["2025-10"] == ["–"] and beneficiaries["2025-02"] == ["–"]  # built but empty; never built
+    assert _trend(html, "applications")["2025-11"] == ["0", "2"]  # received (today), decided
+    assert _trend(html, "amounts")[PERIOD] == ["1\u202f000\u202f000.00", "750\u202f000.00"]  # approved, paid
+    assert _trend(html, "amounts")["2025-12"] == ["0.00", "0.00"]  # a month with figures: no payroll is zero
+    assert _trend(html, "applications")[PERIOD] == ["0", "0"]
+    assert _trend(html, "cases")[PERIOD] == ["0"]
+    for chart in ("beneficiaries", "amounts", "applications", "cases"):
+        assert f'id="trend-{chart}"' in html
+    # The gap is a gap: the beneficiaries' line has one segment, December to January.
+    line = re.search(r'id="trend-beneficiaries".*?</svg>', html, re.S).group(0)
+    assert len(re.findall(r'<path d="M[^"]*"', line)) == 1
+    assert "being prepared" not in html
+
+
+def test_a_regions_districts_are_the_summarys_with_their_names(two_months, analyst_client):
+    person = two_months[0].enrolment.beneficiary
+    district = db.session.get(Area, db.session.get(Area, person.area_id).parent_id)
+    html = html_module.unescape(analyst_client.get(f"/reports/{PERIOD}?region=UZ-TK").get_data(as_text=True))
+    rows = _table(html, "districts")
+    assert rows[0] == ["District", "Beneficiaries", "Households receiving benefits", "Amount approved",
+                       "Amount paid", "Cases overdue"] or rows[0][0] == "District"
+    assert rows[1] == [district.name_en, "3", "1", "750\u202f000.00", "500\u202f000.00", "0"]
+    assert rows[-1] == ["Total", "3", "1", "750\u202f000.00", "500\u202f000.00", "0"]
+    expected = summary.query(["beneficiaries", "amount_paid"], ["district"], PERIOD, PERIOD,
+                             filters={"region": ["UZ-TK"]})
+    assert [(row["district"], row["values"]) for row in expected] == [
+        (district.code, {"beneficiaries": 3, "amount_paid": 500000})]
+    assert 'id="bar-districts"' in html
+    assert 'class="figures districts"' not in analyst_client.get(f"/reports/{PERIOD}").get_data(as_text=True)
+
+
+def test_programmes_by_region_with_totals_and_links_to_the_drill_down(two_months, analyst_client):
+    html = html_module.unescape(analyst_client.get(f"/reports/{PERIOD}").get_data(as_text=True))
+    rows = _table(html, "by-region")
+    tashkent, samarkand = factories.area("UZ-TK").name_en, factories.area("UZ-SA").name_en
+    child = factories.programme_named("child_allowance").name_en
+    assert rows[0][1:] == [child, "All programmes"]
+    body = {row[0]: row[1:] for row in rows[2:-1]}
+    assert len(body) == len(region_codes())  # every region has its row
+    assert body[tashkent] == ["3", "500\u202f000.00", "3", "500\u202f000.00"]
+    assert body[samarkand] == ["1", "250\u202f000.00", "1", "250\u202f000.00"]
+    assert body[factories.area("UZ-BU").name_en] == ["–", "–", "–", "–"]
+    assert rows[-1] == ["Total", "4", "750\u202f000.00", "4", "750\u202f000.00"]
+    assert f'href="/reports/{PERIOD}?region=UZ-SA#drill-down">{samarkand}</a>' in html
+
+
+def test_who_is_paid_by_sex_and_age_household_size_and_why_people_came_or_left(two_months, analyst_client):
+    html = html_module.unescape(analyst_client.get(f"/reports/{PERIOD}").get_data(as_text=True))
+    # Children born 2012 (boy), 2013 (girl), 2014 (boy) in Tashkent and 2012 (boy) in Samarkand: all 6-17.
+    assert _table(html, "by-age") == [["Age band", "Women", "Men", "Total"], ["6–17 years", "1", "3", "4"],
+                                      ["Total", "1", "3", "4"]]
+    # Tashkent's household has five people (parents and three children), Samarkand's three.
+    assert _table(html, "by-household-size")[1:] == [["3 people", "1", "1"], ["5 people", "3", "1"]]
+    december = html_module.unescape(analyst_client.get("/reports/2025-12").get_data(as_text=True))
+    assert 'id="bar-household-size"' in html
+    entrants, exits = re.findall(r'<table class="figures by-reason">.*?</table>', html, re.S)
+    assert _table(entrants, "by-reason")[1:] == [["no data"]]
+    assert _table(exits, "by-reason")[1:] == [["death", "1"], ["stopped by a decision", "1"], ["Total", "2"]]
+    entrants = re.search(r'<table class="figures by-reason">.*?</table>', december, re.S).group(0)
+    assert _table(entrants, "by-reason")[1:] == [["new application", "4"], ["Total", "4"]]
+
+
+def test_the_russian_page_words_every_code(two_months, client):
+    sign_in(client, factories.make_user("analyst", national=True, language="ru"))
+    page = _visible_text(html_module.unescape(client.get(f"/reports/{PERIOD}?region=UZ-TK").get_data(as_text=True)))
+    district = db.session.get(Area, db.session.get(Area, two_months[0].enrolment.beneficiary.area_id).parent_id)
+    assert district.name_ru in page and factories.area("UZ-TK").name_ru in page
+    for code in ("UZ-TK", "UZ-SA", "term_ended", "age_band", "household_size", "6-17",
+                 "child_allowance", "new_entrants", "beneficiaries", "amount_paid", district.code):
+        assert code not in page, code
+
+
+def test_a_regional_user_reads_only_their_region_in_the_summary_sections(two_months, client):
+    sign_in(client, factories.make_user("analyst", areas=["UZ-SA"]))
+    html = html_module.unescape(client.get(f"/reports/{PERIOD}").get_data(as_text=True))
+    assert _trend(html, "beneficiaries")[PERIOD] == ["1"]
+    assert _trend(html, "amounts")[PERIOD] == ["250\u202f000.00", "250\u202f000.00"]
+    rows = _table(html, "by-region")
+    assert [row[0] for row in rows[2:]] == [factories.area("UZ-SA").name_en, "Total"]
+    assert _table(html, "by-age")[1:] == [["6–17 years", "1", "1"], ["Total", "1", "1"]]
+    assert _table(html, "by-household-size")[1:] == [["3 people", "1", "1"]]
+    assert "stopped by a decision" not in html and "death" not in html  # both left in Tashkent
+    assert factories.area("UZ-TK").name_en not in _visible_text(re.sub(r"<svg.*?</svg>|<table class=\"list\".*?"
+                                                                        r"</table>", "", html, flags=re.S))
+    assert 'class="figures districts"' not in client.get(f"/reports/{PERIOD}?region=UZ-TK").get_data(as_text=True)
+
+
+def test_a_month_whose_summary_was_never_built_says_its_figures_are_coming(paid_month, analyst_client):
+    operations.freeze(PERIOD)  # a return frozen before the summary was: the month's summary is not there
+    db.session.execute(delete(SummaryRow).where(SummaryRow.period == PERIOD))
+    db.session.delete(db.session.get(SummaryMonth, PERIOD))
+    html = html_module.unescape(analyst_client.get(f"/reports/{PERIOD}?region=UZ-TK").get_data(as_text=True))
+    assert html.count("The figures by district and over time are being prepared; they appear within a minute.") == 4
+    assert 'class="figures' not in html
+    assert 'class="list drill-down"' in html  # the return's own figures are there
