@@ -150,8 +150,10 @@ def fail_a_payment(sim_engine, today: date | None = None) -> str:
     if db.session.scalar(select(Case.id).where(Case.kind == CaseKind.alert, Case.category_code == "payment_failed")
                          .limit(1)) is not None:
         return "exists"
+    # Tashkent's only: the demo's payment history elsewhere is no reason to skip this.
     if db.session.scalar(select(Payroll.id).join(Programme, Programme.id == Payroll.programme_id)
-                         .where(Programme.code == SUPPORT).limit(1)) is not None:
+                         .join(Area, Area.id == Payroll.area_id)
+                         .where(Programme.code == SUPPORT, Area.code == REGION).limit(1)) is not None:
         return "skipped: a material-support payroll exists already"
     today = today or date.today()
     eligible = 0

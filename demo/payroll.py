@@ -38,8 +38,10 @@ def prepare_demo_month(sim_engine, today: date | None = None, before_payroll=Non
     from modules.payments.models import Payroll
     from webapp.models import Programme
 
+    # Tashkent's only: the demo's payment history elsewhere is no reason to skip this.
     if db.session.scalar(select(Payroll.id).join(Programme, Programme.id == Payroll.programme_id)
-                         .where(Programme.code == PROGRAMME).limit(1)) is not None:
+                         .join(Area, Area.id == Payroll.area_id)
+                         .where(Programme.code == PROGRAMME, Area.code == REGION).limit(1)) is not None:
         return None
     today = today or date.today()
     families = _families_with_children(FAMILIES, today)
