@@ -91,6 +91,9 @@ AUDIT_ACTIONS = {
     "household.members_changed": _l("Household members changed"),
     "report.frozen": _l("Monthly return frozen"),
     "report.downloaded": _l("Monthly return downloaded"),
+    "adhoc_report.exported": _l("Ad hoc report exported"),
+    "adhoc_report.saved": _l("Ad hoc report saved"),
+    "adhoc_report.deleted": _l("Saved ad hoc report deleted"),
     "certificate.issued": _l("Low-income certificate issued"),
     "certificate.downloaded": _l("Low-income certificate downloaded"),
     "certificate.revoked": _l("Low-income certificate revoked"),
@@ -164,6 +167,7 @@ OBJECT_TYPES = {
     "statement_exception": _l("Statement exception"), "statement_import": _l("Bank statement"), "user": _l("User"),
     "citizen_sign_in_code": _l("Sign-in code"), "certificate": _l("Low-income certificate"),
     "certificate_key": _l("Certificate signing key"), "monthly_return": _l("Monthly return"),
+    "adhoc_report": _l("Ad hoc report"), "saved_report": _l("Saved ad hoc report"),
 }
 
 # The names of the details an audit event keeps.
@@ -209,6 +213,8 @@ DETAIL_NAMES = {
     "superseded_by": _l("Serial number of the replacement"), "version": _l("Version"),
     "code_version": _l("Code version"), "reconciled": _l("Reconciled"), "differences": _l("Differences"),
     "publication": _l("For publication"),
+    "indicators": _l("Indicators"), "dimensions": _l("Breakdown"), "new": _l("New"), "district": _l("District"),
+    "sex": _l("Sex"), "age_band": _l("Age band"), "household_size": _l("Household size"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -10,6 +10,8 @@ and a programme of None "All programmes": the rows with no programme count every
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from flask import current_app, has_app_context
 from flask_babel import force_locale, format_date, get_locale, ngettext
 from flask_babel import gettext as _
@@ -101,13 +103,20 @@ class Labels:
     """Names of dimensions and values in one language; rows' names are read on first use and kept."""
 
     def __init__(self, language: str | None = None):
-        self.language = language if language in LANGUAGES else current_language()
+        # Without a language the words are the request's own locale's (whatever catalog it has); the names kept
+        # in the rows are then those of its language, Uzbek for a locale the rows have no column for.
+        self.locale = language if language in LANGUAGES else None
+        self.language = self.locale or current_language()
         self._names: dict[str, dict[str, str]] = {}
         self._rules: dict[str, str] | None = None
         self._seen: dict[tuple, str] = {}
 
+    def speaking(self):
+        """The context in which gettext speaks this object's language."""
+        return force_locale(self.locale) if self.locale else nullcontext()
+
     def _text(self, message) -> str:
-        with force_locale(self.language):
+        with self.speaking():
             return str(message)
 
     def dimension(self, name: str) -> str:
@@ -160,7 +169,7 @@ class Labels:
             first, _next = month_bounds(period)
         except ValueError:
             return period
-        with force_locale(self.language):
+        with self.speaking():
             return format_date(first, "LLLL y")
 
     def _household_size(self, size) -> str:
@@ -168,7 +177,7 @@ class Labels:
             size = int(size)
         except (TypeError, ValueError):
             return str(size)
-        with force_locale(self.language):
+        with self.speaking():
             if size >= summary.HOUSEHOLD_SIZES[-1]:
                 return _("%(num)d or more people", num=summary.HOUSEHOLD_SIZES[-1])
             return ngettext("%(num)d person", "%(num)d people", size)
