@@ -214,3 +214,27 @@ def test_whole_counts_get_whole_class_edges_and_fractions_keep_theirs():
     assert fractional[1] == 0.5 + 6.75 / 5
     tiny, _classes = classify({"UZ-TK": 0, "UZ-SA": 3})  # too few whole steps for five classes: as computed
     assert tiny == [0, 0.6, 1.2, 1.8, 2.4, 3]
+
+
+def test_few_whole_counts_get_whole_ticks_and_no_values_an_axis_of_whole_numbers():
+    def ticks(markup) -> list[str]:
+        return [node.text for node in _parse(markup).iter(f"{SVG}text") if node.get("text-anchor") == "end"]
+
+    months = [f"2026-{month:02d}" for month in range(1, 4)]
+    assert ticks(line_chart({"Cases": [(month, 0) for month in months]}, title="Overdue",
+                            number_format=lambda v: f"{v:g}")) == ["0", "1", "2", "3", "4"]
+    assert ticks(line_chart({"Cases": [(month, None) for month in months]}, title="Nothing",
+                            number_format=lambda v: f"{v:g}")) == ["0", "1", "2", "3", "4"]
+    fractions = ticks(line_chart({"Million": [(months[0], 0.2), (months[1], 0.75)]}, title="Amounts",
+                                 number_format=lambda v: f"{v:g}"))
+    assert fractions[:3] == ["0", "0.2", "0.4"]
+    axis = list(_parse(bar_chart([("One", 1), ("Two", 2)], title="Few", number_format=lambda v: f"{v:g}")))[-1]
+    assert [node.text for node in axis] == ["0", "1", "2", "3", "4"]
+
+
+def test_a_long_bar_label_is_shortened_to_fit_and_kept_whole_in_its_title():
+    name = "Care allowance for a child with a disability, paid to the parent who looks after the child"
+    root = _parse(bar_chart([(name, 11)], title="Programmes", number_format=str))
+    label = next(node.text for node in root.iter(f"{SVG}text") if node.get("font-size") == "17")
+    assert label.endswith("…") and name.startswith(label[:-1]) and len(label) * 17 * 0.58 <= 400
+    assert f"{name}: 11" in [node.text for node in root.iter(f"{SVG}title")]

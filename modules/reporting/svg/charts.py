@@ -22,6 +22,23 @@ SERIES_STYLES = (("#0072B2", "", "circle"), ("#D55E00", "8 4", "square"), ("#009
                  ("#CC79A7", "12 4 2 4", "circle"), ("#E69F00", "4 4", "square"), ("#56B4E9", "", "diamond"))
 
 
+def _value_ticks(values: list[float]) -> list[float]:
+    """Round ticks from zero (or below) to the largest value; whole counts get whole ticks (0, 1, 2, not 0.25, 0.5),
+    so a chart of a few cases or none at all does not read as fractions of a case."""
+    low, high = min([0.0, *values]), max([0.0, *values])
+    if all(value.is_integer() for value in values):
+        return nice_ticks(low, max(high, low + 4), 4)
+    return nice_ticks(low, high or 1.0, 4)
+
+
+def _fitted(label: str, size: float, width: float) -> str:
+    """`label` cut with an ellipsis to fit `width` (the whole label stays in the mark's title and the table)."""
+    if text_width(label, size) <= width:
+        return label
+    keep = max(1, int(width / (size * 0.64)) - 1)  # cut with room to spare: wide letters are wider than the estimate
+    return label[:keep].rstrip() + "…"
+
+
 def _open(svg_id: str, height: float, title: str, description: str | None, max_width: int, kind: str) -> list[str]:
     labelled_by = f"{svg_id}-title" + (f" {svg_id}-desc" if description else "")
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" id="{svg_id}" class="svg-chart svg-{kind}" '
@@ -41,7 +58,7 @@ def bar_chart(rows: list[tuple[str, float | None]], *, title: str, number_format
     whose value is None has no bar and shows `no_data_label`."""
     svg_id = element_id("bar", title, id)
     values = [float(value) for _, value in rows if value is not None]
-    ticks = nice_ticks(min([0.0, *values]), max([0.0, *values]) or 1.0, 4)
+    ticks = _value_ticks(values)
     low, high = ticks[0], ticks[-1]
     left, right = 4.0, WIDTH - 8.0
     # The last tick label is centred on the right edge: keep it inside the viewBox.
@@ -65,7 +82,8 @@ def bar_chart(rows: list[tuple[str, float | None]], *, title: str, number_format
         bar_y = y + FONT_SIZE + 6
         shown = no_data_label if value is None else number_format(value)
         out.append(f'<g><title>{text(label)}: {text(shown)}</title>'
-                   f'<text x="{num(left)}" y="{num(y + FONT_SIZE)}" font-size="{FONT_SIZE}">{text(label)}</text>')
+                   f'<text x="{num(left)}" y="{num(y + FONT_SIZE)}" font-size="{FONT_SIZE}">'
+                   f'{text(_fitted(label, FONT_SIZE, WIDTH - left - 2))}</text>')
         if value is None:
             out.append(f'<text x="{num(zero + 6)}" y="{num(bar_y + 16)}" font-size="{SMALL}" fill="{MUTED}">'
                        f'{text(shown)}</text></g>')
@@ -112,7 +130,7 @@ def line_chart(series: dict[str, list[tuple[str, float | None]]], *, title: str,
             if label not in labels:
                 labels.append(label)
     values = [float(v) for points in series.values() for _, v in points if v is not None]
-    ticks = nice_ticks(min([0.0, *values]), max([0.0, *values]) or 1.0, 4)
+    ticks = _value_ticks(values)
     low, high = ticks[0], ticks[-1]
 
     # Legend: entries flow left to right and wrap.
