@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from flask import current_app, has_app_context
-from flask_babel import force_locale, format_date, get_locale, ngettext
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -103,10 +103,10 @@ class Labels:
     """Names of dimensions and values in one language; rows' names are read on first use and kept."""
 
     def __init__(self, language: str | None = None):
-        # Without a language the words are the request's own locale's (whatever catalog it has); the names kept
-        # in the rows are then those of its language, Uzbek for a locale the rows have no column for.
-        self.locale = language if language in LANGUAGES else None
-        self.language = self.locale or current_language()
+        # The words are the request's own locale's (whatever catalog it has) unless another language is asked
+        # for; the names kept in the rows are those of the language, Uzbek for a locale they have no column for.
+        self.language = language if language in LANGUAGES else current_language()
+        self.locale = self.language if self.language != current_language() else None
         self._names: dict[str, dict[str, str]] = {}
         self._rules: dict[str, str] | None = None
         self._seen: dict[tuple, str] = {}
@@ -163,14 +163,15 @@ class Labels:
         return str(code)
 
     def _month(self, period: str) -> str:
+        from modules.portal.follow import period_words
         from modules.reporting.compute import month_bounds
 
         try:
-            first, _next = month_bounds(period)
+            month_bounds(period)
         except ValueError:
             return period
         with self.speaking():
-            return format_date(first, "LLLL y")
+            return period_words(period)
 
     def _household_size(self, size) -> str:
         try:

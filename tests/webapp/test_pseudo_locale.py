@@ -55,7 +55,8 @@ ROLES = ("admin", "registrar", "finance_maker", "finance_checker", "analyst", "a
 # Routes that answer with something other than a page (files, JSON polled by scripts, the health check).
 NOT_PAGES = {"static", "core.health", "core.job_status", "core.job_file", "payments.payroll_download",
              "means_test.policy_simulate_csv", "certificates.jwks", "certificates.status_list",
-             "certificates.application_pdf", "portal.certificate", "reporting.report_download"}
+             "certificates.application_pdf", "portal.certificate", "reporting.report_download",
+             "reporting.adhoc_export"}
 # Columns whose values are codes the pages must put in words: never data to tolerate.
 CODE_COLUMNS = {("audit_event", "action"), ("audit_event", "object_type"), ("application_event", "note"),
                 ("application_event", "from_status"), ("application_event", "to_status"),
