@@ -153,7 +153,7 @@ def test_the_workbook_holds_the_table_its_settings_and_the_definitions(built, an
                                                                                     "amount_approved"]
     assert all(row[2] for row in definitions.iter_rows(min_row=2, values_only=True))
     settings = {row[0]: row[1] for row in book.worksheets[1].iter_rows(min_row=3, values_only=True)}
-    assert settings["Months"] == "January 2026 to January 2026"
+    assert settings["Months of the report"] == "January 2026"
 
 
 def test_a_file_in_another_language(built, analyst):

@@ -104,8 +104,8 @@ class Chart:
 
 def chart(report: Table, labels: Labels) -> Chart | None:
     """The report's first indicator drawn: over the months as lines (one per value of the other breakdown, or per
-    indicator of the same unit), otherwise as bars (one per row, the largest first unless the breakdown has an
-    order of its own)."""
+    indicator of the same unit), otherwise as bars (the largest first unless the breakdown has an order of its
+    own; grouped by the first breakdown when there are two)."""
     if not len(report) or not report.columns:
         return None
     first = report.columns[0]
@@ -113,17 +113,25 @@ def chart(report: Table, labels: Labels) -> Chart | None:
     def fmt(value):
         return format_value(value, first.unit, report.language)
 
-    no_data = _("no data")
+    def axis(value):  # whole amounts on the axis need no tiyin
+        whole = first.unit == "UZS" and float(value).is_integer()
+        return format_value(value, "people" if whole else first.unit, report.language)
+
     if "period" in report.dimensions:
-        return _lines(report, labels, first, fmt)
-    return _bars(report, labels, first, fmt, no_data)
+        return _lines(report, labels, first, fmt, axis)
+    return _bars(report, first, fmt, axis)
+
+
+def _short(text: str, length: int) -> str:
+    """A name short enough for the chart's 400 units; the chart's table beside it has it whole."""
+    return text if len(text) <= length else text[:length - 1].rstrip() + "…"
 
 
 def _same_unit(report: Table, first: Column) -> list[int]:
     return [index for index, column in enumerate(report.columns) if column.unit == first.unit]
 
 
-def _lines(report: Table, labels: Labels, first: Column, fmt) -> Chart:
+def _lines(report: Table, labels: Labels, first: Column, fmt, axis) -> Chart:
     at = report.dimensions.index("period")
     other = 1 - at if len(report.dimensions) == 2 else None
     months = months_between(min(key[at] for key in report.keys), max(key[at] for key in report.keys))
@@ -145,34 +153,55 @@ def _lines(report: Table, labels: Labels, first: Column, fmt) -> Chart:
         kept = sorted(series, key=lambda name: -sum(float(v or 0) for v in series[name].values()))[:MAX_SERIES]
         series = {name: series[name] for name in series if name in kept}
         note = _("The chart shows the %(num)d largest; the table below has them all.", num=MAX_SERIES)
-    points = {name: [(month_words[month], values.get(month)) for month in months] for name, values in series.items()}
-    svg = line_chart(points, title=title, number_format=fmt, id="adhoc-chart")
+    points = {_short(name, 34): [(month_words[month], values.get(month)) for month in months]
+              for name, values in series.items()}
+    svg = line_chart(points, title=title, number_format=axis, id="adhoc-chart")
     rows = [(month_words[month], [fmt(values[month]) if values.get(month) is not None else "–"
                                   for values in series.values()]) for month in months]
     return Chart(svg, title, labels.dimension("period"), list(series), rows, note)
 
 
-def _bars(report: Table, labels: Labels, first: Column, fmt, no_data: str) -> Chart:
-    if not report.dimensions:
-        indexes = _same_unit(report, first)
-        bars = [(report.columns[index].name, report.values[0][index]) for index in indexes]
-        title = first.name if len(bars) == 1 else ", ".join(name for name, _value in bars)
+def _bars(report: Table, first: Column, fmt, axis) -> Chart | None:
+    dimensions = report.dimensions
+    ordered = bool(dimensions) and dimensions[0] in (*_ORDERED, "household_size")
+    note = None
+    if not dimensions:
+        bars = [(report.columns[index].name, report.values[0][index]) for index in _same_unit(report, first)]
+        title = ", ".join(name for name, _value in bars)
+        heading, headings = _("Indicator"), [_("Value")]
+        rows = [(name, [fmt(value) if value is not None else "–"]) for name, value in bars]
     else:
         bars = [(" · ".join(words), values[0]) for words, values in zip(report.labels, report.values, strict=True)
                 if values[0] is not None]
         title = _("%(indicator)s by %(dimension)s", indicator=first.name,
                   dimension=" · ".join(heading.lower() for heading in report.headings))
-        if report.dimensions[0] not in (*_ORDERED, "household_size"):
+        if len(dimensions) == 1 and not ordered:
             bars.sort(key=lambda bar: -float(bar[1]))
-    note = None
-    if len(bars) > MAX_BARS:
-        bars = bars[:MAX_BARS] if report.dimensions and report.dimensions[0] in (*_ORDERED, "household_size") \
-            else sorted(bars, key=lambda bar: -float(bar[1] or 0))[:MAX_BARS]
-        note = _("The chart shows the %(num)d largest; the table below has them all.", num=MAX_BARS)
+        if len(bars) > MAX_BARS:
+            note = (_("The chart shows the first %(num)d; the table below has them all.", num=MAX_BARS)
+                    if len(dimensions) == 2 or ordered else
+                    _("The chart shows the %(num)d largest; the table below has them all.", num=MAX_BARS))
+            bars = bars[:MAX_BARS]
+        heading, headings, rows = _chart_table(report, first, fmt)
     if not bars:
         return None
-    svg = bar_chart([(name, float(value) if value is not None else None) for name, value in bars], title=title,
-                    number_format=fmt, no_data_label=no_data, id="adhoc-chart")
-    heading = " · ".join(report.headings) if report.dimensions else _("Indicator")
-    return Chart(svg, title, heading, [first.name if report.dimensions else _("Value")],
-                 [(name, [fmt(value) if value is not None else "–"]) for name, value in bars], note)
+    svg = bar_chart([(_short(name, 40), float(value) if value is not None else None) for name, value in bars],
+                    title=title, number_format=axis, no_data_label=_("no data"), id="adhoc-chart")
+    return Chart(svg, title, heading, headings, rows, note)
+
+
+def _chart_table(report: Table, first: Column, fmt) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+    """The chart's figures: one column for one breakdown; the second breakdown's values across for two."""
+    if len(report.dimensions) == 1:
+        return report.headings[0], [first.name], [(words[0], [fmt(values[0]) if values[0] is not None else "–"])
+                                                   for words, values in zip(report.labels, report.values,
+                                                                            strict=True)]
+    across: dict[str, tuple] = {}
+    cells: dict[str, dict[str, object]] = {}
+    for key, words, values in zip(report.keys, report.labels, report.values, strict=True):
+        across.setdefault(words[1], _order(report.dimensions[1], key[1], words[1]))
+        cells.setdefault(words[0], {})[words[1]] = values[0]
+    columns = sorted(across, key=lambda word: across[word])
+    rows = [(row, [fmt(found[column]) if found.get(column) is not None else "–" for column in columns])
+            for row, found in cells.items()]
+    return report.headings[0], columns, rows

@@ -59,12 +59,16 @@ def _stocks_note(definition: Definition, labels: Labels) -> str | None:
              month=labels.value("period", definition.last))
 
 
+def _months(definition: Definition, labels: Labels) -> str:
+    first, last = labels.value("period", definition.first), labels.value("period", definition.last)
+    return first if definition.first == definition.last else _("%(first)s to %(last)s", first=first, last=last)
+
+
 def _settings(definition: Definition, labels: Labels, reach: scope.Reach, note: bool = True) -> list[tuple[str, str]]:
     """What the report is, in words: for the page's heading and the workbook."""
     registry = by_code()
     lines = [(_("Indicators"), ", ".join(registry[code].name_in(labels.language) for code in definition.indicators)),
-             (_("Months"), _("%(first)s to %(last)s", first=labels.value("period", definition.first),
-                             last=labels.value("period", definition.last)))]
+             (_("Months of the report"), _months(definition, labels))]
     if definition.dimensions:
         lines.append((_("Breakdown"), ", ".join(labels.dimension(d) for d in definition.dimensions)))
     for name, values in definition.filters.items():
