@@ -290,7 +290,9 @@ def test_a_report_that_cannot_be_read_is_answered_in_words(built, analyst, query
     response = analyst.get(f"{REPORT}?{urlencode(pairs)}")
     assert response.status_code == 400
     assert message in html.unescape(response.get_data(as_text=True))
-    assert analyst.get(f"{REPORT}.xlsx?{urlencode(pairs)}").status_code == 400
+    response = analyst.get(f"{REPORT}.xlsx?{urlencode(pairs)}")
+    assert response.status_code == 400
+    assert message in html.unescape(response.get_data(as_text=True))
 
 
 @pytest.mark.parametrize("query", [
@@ -313,6 +315,13 @@ def test_repeated_and_blank_values_count_once(built, analyst, query):
 def test_control_characters_and_huge_values_are_refused_before_the_report(built, analyst, query):
     assert analyst.get(f"{REPORT}?{query}").status_code == 400
     assert analyst.get(f"{REPORT}.csv?{query}").status_code == 400
+
+
+def test_ten_thousand_repeated_values_in_a_save_count_once(built, analyst):
+    data = MultiDict([("indicators", "beneficiaries")] * 10_000 + [("first", PERIOD), ("last", PERIOD),
+                                                                   ("name", "Many"), ("csrf_token", analyst.csrf)])
+    assert analyst.post("/reports/adhoc/saved", data=data).status_code == 303
+    assert db.session.scalars(select(SavedReport.definition)).one()["indicators"] == ["beneficiaries"]
 
 
 def test_odd_saved_report_posts_are_answered_in_words(built, analyst):

@@ -24,6 +24,7 @@ from modules.reporting.dimensions import LANGUAGES, Labels, dimension_codes
 from modules.reporting.indicators import by_code
 from webapp.auth.permissions import require
 from webapp.boundary import flatten_errors
+from webapp.guard import InputRefused
 
 MAX_SHOWN_ROWS = 1000  # rows of the table on the page; the exports have them all
 
@@ -157,8 +158,8 @@ def adhoc_export(fmt: str):
     options = operations.choices()
     reach = scope.reach(current_user)
     definition, errors = _read(options, request.args)
-    if definition is None:
-        abort(400, description="; ".join(message for messages in errors.values() for message in messages))
+    if definition is None:  # a 400 page saying what could not be read
+        raise InputRefused(" ".join(message for messages in errors.values() for message in messages))
     found = operations.run(definition, reach)
     stream = io.BytesIO()
     with labels.speaking():
