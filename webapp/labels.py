@@ -215,6 +215,7 @@ DETAIL_NAMES = {
     "publication": _l("For publication"),
     "indicators": _l("Indicators"), "dimensions": _l("Breakdown"), "new": _l("New"), "district": _l("District"),
     "sex": _l("Sex"), "age_band": _l("Age band"), "household_size": _l("Household size"),
+    "moving": _l("Moves with time"),
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -175,7 +175,7 @@ def test_a_saved_report_runs_again_and_is_deleted(built, analyst):
     saved = db.session.scalars(select(SavedReport)).one()
     assert saved.name == "Girls and boys"
     assert saved.definition == {"indicators": ["beneficiaries"], "rows": "sex", "columns": None, "first": PERIOD,
-                                "last": PERIOD, "filters": {}}
+                                "last": PERIOD, "filters": {}, "moving": False}
     page = _page(analyst, REPORT)
     run = re.search(r'<a href="([^"]+)">Girls and boys</a>', page)
     assert run
@@ -191,6 +191,21 @@ def test_a_saved_report_runs_again_and_is_deleted(built, analyst):
     assert db.session.scalars(select(SavedReport)).all() == []
     actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "saved_report")).all()
     assert actions == ["adhoc_report.saved", "adhoc_report.saved", "adhoc_report.deleted"]
+
+
+def test_a_moving_saved_report_runs_on_the_months_ending_last_month(built, analyst):
+    from webapp.timeutil import local_today, month_of
+
+    data = MultiDict([("indicators", "beneficiaries"), ("first", PERIOD), ("last", "2026-03"), ("moving", "1"),
+                      ("name", "Quarter"), ("csrf_token", analyst.csrf)])
+    assert analyst.post("/reports/adhoc/saved", data=data).status_code == 303
+    saved = db.session.scalars(select(SavedReport)).one()
+    assert saved.definition["moving"] is True and saved.definition["first"] == PERIOD
+    page = _page(analyst, REPORT)
+    run = html.unescape(re.search(r'<a href="([^"]+)">Quarter</a>', page).group(1))
+    today = local_today()
+    assert f"first={month_of(today, -3)}&last={month_of(today, -1)}" in run
+    assert "(the last 3 months)" in page
 
 
 def test_saving_needs_a_name_of_at_most_120_characters(built, analyst):

@@ -8,6 +8,7 @@ own; the figures are read afresh each time it runs. Operations flush; the reques
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -21,6 +22,7 @@ from webapp.models import Area, Programme
 from webapp.models.area import AreaLevel
 from webapp.timeutil import local_today, month_of, utcnow
 
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FILTERS = ("programme", "region", "district", "sex", "age_band", "household_size")
 MAX_MONTHS = 120
 DEFAULT_MONTHS = 12
@@ -54,11 +56,24 @@ class Definition:
 
     @staticmethod
     def args_of_json(definition: dict) -> dict:
-        """A saved definition as ReportArgs reads it (filters flattened beside the rest)."""
+        """A saved definition as ReportArgs reads it (filters flattened beside the rest). A moving one (`"moving":
+        true`) covers as many months as when it was saved, ending last month."""
         definition = definition if isinstance(definition, dict) else {}
         filters = definition.get("filters") if isinstance(definition.get("filters"), dict) else {}
-        return {**{key: definition.get(key) for key in ("indicators", "rows", "columns", "first", "last")},
+        args = {**{key: definition.get(key) for key in ("indicators", "rows", "columns", "first", "last")},
                 **{name: filters.get(name) or [] for name in FILTERS}}
+        count = moving_months(definition)
+        if count:
+            args["first"], args["last"] = month_of(local_today(), -count), month_of(local_today(), -1)
+        return args
+
+
+def moving_months(definition: dict) -> int | None:
+    """How many months a moving saved report covers; None for one of fixed months."""
+    first, last = definition.get("first"), definition.get("last")
+    if definition.get("moving") is not True or not all(isinstance(v, str) and PERIOD.match(v) for v in (first, last)):
+        return None
+    return len(months_between(first, last)) or None
 
 
 @dataclass(frozen=True)
@@ -137,21 +152,23 @@ class TooManySaved(Exception):
     pass
 
 
-def save(user, name: str, definition: Definition) -> tuple[SavedReport, bool]:
+def save(user, name: str, definition: Definition, moving: bool = False) -> tuple[SavedReport, bool]:
     """Save the definition under `name`, replacing the reader's report of that name; returns it and whether it
-    is new. Raises TooManySaved past MAX_SAVED reports."""
+    is new. A moving report runs on as many months, ending the month before the day it is run. Raises
+    TooManySaved past MAX_SAVED reports."""
+    kept = {**definition.to_json(), "moving": moving}
     row = db.session.scalar(select(SavedReport).where(SavedReport.owner_id == user.id, SavedReport.name == name))
     created = row is None
     if created:
         count = db.session.query(SavedReport.id).filter(SavedReport.owner_id == user.id).count()
         if count >= MAX_SAVED:
             raise TooManySaved
-        row = SavedReport(owner_id=user.id, name=name, definition=definition.to_json())
+        row = SavedReport(owner_id=user.id, name=name, definition=kept)
         db.session.add(row)
     else:
-        row.definition, row.updated_at = definition.to_json(), utcnow()
+        row.definition, row.updated_at = kept, utcnow()
     db.session.flush()
-    audit.record("adhoc_report.saved", "saved_report", row.id, {"name": name, "new": created,
+    audit.record("adhoc_report.saved", "saved_report", row.id, {"name": name, "new": created, "moving": moving,
                                                                   **_audited(definition)})
     return row, created
 

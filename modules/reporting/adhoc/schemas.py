@@ -153,13 +153,15 @@ class SaveArgs(Schema):
         unknown = EXCLUDE
 
     name = fields.String(required=True, allow_none=True, error_messages=_NOT_UNDERSTOOD)
+    moving = fields.Boolean(load_default=False, error_messages=_NOT_UNDERSTOOD)
 
     @pre_load
     def strip(self, data, **_kwargs):
         if not hasattr(data, "get"):
             raise ValidationError(str(_l("This value is not understood.")))
         name = data.get("name")
-        return {"name": " ".join(name.split()) if isinstance(name, str) else name}
+        return {"name": " ".join(name.split()) if isinstance(name, str) else name,
+                "moving": data.get("moving") in ("1", "on", "true", True)}
 
     @validates_schema
     def check(self, data, **_kwargs):

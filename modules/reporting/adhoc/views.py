@@ -125,20 +125,24 @@ def adhoc_report():
     reach = scope.reach(current_user)
     definition, errors = _read(options, request.args)
     context = {"form": _form(options, labels, reach), "chosen": _chosen(definition, request.args), "errors": errors,
-               "saved": [(row, f"{url_for('reporting.adhoc_report')}?{urlencode(_saved_params(options, row))}")
-                         for row in operations.saved_reports(current_user)],
+               "saved": [(row, f"{url_for('reporting.adhoc_report')}?{urlencode(_saved_params(options, row))}",
+                          operations.moving_months(row.definition)) for row in operations.saved_reports(current_user)],
                "definition": definition, "report": None, "figure": None, "stocks": summary.STOCKS}
     if definition is None:
         flash(_("The report could not be made: see the messages beside the fields."), "error")
         return render_template("reporting/adhoc.html", **context), 400
     report = present.table(definition, operations.run(definition, reach), labels)
+    figure = present.chart(report, labels)
     context.update(
         report=report, shown=[(report.labels[i], report.formatted(i)) for i in range(min(len(report),
                                                                                          MAX_SHOWN_ROWS))],
-        figure=present.chart(report, labels), settings=_settings(definition, labels, reach, note=False),
+        figure=figure, same=len(report.columns) == 1 and len(definition.dimensions) <= 1 and not (
+            figure and figure.note), settings=_settings(definition, labels, reach, note=False),
         stocks_note=_stocks_note(definition, labels), params=definition.params(),
         exports=[(fmt, _address(definition, "reporting.adhoc_export", fmt=fmt)) for fmt in ("xlsx", "csv")],
-        address=_address(definition), more=max(0, len(report) - MAX_SHOWN_ROWS))
+        address=_address(definition), more=max(0, len(report) - MAX_SHOWN_ROWS),
+        months_count=len(operations.months_between(definition.first, definition.last)),
+        default_last=operations.default_months()[1])
     return render_template("reporting/adhoc.html", **context)
 
 
@@ -180,14 +184,14 @@ def adhoc_save():
     back = url_for("reporting.adhoc_report")
     try:
         definition = ReportArgs(options).load(ReportArgs.args_of(request.form))
-        name = SaveArgs().load(request.form)["name"]
+        saving = SaveArgs().load(request.form)
     except ValidationError as error:
         for messages in flatten_errors(error.messages).values():
             for message in messages:
                 flash(message, "error")
         return redirect(f"{back}?{urlencode(_sent_params(request.form))}"), 303
     try:
-        row, created = operations.save(current_user, name, definition)
+        row, created = operations.save(current_user, saving["name"], definition, saving["moving"])
     except operations.TooManySaved:
         flash(ngettext("You can keep at most %(num)d saved report: delete one first.",
                        "You can keep at most %(num)d saved reports: delete one first.", operations.MAX_SAVED),
