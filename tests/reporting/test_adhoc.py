@@ -365,3 +365,15 @@ def test_the_russian_page_shows_no_codes(built, client):
     options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', page)
     assert all(words.strip() and words.strip() != code for code, words in options if code), \
         [pair for pair in options if pair[0] and pair[0] == pair[1].strip()]
+
+
+def test_the_audit_trail_names_what_was_done_in_words(built, client):
+    admin = sign_in(client, factories.make_user("admin", national=True))
+    admin.get(_january(f"{REPORT}.csv", indicators="beneficiaries", rows="sex"))
+    admin.post("/reports/adhoc/saved", data=MultiDict([("indicators", "beneficiaries"), ("first", PERIOD),
+                                                       ("last", PERIOD), ("name", "Mine"),
+                                                       ("csrf_token", admin.csrf)]))
+    page = html.unescape(_page(admin, "/admin/audit"))
+    assert "Ad hoc report exported" in page and "Ad hoc report saved" in page
+    mine = re.findall(r'<tr data-action="adhoc_report[^"]*">(.*?)</tr>', page, re.S)
+    assert len(mine) == 2 and not any("Other" in row for row in mine), mine
