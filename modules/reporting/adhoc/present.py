@@ -122,6 +122,12 @@ def chart(report: Table, labels: Labels) -> Chart | None:
     return _bars(report, first, fmt, axis)
 
 
+def repeats(report: Table, figure: Chart | None) -> bool:
+    """Whether the chart's table would say what the report's table says (one indicator, one breakdown at most,
+    every row drawn): the page then shows the report's table beside the chart, once."""
+    return figure is not None and len(report.columns) == 1 and len(report.dimensions) <= 1 and not figure.note
+
+
 def _short(text: str, length: int) -> str:
     """A name short enough for the chart's 400 units; the chart's table beside it has it whole."""
     return text if len(text) <= length else text[:length - 1].rstrip() + "…"

@@ -56,7 +56,7 @@ def _stocks_note(definition: Definition, labels: Labels) -> str | None:
         return None
     return _("%(indicators)s: the figure of the last month of the range (%(month)s), as they count people or "
              "cases at a moment rather than over the months. Choose Month as a breakdown to see each month.",
-             indicators=", ".join(present.columns(chosen, labels)[i].name for i in range(len(chosen))),
+             indicators=", ".join(column.name for column in present.columns(chosen, labels)),
              month=labels.value("period", definition.last))
 
 
@@ -73,8 +73,7 @@ def _settings(definition: Definition, labels: Labels, reach: scope.Reach, note: 
     if definition.dimensions:
         lines.append((_("Breakdown"), ", ".join(labels.dimension(d) for d in definition.dimensions)))
     for name, values in definition.filters.items():
-        lines.append((labels.dimension(name), ", ".join(labels.value(name, value if name != "household_size"
-                                                                     else int(value)) for value in values)))
+        lines.append((labels.dimension(name), ", ".join(labels.value(name, value) for value in values)))
     if not reach.national:
         lines.append((_("Scope"), _("Only the figures of your areas.")))
     stocks = _stocks_note(definition, labels) if note else None
@@ -127,7 +126,7 @@ def adhoc_report():
     context = {"form": _form(options, labels, reach), "chosen": _chosen(definition, request.args), "errors": errors,
                "saved": [(row, f"{url_for('reporting.adhoc_report')}?{urlencode(_saved_params(options, row))}",
                           operations.moving_months(row.definition)) for row in operations.saved_reports(current_user)],
-               "definition": definition, "report": None, "figure": None, "stocks": summary.STOCKS}
+               "definition": definition, "report": None, "figure": None}
     if definition is None:
         flash(_("The report could not be made: see the messages beside the fields."), "error")
         return render_template("reporting/adhoc.html", **context), 400
@@ -136,11 +135,10 @@ def adhoc_report():
     context.update(
         report=report, shown=[(report.labels[i], report.formatted(i)) for i in range(min(len(report),
                                                                                          MAX_SHOWN_ROWS))],
-        figure=figure, same=len(report.columns) == 1 and len(definition.dimensions) <= 1 and not (
-            figure and figure.note), settings=_settings(definition, labels, reach, note=False),
+        figure=figure, same=present.repeats(report, figure), settings=_settings(definition, labels, reach, note=False),
         stocks_note=_stocks_note(definition, labels), params=definition.params(),
         exports=[(fmt, _address(definition, "reporting.adhoc_export", fmt=fmt)) for fmt in ("xlsx", "csv")],
-        address=_address(definition), more=max(0, len(report) - MAX_SHOWN_ROWS),
+        more=max(0, len(report) - MAX_SHOWN_ROWS),
         months_count=len(operations.months_between(definition.first, definition.last)),
         default_last=operations.default_months()[1])
     return render_template("reporting/adhoc.html", **context)
