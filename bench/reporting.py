@@ -15,8 +15,9 @@ failed, returned or excluded) and the payment ledger's row for every line sent. 
 foreign keys are off for the loading connection only (`session_replication_role = replica`), so the payrolls'
 totals are written as the triggers would have kept them.
 
-Timed: `operations.freeze(last month)` with its commit (and, inside it, every indicator's query and the
-reconciliation, by wrapping them from here); GET /reports/<month> through the Flask test client as a signed-in
+Timed: the reporting summary of each earlier month (`summary.refresh`, as the periodic job does after a change);
+`operations.freeze(last month)` with its commit (and, inside it, every indicator's query, the month's summary and
+the reconciliation, by wrapping them from here); GET /reports/<month> through the Flask test client as a signed-in
 national analyst; `exports.write(return, "xlsx", …)`; and the baseline query.
 
 Prints one JSON object; `ratio` = freeze seconds / baseline seconds.
@@ -335,9 +336,10 @@ def timed_freeze(period: str) -> dict:
                 seconds[code] = round(time.perf_counter() - started, 3)
         return timed
 
-    reconcile = operations.reconcile
+    reconcile, refresh = operations.reconcile, compute.summary.refresh
     compute.QUERIES.update({code: wrap(code, fn) for code, fn in originals.items()})
     operations.reconcile = wrap("(reconciliation)", reconcile)
+    compute.summary.refresh = wrap("(summary)", refresh)
     try:
         started = time.perf_counter()
         row = operations.freeze(period)
@@ -345,10 +347,23 @@ def timed_freeze(period: str) -> dict:
         total = time.perf_counter() - started
     finally:
         compute.QUERIES.update(originals)
-        operations.reconcile = reconcile
+        operations.reconcile, compute.summary.refresh = reconcile, refresh
     return {"s": total, "return_id": row.id, "reconciled": row.reconciliation["ok"],
             "differences": len(row.reconciliation["differences"]),
             "indicator_s": dict(sorted(seconds.items(), key=lambda item: -item[1]))}
+
+
+def refresh_summaries(periods: list[str]) -> dict:
+    """The reporting summary of each earlier month (the dashboard's trends read them), each with its commit."""
+    from modules.reporting import summary
+
+    seconds, rows = [], 0
+    for period in periods:
+        started = time.perf_counter()
+        rows += summary.refresh(period)
+        db.session.commit()
+        seconds.append(time.perf_counter() - started)
+    return {"total_s": sum(seconds), "per_month_s": [round(value, 2) for value in seconds], "rows": rows}
 
 
 def dashboard(client, period: str) -> dict:
@@ -408,6 +423,8 @@ def main(argv=None) -> None:
         load = [round(x, 2) for x in os.getloadavg()]
         with app.test_request_context():
             base = baseline(period)
+            earlier = refresh_summaries(month_list[:-1])
+            _progress(f"summaries of {len(month_list) - 1} months: {earlier['total_s']:.1f} s")
             frozen = timed_freeze(period)
             _progress(f"frozen {period}: {frozen['s']:.1f} s")
             spreadsheet = xlsx(frozen["return_id"])
@@ -419,6 +436,9 @@ def main(argv=None) -> None:
         "benchmark": "reporting", "database": "postgresql", "period": period,
         "setup": {"migrate_s": round(migrated, 1), "populate_s": round(populated, 1), **population},
         "lines_in_month": base["lines"], "freeze_s": round(frozen["s"], 2), "reconciled": frozen["reconciled"],
+        "summary_refresh_s": {"mean": round(earlier["total_s"] / max(len(earlier["per_month_s"]), 1), 2),
+                              "max": max(earlier["per_month_s"], default=0),
+                              "rows_per_month": earlier["rows"] // max(len(earlier["per_month_s"]), 1)},
         "differences": frozen["differences"], "indicator_s": frozen["indicator_s"],
         "dashboard": page, "xlsx_s": round(spreadsheet["s"], 2), "xlsx_bytes": spreadsheet["bytes"],
         "baseline": "SELECT programme, region, count(*), sum(amount) of the month's lines GROUP BY 1, 2",

@@ -26,144 +26,35 @@ the big tables.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, String, bindparam, text
+from sqlalchemy import String
 
+from modules.reporting import summary
 from modules.reporting.indicators import indicators
-from webapp.extensions import db
-from webapp.timeutil import local_day_start
-
-PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-FROZEN_PAYROLLS = "('approved', 'sent', 'reconciled')"
-_DIMENSION_SQL = {"programme": "p.code", "region": "r.code", "kind": "c.kind", "rule": "rule"}
-
-
-class BadPeriod(ValueError):
-    pass
-
-
-def month_bounds(period: str) -> tuple[date, date]:
-    """The first day of the month and of the next one; BadPeriod unless `period` is YYYY-MM."""
-    match = PERIOD.match(period or "")
-    if not match or int(match[1]) < 1900:
-        raise BadPeriod(period)
-    year, month = int(match[1]), int(match[2])
-    return date(year, month, 1), date(year + month // 12, month % 12 + 1, 1)
-
-
-# Tables every query that names them gets as a common table expression (materialised on PostgreSQL, so they are
-# computed once and the big tables join them by id): each area's region, resolved by the prefix of its materialised
-# path once per query rather than per row (the planner cannot estimate a prefix match and picks nested loops), and
-# the month's frozen payrolls, whose lines are then read by payroll.
-_COMMON = {
-    "region_of_area": "SELECT a.id AS area_id, r.code AS code FROM area a "
-                      "JOIN area r ON r.level = 'region' AND a.path LIKE r.path || '%'",
-    "month_payroll": "SELECT id, programme_id, area_id, period, status FROM payroll "
-                     f"WHERE period = :period AND status IN {FROZEN_PAYROLLS}",
-}
-
-
-def region_join(area_column: str) -> str:
-    """Join the region an area belongs to (as `r`, its ISO code `r.code`)."""
-    return f" JOIN region_of_area r ON r.area_id = {area_column}"
-
-
-class Month:
-    """The period's bounds as bound parameters, and the helpers the queries share."""
-
-    def __init__(self, period: str):
-        self.period = period
-        self.first, self.next = month_bounds(period)
-        self.dialect = db.session.get_bind().dialect.name
-        self.cache: dict[str, object] = {}  # results shared by the indicators of one compute_return
-
-    def run(self, sql: str, **extra) -> list:
-        return self.execute(sql, **extra).all()
-
-    def execute(self, sql: str, **extra):
-        """Execute `sql` with the month's bounds bound (and `extra` {name: (value, type)}), the common tables it
-        names put in front."""
-        common = [name for name in _COMMON if re.search(rf"\b(FROM|JOIN) {name}\b", sql)]
-        if common:
-            materialized = " MATERIALIZED" if self.dialect == "postgresql" else ""
-            sql = "WITH " + ", ".join(f"{name} AS{materialized} ({_COMMON[name]})" for name in common) + " " + sql
-        params = {"start": (local_day_start(self.first), DateTime(timezone=True)),
-                  "end": (local_day_start(self.next), DateTime(timezone=True)),
-                  "first": (self.first, Date()), "next": (self.next, Date()), "period": (self.period, String()),
-                  "before": (self.first - timedelta(days=1), Date()), **extra}
-        statement = text(sql).bindparams(*(bindparam(name, value, type_=kind) for name, (value, kind)
-                                           in params.items() if re.search(rf":{name}\b", sql)))
-        return db.session.execute(statement)
-
-    def grouping_sets(self, columns: list[str], aggregates: list[str], source: str,
-                      sets: list[tuple[int, ...]]) -> dict[tuple[int, ...], list[tuple[tuple, tuple]]]:
-        """{set: [(keys, values)]}: the aggregates grouped by each set of columns (indexes into `columns`; () is
-        everything). PostgreSQL reads the source once for all the sets; SQLite, which has no GROUPING SETS, runs one
-        query per set. The aggregates are computed by the database per set, so COUNT(DISTINCT) stays right."""
-        found: dict[tuple[int, ...], list[tuple[tuple, tuple]]] = {group: [] for group in sets}
-        if self.dialect == "postgresql":
-            # GROUPING(columns…) has a bit set, first column highest, for every column the row is not grouped by.
-            by_flags = {sum(1 << (len(columns) - 1 - i) for i in range(len(columns)) if i not in group): group
-                        for group in sets}
-            spec = ", ".join("(" + ", ".join(columns[i] for i in group) + ")" for group in sets)
-            statement = (f"SELECT {', '.join([*columns, *aggregates])}, GROUPING({', '.join(columns)}) "
-                         f"{source} GROUP BY GROUPING SETS ({spec})")
-            for row in self.run(statement):
-                group = by_flags[row[-1]]
-                found[group].append((tuple(row[i] for i in group), tuple(row[len(columns):-1])))
-            return found
-        for group in sets:
-            keys = [columns[i] for i in group]
-            group_by = f" GROUP BY {', '.join(keys)}" if keys else ""
-            for row in self.run(f"SELECT {', '.join([*keys, *aggregates])} {source}{group_by}"):
-                found[group].append((tuple(row[:len(keys)]), tuple(row[len(keys):])))
-        return found
-
-    def grouped(self, dims: tuple[str, ...], aggregate: str, source: str) -> tuple[list[dict], object]:
-        """`SELECT dims, aggregate <source> GROUP BY dims`, and the same aggregate over everything for the total."""
-        everything = tuple(range(len(dims)))
-        found = self.grouping_sets([_DIMENSION_SQL[d] for d in dims], [aggregate], source, [everything, ()])
-        return _rows_and_total(dims, found, everything)
-
-    def in_month(self, column: str) -> str:
-        return f"{column} >= :start AND {column} < :end"
-
-    def days(self, later: str, earlier: str) -> str:
-        if self.dialect == "postgresql":
-            return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
-        return f"(julianday({later}) - julianday({earlier}))"
-
-
-def _rows_and_total(dims, found, group, value: int = 0) -> tuple[list[dict], object]:
-    """One set's rows and the total from Month.grouping_sets (the value at index `value` of the aggregates)."""
-    total = found[()][0][1][value] if found[()] else None
-    return [_row(dims, keys, values[value]) for keys, values in found[group]], total
-
-
-def _row(dims, keys, value) -> dict:
-    row = {"programme": None, "region": None}
-    row.update(zip(dims, (str(key) if key is not None else None for key in keys), strict=True))
-    row["value"] = value
-    return row
-
-
-def number(value) -> int | float:
-    """A figure as JSON writes it the same way every time: an integer when whole, else 2 decimals."""
-    if value is None:
-        return 0
-    value = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return int(value) if value == value.to_integral_value() else float(value)
-
+from modules.reporting.month import (  # noqa: F401 - the month's definitions, used through this module too
+    ACTIVE,
+    AMOUNT_STATUSES,
+    CASES_OVERDUE,
+    ENROLMENTS,
+    ENTERED,
+    EXITED,
+    FROZEN_PAYROLLS,
+    LAST_IN_MONTH,
+    LIVING,
+    PAYROLL_LINES,
+    PERIOD,
+    BadPeriod,
+    Month,
+    month_bounds,
+    number,
+    region_join,
+    row_of,
+    rows_and_total,
+)
 
 # --- applications -----------------------------------------------------------------------------------------------
-
-LAST_IN_MONTH = """NOT EXISTS (SELECT 1 FROM assessment b WHERE b.application_id = a.application_id
-    AND b.created_at >= :start AND b.created_at < :end
-    AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id)))"""
 
 
 def applications_received(m: Month, dims):
@@ -197,7 +88,7 @@ def _decision_days(share: float):
         rows = m.run(f"SELECT k.region, MIN(k.days) FROM ({ranked.format(part='r.code')}) k "
                      f"WHERE k.rank >= k.n * {share} GROUP BY k.region")
         total = m.run(f"SELECT MIN(k.days) FROM ({ranked.format(part='1')}) k WHERE k.rank >= k.n * {share}")[0][0]
-        return [_row(dims, (region,), days) for region, days in rows], total
+        return [row_of(dims, (region,), days) for region, days in rows], total
     return indicator
 
 
@@ -208,64 +99,37 @@ def refusal_reasons(m: Month, dims):
         expand, rule = "JOIN json_each(a.reasons) e", "json_extract(e.value, '$.rule')"
     source = (f"FROM assessment a {expand} WHERE {m.in_month('a.created_at')} AND a.decision = 'ineligible' "
               f"AND {LAST_IN_MONTH} AND {rule} IS NOT NULL")
-    return _rows_and_total(dims, m.grouping_sets([rule], ["COUNT(DISTINCT a.id)"], source, [(0,), ()]), (0,))
+    return rows_and_total(dims, m.grouping_sets([rule], ["COUNT(DISTINCT a.id)"], source, [(0,), ()]), (0,))
 
 
-# --- beneficiaries ----------------------------------------------------------------------------------------------
-
-ACTIVE = "e.period_start < :next AND e.period_end >= :first AND e.status <> 'ended'"
-ENROLMENTS = "FROM enrolment e JOIN programme p ON p.id = e.programme_id JOIN household h ON h.id = e.household_id"
-
-
-# An enrolment that takes over from the same person's enrolment in the same programme (a re-assessment, an appeal)
-# neither brings the person in nor lets them go: entrants and exits are people who were not paid the month before,
-# or will not be paid the month after.
-_SAME_PAIR = ("SELECT 1 FROM enrolment o WHERE o.beneficiary_person_id = e.beneficiary_person_id "
-              "AND o.programme_id = e.programme_id AND o.id <> e.id")
-CONTINUES_EARLIER = f"EXISTS ({_SAME_PAIR} AND o.period_start < e.period_start AND o.period_end >= :before)"
-CONTINUES_LATER = f"EXISTS ({_SAME_PAIR} AND o.period_start > e.period_start AND o.period_start <= :next " \
-                  "AND o.period_end >= :next)"
-ENTERED = f"e.period_start >= :first AND e.period_start < :next AND NOT {CONTINUES_EARLIER}"
-EXITED = f"e.period_end >= :first AND e.period_end < :next AND NOT {CONTINUES_LATER}"
-# The enrolment indicators' aggregates, each over its own enrolments (FILTER), all read by one query.
-_ENROLMENT_FIGURES = {"beneficiaries": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {ACTIVE})",
-                      "beneficiary_households": f"COUNT(DISTINCT e.household_id) FILTER (WHERE {ACTIVE})",
-                      "new_entrants": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {ENTERED})",
-                      "exits": f"COUNT(DISTINCT e.beneficiary_person_id) FILTER (WHERE {EXITED})"}
-_BY_PROGRAMME_AND_REGION, _BY_REGION = (0, 1), (1,)
+# --- people, households and money, from the reporting summary ---------------------------------------------------
+# The month's summary is rebuilt once per computation and these figures read from it, so that the return, its
+# breakdowns and the dashboards count people and money the same way, and the big tables are read once for all.
 
 
-def _enrolment_figures(m: Month):
-    """The enrolment indicators by programme and region, by region (for coverage) and in total, once per month."""
-    if "enrolments" not in m.cache:
-        m.cache["enrolments"] = m.grouping_sets(
-            ["p.code", "r.code"], list(_ENROLMENT_FIGURES.values()),
-            f"{ENROLMENTS} {region_join('h.area_id')} WHERE ({ACTIVE}) OR ({ENTERED}) OR ({EXITED})",
-            [_BY_PROGRAMME_AND_REGION, _BY_REGION, ()])
-    return m.cache["enrolments"]
+def _summary(m: Month) -> None:
+    if "summary" not in m.cache:
+        summary.refresh(m.period)
+        m.cache["summary"] = True
 
 
-def _enrolment_indicator(code: str):
+def _summed(m: Month, code: str, keys: str, which: str) -> list:
+    _summary(m)
+    group_by = f" GROUP BY {keys}" if keys else ""
+    selected = f"{keys}, " if keys else ""
+    return m.run(f"SELECT {selected}SUM(value) FROM report_summary WHERE period = :period "
+                 f"AND indicator = :indicator AND {which}{group_by}", indicator=(code, String()))
+
+
+def _from_summary(code: str):
+    """By programme and region; the total over the rows with no programme for people and households (a person in
+    two programmes is one person), over the programmes' rows for money."""
+    everyone = code in summary.DISTINCT_COUNTS
+
     def indicator(m: Month, dims):
-        rows, total = _rows_and_total(dims, _enrolment_figures(m), _BY_PROGRAMME_AND_REGION,
-                                      list(_ENROLMENT_FIGURES).index(code))
-        # A group with none of this indicator's enrolments was read for another one: it is no row of this one.
-        return [row for row in rows if row["value"]], total
-    return indicator
-
-
-# --- money ------------------------------------------------------------------------------------------------------
-
-PAYROLL_LINES = ("FROM payroll_line l JOIN month_payroll pr ON pr.id = l.payroll_id "
-                 "JOIN programme p ON p.id = pr.programme_id"
-                 f"{region_join('pr.area_id')} WHERE pr.period = :period AND pr.status IN {FROZEN_PAYROLLS}")
-AMOUNT_STATUSES = {"amount_approved": "l.status <> 'excluded'", "amount_paid": "l.status = 'paid'",
-                   "amount_failed": "l.status = 'failed'", "amount_returned": "l.status = 'returned'"}
-
-
-def _amount(code: str):
-    def indicator(m: Month, dims):
-        return m.grouped(dims, "COALESCE(SUM(l.amount), 0)", f"{PAYROLL_LINES} AND {AMOUNT_STATUSES[code]}")
+        rows = _summed(m, code, "programme, region", "programme IS NOT NULL")
+        total = _summed(m, code, "", "programme IS NULL" if everyone else "programme IS NOT NULL")[0][0]
+        return [row_of(dims, (programme, region), value) for programme, region, value in rows if value], total
     return indicator
 
 
@@ -282,8 +146,7 @@ def cases_resolved(m: Month, dims):
     return m.grouped(dims, "COUNT(*)", f"{_CASES} WHERE {m.in_month('c.resolved_at')}")
 
 
-CASES_OVERDUE = ("c.created_at < :end AND c.due_date < :next AND (c.resolved_at IS NULL OR c.resolved_at >= :end) "
-                 "AND (c.closed_at IS NULL OR c.closed_at >= :end)")
+
 
 
 def cases_overdue(m: Month, dims):
@@ -304,26 +167,28 @@ def certificates_revoked(m: Month, dims):
 # --- coverage and the multiple-benefit check --------------------------------------------------------------------
 
 
-LIVING = "pe.birth_date < :next AND (pe.death_date IS NULL OR pe.death_date >= :first)"
+
+
+
+def _by_region(m: Month, code: str, dims) -> tuple[list[dict], object]:
+    rows = _summed(m, code, "region", "programme IS NULL")
+    return [row_of(dims, (region,), value) for region, value in rows], sum(value for _region, value in rows)
 
 
 def population(m: Month, dims):
-    """The people of the register copy alive during the month, once per month (coverage divides by it)."""
-    if "population" not in m.cache:
-        m.cache["population"] = m.grouped(("region",), "COUNT(*)",
-                                          f"FROM person pe {region_join('pe.area_id')} WHERE {LIVING}")
-    return m.cache["population"]
+    """The people of the register copy alive during the month, by region."""
+    return _by_region(m, "population", ("region",))
 
 
 def coverage(m: Month, dims):
-    """Beneficiaries over the living people of the register copy, per region: both counted by the database."""
+    """Beneficiaries over the living people of the register copy, per region."""
     people, people_total = population(m, dims)
-    paid, paid_total = _rows_and_total(("region",), _enrolment_figures(m), _BY_REGION)
+    paid, paid_total = _by_region(m, "beneficiaries", ("region",))
     counted = {row["region"]: row["value"] for row in paid}
 
     def share(part, whole):
         return Decimal(part or 0) * 100 / Decimal(whole) if whole else Decimal(0)
-    rows = [_row(dims, (row["region"],), share(counted.get(row["region"]), row["value"])) for row in people]
+    rows = [row_of(dims, (row["region"],), share(counted.get(row["region"]), row["value"])) for row in people]
     return rows, share(paid_total, people_total)
 
 
@@ -350,8 +215,8 @@ QUERIES: dict[str, Callable] = {
     "decision_days_median": _decision_days(0.5),
     "decision_days_p95": _decision_days(0.95),
     "refusal_reasons": refusal_reasons,
-    **{code: _enrolment_indicator(code) for code in _ENROLMENT_FIGURES},
-    **{code: _amount(code) for code in AMOUNT_STATUSES},
+    **{code: _from_summary(code) for code in ("beneficiaries", "beneficiary_households", "new_entrants", "exits",
+                                              *AMOUNT_STATUSES)},
     "cases_received": cases_received,
     "cases_resolved": cases_resolved,
     "cases_overdue": cases_overdue,

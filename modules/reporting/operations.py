@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from modules.reporting import breakdowns, compute, summary
+from modules.reporting import breakdowns, compute
 from modules.reporting.models import MonthlyReturn
 from webapp import audit
 from webapp.extensions import db
@@ -89,10 +89,9 @@ def latest(period: str) -> MonthlyReturn | None:
 
 
 def figures(period: str) -> dict:
-    """The month's return: its indicators and its breakdown tables, the month's summary rebuilt for them (the
-    dashboard's trends then show what was frozen). Flushes."""
+    """The month's return: its indicators and its breakdown tables, both from the month's summary as computing the
+    return rebuilds it (the dashboard's trends then show what was frozen). Flushes."""
     data = compute.compute_return(period)
-    summary.refresh(period)
     data["breakdowns"] = breakdowns.build(period)
     return data
 

@@ -8,7 +8,7 @@ or left), and each indicator is one INSERT … SELECT … GROUP BY from it or fr
 changes the figures (a decision, a payroll, a bank statement) leaves a mark (`mark`); the periodic job
 `refresh_summaries` rebuilds the marked months and deletes the marks it read.
 
-The definitions are those of the monthly return (compute.py): the same active, entering and leaving enrolments,
+The definitions are the monthly return's (month.py): the same active, entering and leaving enrolments,
 the same frozen payrolls, the same month bounds.
 """
 
@@ -18,7 +18,7 @@ from datetime import date
 
 from sqlalchemy import Date, delete, func, select
 
-from modules.reporting import compute
+from modules.reporting import month as definitions
 from modules.reporting.models import SummaryMark, SummaryMonth, SummaryRow
 from webapp.extensions import db
 from webapp.timeutil import local_today, month_of, utcnow
@@ -32,6 +32,7 @@ EXIT_REASONS = ("death", "stopped", "term_ended")
 DISTINCT_COUNTS = ("beneficiaries", "beneficiary_households", "new_entrants", "exits")
 # Figures of a moment rather than of a month's flow: over several months, the last month's is the figure.
 STOCKS = ("beneficiaries", "beneficiary_households", "cases_overdue", "population")
+_MONTH_PAYROLLS = f"pr.period = :period AND pr.status IN {definitions.FROZEN_PAYROLLS}"
 MONTHS_KEPT = 36  # marks reaching further back than this are rebuilt from this many months ago
 
 # Each area's region and district (none for an area that is itself a region), resolved once per refresh by the
@@ -55,40 +56,44 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _natural_end(month: compute.Month) -> str:
+def _natural_end(month: definitions.Month) -> str:
     """The last day of an enrolment's granted months: ending before it, it was stopped."""
     if month.dialect == "postgresql":
         return "(e.period_start + make_interval(months => e.months) - INTERVAL '1 day')::date"
     return "date(e.period_start, '+' || e.months || ' months', '-1 day')"
 
 
-def _enrolments(month: compute.Month) -> str:
+def _enrolments(month: definitions.Month) -> str:
     return f"""CREATE TEMPORARY TABLE month_enrolment AS
     SELECT e.id AS id, p.code AS programme, pl.region AS region, pl.district AS district, pe.sex AS sex,
         {_age_band('pe.birth_date')} AS age_band, e.household_id AS household_id,
-        e.beneficiary_person_id AS person_id,
-        CASE WHEN {compute.ACTIVE} THEN 1 ELSE 0 END AS active,
-        CASE WHEN {compute.ENTERED} THEN CASE WHEN EXISTS (SELECT 1 FROM enrolment o
+        e.beneficiary_person_id AS person_id, mh.size AS household_size,
+        CASE WHEN {definitions.ACTIVE} THEN 1 ELSE 0 END AS active,
+        CASE WHEN {definitions.ENTERED} THEN CASE WHEN EXISTS (SELECT 1 FROM enrolment o
             WHERE o.beneficiary_person_id = e.beneficiary_person_id AND o.programme_id = e.programme_id
             AND o.period_start < e.period_start) THEN 'returning' ELSE ap.purpose END END AS entry,
-        CASE WHEN {compute.EXITED} THEN CASE
+        CASE WHEN {definitions.EXITED} THEN CASE
             WHEN pe.death_date IS NOT NULL AND pe.death_date < :next THEN 'death'
             WHEN e.status = 'ended' OR e.period_end < {_natural_end(month)} THEN 'stopped'
             ELSE 'term_ended' END END AS leaving
-    {compute.ENROLMENTS} JOIN person pe ON pe.id = e.beneficiary_person_id
+    {definitions.ENROLMENTS} JOIN person pe ON pe.id = e.beneficiary_person_id
     JOIN application ap ON ap.id = e.application_id JOIN month_place pl ON pl.area_id = h.area_id
-    WHERE ({compute.ACTIVE}) OR ({compute.ENTERED}) OR ({compute.EXITED})"""
+    LEFT JOIN month_household mh ON mh.household_id = e.household_id
+    WHERE ({definitions.ACTIVE}) OR ({definitions.ENTERED}) OR ({definitions.EXITED})
+        OR e.id IN (SELECT l.enrolment_id
+        FROM payroll pr JOIN payroll_line l ON l.payroll_id = pr.id WHERE {_MONTH_PAYROLLS})"""
 
 
-# The people in each household of the month's enrolments who had not left it before the month, 6 standing for 6 or
-# more. When someone joined is not asked: a household copied from the population register carries the day of the
-# copy as everyone's joining day, which says nothing about when they came.
+# The people in each household with an enrolment touching the month, who had not left it before the month, 6
+# standing for 6 or more. When someone joined is not asked: a household copied from the population register carries
+# the day of the copy as everyone's joining day, which says nothing about when they came.
 _HOUSEHOLDS = """CREATE TEMPORARY TABLE month_household AS
     SELECT m.household_id AS household_id, CASE WHEN COUNT(*) >= 6 THEN 6 ELSE COUNT(*) END AS size
-    FROM household_member m WHERE m.household_id IN (SELECT household_id FROM month_enrolment)
+    FROM household_member m WHERE m.household_id IN (SELECT e.household_id FROM enrolment e
+        WHERE e.period_start < :next AND e.period_end >= :first)
     AND (m.left_at IS NULL OR m.left_at >= :first) GROUP BY m.household_id"""
 
-_TEMPORARY = ("month_household", "month_enrolment", "month_place")
+_TEMPORARY = ("month_line", "month_enrolment", "month_household", "month_place")
 
 
 def _insert(indicator: str, columns: dict[str, str], value: str, source: str) -> str:
@@ -101,50 +106,59 @@ def _insert(indicator: str, columns: dict[str, str], value: str, source: str) ->
             f"{source}{group_by}")
 
 
-_PERSON = {"region": "me.region", "district": "me.district", "sex": "me.sex", "age_band": "me.age_band",
-           "household_size": "mh.size"}
-_FROM_ENROLMENTS = "FROM month_enrolment me LEFT JOIN month_household mh ON mh.household_id = me.household_id"
+_PLACE = ("region", "district")
+_PERSON = (*_PLACE, "sex", "age_band", "household_size")
+
+
+def _counted(indicator: str, columns: tuple[str, ...], key: str, condition: str, distinct: bool = True,
+             reason: str | None = None) -> str:
+    """The month's enrolments counted by `columns` (and by the `reason` column given), each `key` (a person, a
+    household) once per group: as the groups of the DISTINCT rows, which the database hashes, rather than
+    COUNT(DISTINCT), which it sorts."""
+    selected = ", ".join([*columns, *([f"{reason} AS reason"] if reason else [])])
+    rows = (f"(SELECT DISTINCT {key}, {selected} FROM month_enrolment WHERE {condition})" if distinct
+            else f"(SELECT {selected} FROM month_enrolment WHERE {condition})")
+    grouped = {column: f"d.{column}" for column in (*columns, *(["reason"] if reason else []))}
+    return _insert(indicator, grouped, "COUNT(*)", f"FROM {rows} d")
 
 
 def _enrolment_inserts() -> list[str]:
     """People and households, each by programme and again over all programmes (counted once)."""
-    figures = {
-        "beneficiaries": ({**_PERSON}, "COUNT(DISTINCT me.person_id)", "me.active = 1"),
-        "beneficiary_households": ({"region": "me.region", "district": "me.district", "household_size": "mh.size"},
-                                   "COUNT(DISTINCT me.household_id)", "me.active = 1"),
-        "new_entrants": ({**_PERSON, "reason": "me.entry"}, "COUNT(DISTINCT me.person_id)", "me.entry IS NOT NULL"),
-        "exits": ({**_PERSON, "reason": "me.leaving"}, "COUNT(DISTINCT me.person_id)", "me.leaving IS NOT NULL"),
-    }
-    statements = []
-    for indicator, (columns, value, condition) in figures.items():
-        source = f"{_FROM_ENROLMENTS} WHERE {condition}"
-        statements.append(_insert(indicator, {"programme": "me.programme", **columns}, value, source))
-        statements.append(_insert(indicator, columns, value, source))
-    return statements
+    by_programme = ("programme",)
+    return [
+        # A person has one enrolment not ended per programme (a unique index): by programme, rows are people.
+        _counted("beneficiaries", (*by_programme, *_PERSON), "person_id", "active = 1", distinct=False),
+        _counted("beneficiaries", _PERSON, "person_id", "active = 1"),
+        _counted("beneficiary_households", (*by_programme, *_PLACE, "household_size"), "household_id", "active = 1"),
+        _counted("beneficiary_households", (*_PLACE, "household_size"), "household_id", "active = 1"),
+        *(_counted(indicator, (*programme, *_PERSON), "person_id", f"{reason} IS NOT NULL", reason=reason)
+          for indicator, reason in (("new_entrants", "entry"), ("exits", "leaving"))
+          for programme in (by_programme, ())),
+    ]
 
 
-def _amount_inserts(month: compute.Month) -> list[str]:
-    """The month's payroll lines by the beneficiary's place and person; the region is the payroll's, as in the
-    return and its reconciliation."""
-    lines = (f"FROM payroll_line l JOIN payroll pr ON pr.id = l.payroll_id JOIN programme p ON p.id = pr.programme_id "
-             f"JOIN month_place rp ON rp.area_id = pr.area_id JOIN enrolment e ON e.id = l.enrolment_id "
-             f"JOIN household h ON h.id = e.household_id JOIN month_place pl ON pl.area_id = h.area_id "
-             f"JOIN person pe ON pe.id = e.beneficiary_person_id "
-             f"LEFT JOIN month_household mh ON mh.household_id = e.household_id "
-             f"WHERE pr.period = :period AND pr.status IN {compute.FROZEN_PAYROLLS}")
-    columns = {"programme": "p.code", "region": "rp.region", "district": "pl.district", "sex": "pe.sex",
-               "age_band": _age_band("pe.birth_date"), "household_size": "mh.size"}
-    return [_insert(code, columns, "COALESCE(SUM(l.amount), 0)", f"{lines} AND {condition}")
-            for code, condition in compute.AMOUNT_STATUSES.items()]
+_LINES = f"""CREATE TEMPORARY TABLE month_line AS
+    SELECT p.code AS programme, rp.region AS region, me.district AS district, me.sex AS sex,
+        me.age_band AS age_band, me.household_size AS household_size, l.status AS status, SUM(l.amount) AS amount
+    FROM payroll pr JOIN payroll_line l ON l.payroll_id = pr.id JOIN programme p ON p.id = pr.programme_id
+    JOIN month_place rp ON rp.area_id = pr.area_id JOIN month_enrolment me ON me.id = l.enrolment_id
+    WHERE {_MONTH_PAYROLLS}
+    GROUP BY p.code, rp.region, me.district, me.sex, me.age_band, me.household_size, l.status"""
 
 
-def _record_inserts(month: compute.Month) -> list[str]:
+def _amount_inserts() -> list[str]:
+    columns = {column: f"l.{column}" for column in ("programme", *_PERSON)}
+    return [_insert(code, columns, "COALESCE(SUM(l.amount), 0)", f"FROM month_line l WHERE {condition}")
+            for code, condition in definitions.AMOUNT_STATUSES.items()]
+
+
+def _record_inserts(month: definitions.Month) -> list[str]:
     """Applications, refusals, cases, certificates and the registered population, by region and district."""
     place = {"region": "pl.region", "district": "pl.district"}
     applications = "FROM application ap JOIN month_place pl ON pl.area_id = ap.area_id"
     assessments = ("FROM assessment a JOIN application ap ON ap.id = a.application_id "
                    "JOIN month_place pl ON pl.area_id = ap.area_id")
-    decided_last = f"{month.in_month('a.created_at')} AND {compute.LAST_IN_MONTH}"
+    decided_last = f"{month.in_month('a.created_at')} AND {definitions.LAST_IN_MONTH}"
     if month.dialect == "postgresql":
         expand, rule = "CROSS JOIN LATERAL json_array_elements(a.reasons) AS r(value)", "r.value ->> 'rule'"
     else:
@@ -167,18 +181,18 @@ def _record_inserts(month: compute.Month) -> list[str]:
                 f"{assessments} {expand} WHERE {decided_last} AND a.decision = 'ineligible' AND {rule} IS NOT NULL"),
         _insert("cases_received", by_kind, "COUNT(*)", f"{cases} WHERE {month.in_month('c.created_at')}"),
         _insert("cases_resolved", by_kind, "COUNT(*)", f"{cases} WHERE {month.in_month('c.resolved_at')}"),
-        _insert("cases_overdue", by_kind, "COUNT(*)", f"{cases} WHERE {compute.CASES_OVERDUE}"),
+        _insert("cases_overdue", by_kind, "COUNT(*)", f"{cases} WHERE {definitions.CASES_OVERDUE}"),
         _insert("certificates_issued", place, "COUNT(*)", f"{certificates} WHERE {month.in_month('ct.issued_at')}"),
         _insert("certificates_revoked", place, "COUNT(*)", f"{certificates} WHERE {month.in_month('ct.revoked_at')}"),
         _insert("population", {**place, "sex": "pe.sex", "age_band": _age_band("pe.birth_date")}, "COUNT(*)",
                 "FROM person pe JOIN month_place pl ON pl.area_id = pe.area_id "
-                f"WHERE {compute.LIVING}"),
+                f"WHERE {definitions.LIVING}"),
     ]
 
 
 def refresh(period: str) -> int:
     """Rebuild the month's summary rows; returns how many there are. Flushes; the caller commits."""
-    month = compute.Month(period)
+    month = definitions.Month(period)
     ages = {f"age_{years}": (_years_before(month.first, years), Date()) for _band, years in AGE_BANDS if years}
     if month.dialect == "postgresql":  # one rebuild of a month at a time; a second waits, then rebuilds again
         month.execute("SELECT pg_advisory_xact_lock(hashtext('report_summary:' || :period))")
@@ -186,14 +200,18 @@ def refresh(period: str) -> int:
     db.session.execute(delete(SummaryRow).where(SummaryRow.period == period))
     for table in _TEMPORARY:
         month.execute(f"DROP TABLE IF EXISTS {table}")
+    if month.dialect == "postgresql":
+        # Big hash joins and sorts in memory rather than in batches on disk, and no JIT compilation: it costs more
+        # than it saves on statements that run once. For this transaction only.
+        month.execute("SET LOCAL work_mem = '256MB'")
+        month.execute("SET LOCAL jit = off")
     try:
-        month.execute(_PLACES)
-        month.execute(_enrolments(month), **ages)
-        month.execute(_HOUSEHOLDS)
-        if month.dialect == "postgresql":  # temporary tables are never analysed on their own
-            for table in _TEMPORARY:
+        for table, statement in (("month_place", _PLACES), ("month_household", _HOUSEHOLDS),
+                                 ("month_enrolment", _enrolments(month)), ("month_line", _LINES)):
+            month.execute(statement, **ages)
+            if month.dialect == "postgresql":  # temporary tables are never analysed on their own
                 month.execute(f"ANALYZE {table}")
-        for statement in [*_enrolment_inserts(), *_amount_inserts(month), *_record_inserts(month)]:
+        for statement in [*_enrolment_inserts(), *_amount_inserts(), *_record_inserts(month)]:
             month.execute(statement, **ages)
     finally:
         for table in _TEMPORARY:
@@ -270,7 +288,7 @@ def indicators_in_summary() -> tuple[str, ...]:
 
 
 _SUMMED = ("applications_received", "applications_decided", "applications_eligible", "applications_ineligible",
-           "refusal_reasons", *DISTINCT_COUNTS, *compute.AMOUNT_STATUSES, "cases_received", "cases_resolved",
+           "refusal_reasons", *DISTINCT_COUNTS, *definitions.AMOUNT_STATUSES, "cases_received", "cases_resolved",
            "cases_overdue", "certificates_issued", "certificates_revoked", "population")
 
 
@@ -317,6 +335,6 @@ def query(indicators, dimensions, first: str, last: str, filters: dict | None = 
         else:
             values = _summed(indicator, dimensions, first, last, filters, regions)
         for keys, value in values.items():
-            found.setdefault(keys, {})[indicator] = compute.number(value)
+            found.setdefault(keys, {})[indicator] = definitions.number(value)
     rows = [{**dict(zip(dimensions, keys, strict=True)), "values": values} for keys, values in found.items()]
     return sorted(rows, key=lambda row: tuple((row[d] is not None, str(row[d] or "")) for d in dimensions))
