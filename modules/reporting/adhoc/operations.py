@@ -22,7 +22,7 @@ from webapp.models import Area, Programme
 from webapp.models.area import AreaLevel
 from webapp.timeutil import local_today, month_of, utcnow
 
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")  # YYYY-MM
 FILTERS = ("programme", "region", "district", "sex", "age_band", "household_size")
 MAX_MONTHS = 120
 DEFAULT_MONTHS = 12

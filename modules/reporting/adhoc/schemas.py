@@ -9,17 +9,15 @@ reader's language.
 
 from __future__ import annotations
 
-import re
-
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validates_schema
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, pre_load, validates_schema
 
+from modules.registration.schemas import LocalizedSchema
 from modules.reporting import summary
 from modules.reporting.adhoc.models import NAME_MAX
-from modules.reporting.adhoc.operations import FILTERS, MAX_MONTHS, Choices, Definition, months_between
+from modules.reporting.adhoc.operations import FILTERS, MAX_MONTHS, PERIOD, Choices, Definition, months_between
 
-PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 FIRST_MONTH = "2000-01"  # nothing in the registry is older
 _NOT_UNDERSTOOD = {"invalid": _l("This value is not understood."), "null": _l("This value is not understood."),
                    "required": _l("This field is required.")}
@@ -39,7 +37,7 @@ def _shown(value: str) -> str:
     return value if len(value) <= _SHOWN else value[:_SHOWN] + "…"
 
 
-class ReportArgs(Schema):
+class ReportArgs(LocalizedSchema):
     """An ad hoc report's definition from the query string (or a saved report's JSON)."""
 
     class Meta:
@@ -146,7 +144,7 @@ class ReportArgs(Schema):
         return Definition(tuple(indicators), rows, columns, data["first"], data["last"], filters)
 
 
-class SaveArgs(Schema):
+class SaveArgs(LocalizedSchema):
     """The name a report is saved under."""
 
     class Meta:
