@@ -298,6 +298,7 @@ def test_a_registrar_is_refused(built, client):
     ({"indicators": [f"x{n}" for n in range(10_000)], "first": PERIOD, "last": PERIOD}, "Too many values."),
     ({"indicators": "beneficiaries", "first": "", "last": PERIOD}, "This field is required."),
     ({"indicators": "beneficiaries", "first": "٢٠٢٦-٠١", "last": PERIOD}, "a month written YYYY-MM"),
+    ({"indicators": "beneficiaries", "first": "٢٠٢٦-01", "last": PERIOD}, "a month written YYYY-MM"),
 ])
 def test_a_report_that_cannot_be_read_is_answered_in_words(built, analyst, query, message):
     pairs = [(name, item) for name, value in query.items()
@@ -377,3 +378,17 @@ def test_the_audit_trail_names_what_was_done_in_words(built, client):
     assert "Ad hoc report exported" in page and "Ad hoc report saved" in page
     mine = re.findall(r'<tr data-action="adhoc_report[^"]*">(.*?)</tr>', page, re.S)
     assert len(mine) == 2 and not any("Other" in row for row in mine), mine
+
+
+def test_the_reach_of_regions_districts_and_mahallas(app):
+    from modules.reporting.scope import Reach, reach
+
+    assert reach(factories.make_user("analyst", national=True)) == Reach()
+    assert reach(factories.make_user("analyst", areas=["UZ-SA"])) == Reach(frozenset({"UZ-SA"}))
+    assert reach(factories.make_user("analyst", areas=["UZ-TK-02"])) == Reach(frozenset({"UZ-TK"}),
+                                                                            frozenset({"UZ-TK-02"}))
+    both = reach(factories.make_user("analyst", areas=["UZ-SA", "UZ-TK-02"]))
+    assert both.regions == {"UZ-SA", "UZ-TK"} and "UZ-TK-02" in both.districts and "UZ-TK-01" not in both.districts
+    assert {code for code in both.districts if code.startswith("UZ-SA-")}  # all of Samarkand's districts
+    mahalla = factories.mahalla_in("UZ-TK").code
+    assert reach(factories.make_user("analyst", areas=[mahalla])) == Reach(frozenset())
