@@ -38,8 +38,6 @@ from modules.reporting.month import (  # noqa: F401 - the month's definitions, u
     AMOUNT_STATUSES,
     CASES_OVERDUE,
     ENROLMENTS,
-    ENTERED,
-    EXITED,
     FROZEN_PAYROLLS,
     LAST_IN_MONTH,
     LIVING,

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from modules.reporting import compute, dashboard, exports, operations
+from modules.reporting import breakdowns, compute, dashboard, exports, operations
 from modules.reporting.exports.labels import LANGUAGES, format_value, unit_name
 from modules.reporting.indicators import by_code
 from modules.reporting.models import MonthlyReturn
@@ -64,7 +64,7 @@ def _cut(data: dict, regions: set[str] | None) -> dict:
         total = (compute.number(sum(_number(row["value"]) for row in rows)) if figures["unit"] in _ADDITIVE
                  else None)
         indicators[code] = {**figures, "rows": rows, "total": total}
-    return {**data, "indicators": indicators}
+    return {**data, "indicators": indicators, "breakdowns": breakdowns.cut(data.get("breakdowns") or {}, regions)}
 
 
 def _number(value):

@@ -151,16 +151,12 @@ ACTIVE = "e.period_start < :next AND e.period_end >= :first AND e.status <> 'end
 ENROLMENTS = "FROM enrolment e JOIN programme p ON p.id = e.programme_id JOIN household h ON h.id = e.household_id"
 
 
-# An enrolment that takes over from the same person's enrolment in the same programme (a re-assessment, an appeal)
-# neither brings the person in nor lets them go: entrants and exits are people who were not paid the month before,
-# or will not be paid the month after.
-_SAME_PAIR = ("SELECT 1 FROM enrolment o WHERE o.beneficiary_person_id = e.beneficiary_person_id "
-              "AND o.programme_id = e.programme_id AND o.id <> e.id")
-CONTINUES_EARLIER = f"EXISTS ({_SAME_PAIR} AND o.period_start < e.period_start AND o.period_end >= :before)"
-CONTINUES_LATER = f"EXISTS ({_SAME_PAIR} AND o.period_start > e.period_start AND o.period_start <= :next " \
-                  "AND o.period_end >= :next)"
-ENTERED = f"e.period_start >= :first AND e.period_start < :next AND NOT {CONTINUES_EARLIER}"
-EXITED = f"e.period_end >= :first AND e.period_end < :next AND NOT {CONTINUES_LATER}"
+# An enrolment starting in the month brings its person into the programme, and one ending in it lets them go,
+# unless it takes over from or hands over to the same person's enrolment in the same programme (a re-assessment,
+# an appeal): entrants and exits are people not paid the month before, or not the month after. The summary
+# (summary.py) tells those apart.
+STARTS_IN_MONTH = "e.period_start >= :first AND e.period_start < :next"
+ENDS_IN_MONTH = "e.period_end >= :first AND e.period_end < :next"
 # The enrolment indicators' aggregates, each over its own enrolments (FILTER), all read by one query.
 
 PAYROLL_LINES = ("FROM payroll_line l JOIN month_payroll pr ON pr.id = l.payroll_id "

@@ -63,25 +63,43 @@ def _natural_end(month: definitions.Month) -> str:
     return "date(e.period_start, '+' || e.months || ' months', '-1 day')"
 
 
+# Whether an enrolment takes over from, or hands over to, the same person's enrolment in the same programme: the
+# earliest start of those in force on the month's eve, the latest start of those in force on the next month's first
+# day, per person and programme, hashed once rather than looked up row by row.
+_EVE = """LEFT JOIN (SELECT beneficiary_person_id AS person_id, programme_id, MIN(period_start) AS earliest
+        FROM enrolment WHERE period_end >= :before AND period_start < :next
+        GROUP BY beneficiary_person_id, programme_id) eve
+    ON eve.person_id = e.beneficiary_person_id AND eve.programme_id = e.programme_id"""
+_MORROW = """LEFT JOIN (SELECT beneficiary_person_id AS person_id, programme_id, MAX(period_start) AS latest
+        FROM enrolment WHERE period_start <= :next AND period_end >= :next
+        GROUP BY beneficiary_person_id, programme_id) morrow
+    ON morrow.person_id = e.beneficiary_person_id AND morrow.programme_id = e.programme_id"""
+_ENTERED = f"{definitions.STARTS_IN_MONTH} AND (eve.earliest IS NULL OR eve.earliest >= e.period_start)"
+_EXITED = f"{definitions.ENDS_IN_MONTH} AND (morrow.latest IS NULL OR morrow.latest <= e.period_start)"
+
+
 def _enrolments(month: definitions.Month) -> str:
+    """Every enrolment of the month (active, entering, leaving, or paid by its payrolls) with what the summary groups
+    it by, why its person came in (the application's purpose, or returning after a break) and why they left."""
     return f"""CREATE TEMPORARY TABLE month_enrolment AS
     SELECT e.id AS id, p.code AS programme, pl.region AS region, pl.district AS district, pe.sex AS sex,
         {_age_band('pe.birth_date')} AS age_band, e.household_id AS household_id,
         e.beneficiary_person_id AS person_id, mh.size AS household_size,
         CASE WHEN {definitions.ACTIVE} THEN 1 ELSE 0 END AS active,
-        CASE WHEN {definitions.ENTERED} THEN CASE WHEN EXISTS (SELECT 1 FROM enrolment o
+        CASE WHEN {_ENTERED} THEN CASE WHEN EXISTS (SELECT 1 FROM enrolment o
             WHERE o.beneficiary_person_id = e.beneficiary_person_id AND o.programme_id = e.programme_id
-            AND o.period_start < e.period_start) THEN 'returning' ELSE ap.purpose END END AS entry,
-        CASE WHEN {definitions.EXITED} THEN CASE
+            AND o.period_start < e.period_start) THEN 'returning'
+            ELSE (SELECT ap.purpose FROM application ap WHERE ap.id = e.application_id) END END AS entry,
+        CASE WHEN {_EXITED} THEN CASE
             WHEN pe.death_date IS NOT NULL AND pe.death_date < :next THEN 'death'
             WHEN e.status = 'ended' OR e.period_end < {_natural_end(month)} THEN 'stopped'
             ELSE 'term_ended' END END AS leaving
     {definitions.ENROLMENTS} JOIN person pe ON pe.id = e.beneficiary_person_id
-    JOIN application ap ON ap.id = e.application_id JOIN month_place pl ON pl.area_id = h.area_id
-    LEFT JOIN month_household mh ON mh.household_id = e.household_id
-    WHERE ({definitions.ACTIVE}) OR ({definitions.ENTERED}) OR ({definitions.EXITED})
-        OR e.id IN (SELECT l.enrolment_id
-        FROM payroll pr JOIN payroll_line l ON l.payroll_id = pr.id WHERE {_MONTH_PAYROLLS})"""
+    JOIN month_place pl ON pl.area_id = h.area_id LEFT JOIN month_household mh ON mh.household_id = e.household_id
+    {_EVE} {_MORROW}
+    WHERE ({definitions.ACTIVE}) OR ({definitions.STARTS_IN_MONTH}) OR ({definitions.ENDS_IN_MONTH})
+        OR e.id IN (SELECT l.enrolment_id FROM payroll pr JOIN payroll_line l ON l.payroll_id = pr.id
+                    WHERE {_MONTH_PAYROLLS})"""
 
 
 # The people in each household with an enrolment touching the month, who had not left it before the month, 6
