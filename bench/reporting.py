@@ -9,7 +9,8 @@ in the same run: a bare `SELECT programme, region, count(*), sum(amount) … GRO
 The database is emptied and migrated (the app's Alembic migrations), areas and programmes loaded, then filled with
 COPY: households of three (a mother and two children) spread over the mahallas of the 14 regions, one application
 and assessment each, and N enrolments (N = --beneficiaries): mostly child allowance, a share for disabled child
-care (a few children in both) and material support paid to the mother. For each of the M months ending in
+care (a few children in both) and material support paid to the mother, their terms ending in the last month or
+in one of the eleven after it. For each of the M months ending in
 December 2026 there is a payroll per (programme, region), reconciled, with a line per enrolment (mostly paid, some
 failed, returned or excluded) and the payment ledger's row for every line sent. The payment tables' guards and the
 foreign keys are off for the loading connection only (`session_replication_role = replica`), so the payrolls'
@@ -128,7 +129,12 @@ def populate(beneficiaries: int, month_list: list[str]) -> dict:
     programme_ids = {code: db.session.scalar(select(Programme.id).where(Programme.code == code))
                      for code in PROGRAMMES}
     first_month = month_list[0]
-    period_end = date.fromordinal(compute.month_bounds(month_list[-1])[1].toordinal() - 1).isoformat()
+    # Terms were granted at different times: a twelfth of the enrolments end in the last month, the rest in each of
+    # the next eleven, so that the month measured has a real month's exits, not everyone's.
+    last = compute.month_bounds(month_list[-1])[0]
+    ends = [date.fromordinal(compute.month_bounds(f"{last.year + (last.month - 1 + shift) // 12:04d}-"
+                                                  f"{(last.month - 1 + shift) % 12 + 1:02d}")[1].toordinal() - 1)
+            .isoformat() for shift in range(12)]
     timings: dict[str, float] = {}
     counts: dict[str, int] = {}
 
@@ -196,7 +202,7 @@ def populate(beneficiaries: int, month_list: list[str]) -> dict:
             start = f"{first_month}-01" if k % 50 else f"{month_list[k % len(month_list)]}-01"
             status = "suspended" if k % 500 == 7 else "active"
             yield (f"{k}\t{h}\t{h}\t{h}\t{programme_ids[code]}\t{beneficiary_of(k)}\t{h}\t{AMOUNTS[code]}\t12\tf\t"
-                   f"{start}\t{period_end}\t{status}\t2026-01-15 08:00:00+00\t2026-01-15 08:00:00+00")
+                   f"{start}\t{ends[k % 12]}\t{status}\t2026-01-15 08:00:00+00\t2026-01-15 08:00:00+00")
 
     # (programme, region, month) -> payroll id, and the totals the triggers would keep.
     payroll_ids = {}

@@ -191,18 +191,13 @@ def coverage(m: Month, dims):
 
 
 def paid_by_several_programmes(m: Month, dims):
-    several = ("SELECT e.beneficiary_person_id AS person_id FROM month_payroll pr JOIN payroll_line l ON "
-               "l.payroll_id = pr.id JOIN enrolment e ON e.id = l.enrolment_id WHERE l.status <> 'excluded' "
-               "GROUP BY e.beneficiary_person_id HAVING COUNT(DISTINCT pr.programme_id) > 1")
-    return m.grouped(dims, "COUNT(*)", f"FROM ({several}) s JOIN person pe ON pe.id = s.person_id "
-                                       f"{region_join('pe.area_id')}")
+    """People the month's payrolls pay from more than one programme, by region."""
+    return _by_region(m, "paid_by_several_programmes", dims)
 
 
 def in_several_households(m: Month, dims):
-    several = (f"SELECT e.beneficiary_person_id AS person_id FROM enrolment e WHERE {ACTIVE} "
-               "GROUP BY e.beneficiary_person_id HAVING COUNT(DISTINCT e.household_id) > 1")
-    return m.grouped(dims, "COUNT(*)", f"FROM ({several}) s JOIN person pe ON pe.id = s.person_id "
-                                       f"{region_join('pe.area_id')}")
+    """People enrolled in more than one household in the month, by region."""
+    return _by_region(m, "in_several_households", dims)
 
 
 QUERIES: dict[str, Callable] = {
