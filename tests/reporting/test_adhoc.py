@@ -392,3 +392,42 @@ def test_the_reach_of_regions_districts_and_mahallas(app):
     assert {code for code in both.districts if code.startswith("UZ-SA-")}  # all of Samarkand's districts
     mahalla = factories.mahalla_in("UZ-TK").code
     assert reach(factories.make_user("analyst", areas=[mahalla])) == Reach(frozenset())
+
+
+@pytest.mark.parametrize(("indicators", "dimensions"), [
+    (["beneficiaries", "amount_approved", "amount_paid"], ["region", "sex"]),
+    (["population", "coverage"], ["age_band"]),
+    (["beneficiary_households", "new_entrants"], ["household_size"]),
+    (["amount_returned", "amount_failed", "beneficiaries"], ["programme", "district"]),
+    (["amount_approved"], ["sex", "age_band"]),
+    (["applications_received", "beneficiaries"], []),
+])
+def test_the_page_and_both_files_hold_what_the_summary_gives(built, analyst, indicators, dimensions):
+    from modules.reporting.exports.csv import plain
+    from modules.reporting.exports.labels import format_value
+    from modules.reporting.indicators import by_code
+
+    indicators = [code for code in summary.indicators_in_summary() if code in indicators]  # the page's order
+    units = [by_code()[code].unit for code in indicators]
+    found = summary.query(indicators, dimensions, PERIOD, PERIOD)
+    assert found  # the month has figures for each of these
+    params = {"indicators": indicators, **dict(zip(("rows", "columns"), dimensions, strict=False))}
+    figures = len(indicators)
+
+    def expected(write):
+        return sorted(tuple(write(row["values"].get(code), unit) if row["values"].get(code) is not None else None
+                            for code, unit in zip(indicators, units, strict=True)) for row in found)
+
+    shown = [tuple(None if cell == "–" else cell for cell in row[-figures:])
+             for row in _table(_page(analyst, _january(**params)))[1:]]
+    def page_value(value, unit):  # the cells read narrow spaces as spaces
+        return format_value(value, unit, "en").replace("\u202f", " ")
+
+    assert sorted(shown, key=str) == sorted(expected(page_value), key=str)
+    text = analyst.get(_january(f"{REPORT}.csv", **params)).get_data().decode("utf-8")[1:]
+    rows = [tuple(cell or None for cell in row[-figures:]) for row in list(csv.reader(io.StringIO(text)))[1:]]
+    assert sorted(rows, key=str) == sorted(expected(plain), key=str)
+    sheet = load_workbook(io.BytesIO(analyst.get(_january(f"{REPORT}.xlsx", **params)).get_data())).worksheets[0]
+    cells = [tuple(row[-figures:]) for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert sorted(cells, key=str) == sorted(expected(lambda v, u: v), key=str)
+    assert len(rows) == len(cells) == len(shown) == len(found)
