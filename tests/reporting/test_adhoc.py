@@ -19,7 +19,7 @@ from modules.reporting.adhoc.models import SavedReport
 from tests import factories
 from tests.conftest import sign_in
 from webapp.extensions import db
-from webapp.models import AuditEvent
+from webapp.models import Area, AuditEvent
 
 PERIOD = factories.PAYROLL_PERIOD  # 2026-01: three children of one Tashkent family paid 250 000 each
 REPORT = "/reports/adhoc"
@@ -256,10 +256,9 @@ def test_a_regional_user_sees_only_their_region(paid_month, client):
 
 
 def test_a_district_user_sees_only_their_district(built, app):
-    from tests.reporting.test_summary import _district_of
-
     _payroll, lines = built
-    district = _district_of(lines[0].enrolment.beneficiary)
+    mahalla = db.session.get(Area, lines[0].enrolment.beneficiary.area_id)
+    district = db.session.get(Area, mahalla.parent_id).code
     client = sign_in(app.test_client(), factories.make_user("analyst", areas=[district]))
     assert _table(_page(client, _january(indicators="beneficiaries")))[1:] == [["3"]]
     assert _table(_page(client, _january(indicators="beneficiaries", rows="district")))[1][1:] == ["3"]
