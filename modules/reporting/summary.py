@@ -74,8 +74,9 @@ _EXITED = (f"{definitions.ENDS_IN_MONTH} AND NOT EXISTS ({_SAME_PAIR} AND o.peri
            "AND o.period_start <= :next AND o.period_end >= :next)")
 
 
-# The enrolments the month's payrolls pay (a line that is not excluded).
-_PAID = ("SELECT l.enrolment_id FROM payroll pr JOIN payroll_line l ON l.payroll_id = pr.id "
+# The enrolments the month's payrolls pay (a line that is not excluded), joined by hash: as `IN (…)` in the list
+# of columns PostgreSQL may run the subquery once per enrolment.
+_PAID = ("SELECT DISTINCT l.enrolment_id FROM payroll pr JOIN payroll_line l ON l.payroll_id = pr.id "
          f"WHERE {_MONTH_PAYROLLS} AND l.status <> 'excluded'")
 
 
@@ -87,7 +88,7 @@ def _enrolments(month: definitions.Month) -> str:
         {_age_band('pe.birth_date')} AS age_band, e.household_id AS household_id,
         e.beneficiary_person_id AS person_id, mh.size AS household_size,
         CASE WHEN {definitions.ACTIVE} THEN 1 ELSE 0 END AS active,
-        CASE WHEN e.id IN ({_PAID}) THEN 1 ELSE 0 END AS paid,
+        CASE WHEN paid.enrolment_id IS NULL THEN 0 ELSE 1 END AS paid,
         CASE WHEN {_ENTERED} THEN CASE WHEN EXISTS (SELECT 1 FROM enrolment o
             WHERE o.beneficiary_person_id = e.beneficiary_person_id AND o.programme_id = e.programme_id
             AND o.period_start < e.period_start) THEN 'returning'
@@ -98,8 +99,9 @@ def _enrolments(month: definitions.Month) -> str:
             ELSE 'term_ended' END END AS leaving
     {definitions.ENROLMENTS} JOIN person pe ON pe.id = e.beneficiary_person_id
     JOIN month_place pl ON pl.area_id = h.area_id LEFT JOIN month_household mh ON mh.household_id = e.household_id
+    LEFT JOIN ({_PAID}) paid ON paid.enrolment_id = e.id
     WHERE ({definitions.ACTIVE}) OR ({definitions.STARTS_IN_MONTH}) OR ({definitions.ENDS_IN_MONTH})
-        OR e.id IN ({_PAID})"""
+        OR paid.enrolment_id IS NOT NULL"""
 
 
 # The people in each household with an enrolment touching the month, who had not left it before the month, 6
