@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate
 
 from modules.grievances.categories import category
-from modules.grievances.models import CaseChannel, CaseDecision, CaseKind, CaseStatus
+from modules.grievances.models import CaseChannel, CaseDecision, CaseEventKind, CaseKind, CaseStatus
 from modules.registration.schemas import LocalizedSchema, normalize_phone
 from webapp.filters import PageArgs
 from webapp.guard import RowId
@@ -93,37 +93,40 @@ class TransitionArgs(LocalizedSchema):
 
 class CaseEventSchema(LocalizedSchema):
     at = fields.DateTime()
-    kind = fields.Function(lambda event: event.kind.value)
-    text = fields.String()
-    from_status = fields.String()
-    to_status = fields.String()
+    kind = fields.Enum(CaseEventKind, by_value=True)
+    text = fields.String(allow_none=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(allow_none=True)
 
 
 class CaseCreatedSchema(LocalizedSchema):
+    """`allow_none` on what a case may not have yet: it documents the answer (these schemas only dump)."""
+
     id = fields.Integer()
     tracking_number = fields.String()
-    status = fields.Function(lambda case: case.status.value)
-    due_date = fields.Date()
+    status = fields.Enum(CaseStatus, by_value=True)
+    due_date = fields.Date(allow_none=True)
 
 
 class CaseSchema(CaseCreatedSchema):
-    kind = fields.Function(lambda case: case.kind.value)
+    kind = fields.Enum(CaseKind, by_value=True)
     category = fields.String(attribute="category_code")
-    channel = fields.Function(lambda case: case.channel.value)
-    priority = fields.Integer()
-    area_id = fields.Integer()
-    assignee_id = fields.Integer()
+    channel = fields.Enum(CaseChannel, by_value=True)
+    priority = fields.Integer(allow_none=True)
+    area_id = fields.Integer(allow_none=True)
+    assignee_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
-    decision = fields.Function(lambda case: case.decision.value if case.decision else None)
-    resolved_at = fields.DateTime()
-    closed_at = fields.DateTime()
+    decision = fields.Enum(CaseDecision, by_value=True, allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
 
 
 class PublicCaseSchema(CaseCreatedSchema):
     """What a citizen's channel (call centre, portal) may read of a case: no staff, no confidential notes."""
 
-    kind = fields.Function(lambda case: case.kind.value)
-    decision = fields.Function(lambda case: case.decision.value if case.decision else None)
-    resolution = fields.String()
+    kind = fields.Enum(CaseKind, by_value=True)
+    decision = fields.Enum(CaseDecision, by_value=True, allow_none=True)
+    resolution = fields.String(allow_none=True)
     events = fields.Function(lambda case: CaseEventSchema(many=True).dump(
-        [event for event in case.events if event.public]))
+        [event for event in case.events if event.public]),
+        metadata={"type": "array", "items": {"$ref": "#/components/schemas/CaseEvent"}})

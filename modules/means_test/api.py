@@ -32,6 +32,28 @@ class EvaluateArgs(Schema):
     trace = fields.Boolean(load_default=False)
 
 
+class ReasonSchema(Schema):
+    rule = fields.String()
+    message = fields.String()
+
+
+class ProgrammeAmountSchema(Schema):
+    code = fields.String()
+    monthly_amount = fields.Float()
+    months = fields.Integer()
+
+
+class EvaluationSchema(Schema):
+    """The answer: the decision, why (reasons), what is paid (programmes); the trace only when asked for."""
+
+    decision = fields.String(validate=validate.OneOf(["eligible", "ineligible"]))
+    per_capita_income = fields.Float()
+    reasons = fields.List(fields.Nested(ReasonSchema))
+    programmes = fields.List(fields.Nested(ProgrammeAmountSchema))
+    pack_version = fields.String()
+    trace = fields.Dict(metadata={"description": "How the rules reached the decision (with ?trace=true)."})
+
+
 # The facts checker (rules/) words its problems in English; the common ones are said in the reader's language.
 _PROBLEMS = {"is required": _l("is required")}
 
@@ -59,4 +81,4 @@ def evaluate_facts():
         raise _refused(error.field, error.problem) from error
     except (PackError, EngineInputError) as error:
         raise _refused("as_of" if isinstance(error, PackError) else "members", str(error)) from error
-    return jsonify(result if args["trace"] else public(result))
+    return jsonify(EvaluationSchema().dump(result if args["trace"] else public(result)))

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext, ngettext
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from modules.registration.models import ApplicationStatus, Channel, Relation
+from modules.registration.models import ApplicationStatus, Channel, Relation, Sex
 from webapp.filters import PageArgs
 from webapp.guard import RowId
 from webapp.pin import is_ascii_digits
@@ -135,37 +135,47 @@ class ApplicationFilterArgs(LocalizedSchema, PageArgs):
 
 class PersonSchema(Schema):
     pin = fields.String()
-    full_name = fields.String()
-    birth_date = fields.Date()
-    sex = fields.Function(lambda person: person.sex.value)
+    full_name = fields.String(allow_none=True)
+    birth_date = fields.Date(allow_none=True)
+    sex = fields.Enum(Sex, by_value=True)
 
 
 class ApplicationMemberSchema(Schema):
     person = fields.Nested(PersonSchema)
-    relation = fields.Function(lambda member: member.relation.value)
+    relation = fields.Enum(Relation, by_value=True)
 
 
 class ApplicationEventSchema(Schema):
     at = fields.DateTime()
-    from_status = fields.String()
+    from_status = fields.String(allow_none=True)
     to_status = fields.String()
-    note = fields.String()
-    actor = fields.Function(lambda event: event.actor.username if event.actor else "system")
+    note = fields.String(allow_none=True)
+    actor = fields.Function(lambda event: event.actor.username if event.actor else "system",
+                            metadata={"type": "string", "description": "The user's name, or \"system\"."})
+
+
+class AreaRefSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String(attribute="name_uz")
 
 
 class ApplicationSchema(Schema):
+    """`allow_none` on what an application may not have yet: it documents the answer (these schemas only dump)."""
+
     id = fields.Integer()
     reference = fields.String()
-    status = fields.Function(lambda app: app.status.value)
-    channel = fields.Function(lambda app: app.channel.value)
-    household_id = fields.Integer()
-    area = fields.Function(lambda app: {"id": app.area.id, "code": app.area.code, "name": app.area.name_uz})
+    status = fields.Enum(ApplicationStatus, by_value=True)
+    channel = fields.Enum(Channel, by_value=True)
+    household_id = fields.Integer(allow_none=True)
+    area = fields.Nested(AreaRefSchema)
     applicant = fields.Nested(PersonSchema)
-    phone = fields.String()
-    language = fields.String()
-    programmes = fields.Function(lambda app: [programme.code for programme in app.programmes])
+    phone = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    programmes = fields.Function(lambda app: [programme.code for programme in app.programmes],
+                                 metadata={"type": "array", "items": {"type": "string"}})
     members = fields.List(fields.Nested(ApplicationMemberSchema))
     created_at = fields.DateTime()
-    submitted_at = fields.DateTime()
-    due_at = fields.Date()
+    submitted_at = fields.DateTime(allow_none=True)
+    due_at = fields.Date(allow_none=True)
     timeline = fields.List(fields.Nested(ApplicationEventSchema), attribute="events")
