@@ -26,13 +26,37 @@ DCI over X-Road, civil registry (`connectors.transport.dci`, CRVS spec in `conne
          type `wire.PIN_ID_TYPE`, a PINFL as value; other types find nothing)
     POST /r1/UZ/GOV/MOJ/civil-registry/vitalEvents/registry/subscribe
          stores the subscriber (its `header.sender_uri` is the notify URL, posted to as is) for
-         `spdci-common:RegistryEventType:LiveBirth` / `...:Death`; answers an ack (ERR for other event types).
+         births and deaths; answers an ack (ERR for other event types).
          Subscriptions live in memory: a restarted simulator has none.
     GET  /.well-known/jwks.json   (also below the service path, through X-Road): the simulator's Ed25519 key
 
-    Requests are validated against the CRVS schema (400 `{"errors": [{"code": "err.request.bad", ...}]}`), and,
-    when trusted senders are configured, their signature is verified (401 `err.signature.invalid`). Responses are
-    signed with the simulator's key and validated against the schema before they leave.
+    POST .../registry/search              ACK, then a signed on-search to the request's `sender_uri`
+    POST .../registry/unsubscribe         ACK, then on-unsubscribe (only the sender's own subscription codes)
+    POST .../registry/txn/status          ACK, then txn on-status: the outcome of an earlier search, subscribe
+                                          or unsubscribe of the same sender, asked by its transaction_id
+    POST .../registry/sync/txn/status     the same txn-on-status envelope, as the answer
+
+    A subscribe is answered by an ACK and then an on-subscribe with the subscription code. Event types may be
+    spelt `BIRTH`, `DEATH`, `LiveBirth` or namespaced (`dci.event_kind`). Callbacks go to
+    `dci.callback_url(sender_uri, ...)`: a `sender_uri` naming a callback (`.../notify`) has that last segment
+    replaced (`.../on-subscribe`), any other is a base below which `/registry/on-search` etc. is appended; they
+    are sent in the background and listed at `/_control/dci/callbacks`.
+
+    Requests are validated against the CRVS schema, and, when trusted senders are configured, their signature is
+    verified. Errors answer 4xx with a body that is both the spec's `HttpErrorResponse` and an ERR ack:
+    `{"errors": [{"code", "message"}], "message": {"ack_status": "ERR", "error": {"code", "message"}, ...}}`
+    (codes `err.request.bad`, `err.request.unauthorized`, `err.signature.missing`, `err.signature.invalid`, ...).
+    Responses and callbacks are signed with the simulator's key and validated against the schema before they leave.
+
+Plain DCI server, civil registry (the same endpoints without X-Road):
+
+    POST /dci/crvs/registry/{sync/search, search, subscribe, unsubscribe, txn/status, sync/txn/status}
+    GET  /dci/crvs/.well-known/jwks.json
+
+    `Authorization: Bearer T` is required, T one of `SIMULATOR_DCI_TOKENS` (else 401 `err.request.unauthorized`),
+    and message signatures are checked as `SIMULATOR_DCI_SIGNATURES` says: `required` (the default; unsigned: 401
+    `err.signature.missing`), `optional` (unsigned accepted, a present signature must verify) or `none`. A
+    signature verifies with the keys of the trusted senders (`SIMULATOR_DCI_TRUSTED_SENDERS`). Faults do not apply.
 
 Control (for tests, demos and people; not behind X-Road):
 
@@ -43,6 +67,7 @@ Control (for tests, demos and people; not behind X-Road):
     GET  /_control/dci/trusted-senders    {sender_id: [kids]}
     PUT  /_control/dci/trusted-senders    replace: {sender_id: JWKS object or JWKS URL}; {} turns verification off
     GET  /_control/dci/subscriptions      the subscribers
+    GET  /_control/dci/callbacks          the callbacks sent (on-search, on-subscribe, ...) and how each went
     POST /_control/vital-events/emit      {"births": N, "deaths": M, "seed": S?}: registers them in the store,
                                           dated today, and POSTs a signed notify to every subscriber of their type
                                           (a subscriber's failure is logged and reported, never fatal)
@@ -55,6 +80,9 @@ Configuration (arguments of `create_simulator_app`, else the environment):
   PEM; default: a new key at each start, so clients must take it from the JWKS) and the DCI `sender_id` (default
   `civil-registry`, the connectors' default `dci_receiver_id`), which a client must use as its `receiver_id` and
   bind the JWKS to.
+- `dci_tokens` (`SIMULATOR_DCI_TOKENS`, comma-separated): the bearer tokens of the plain DCI server (none: every
+  request there is refused).
+- `dci_signatures` (`SIMULATOR_DCI_SIGNATURES`): the plain DCI server's signature policy, `required` by default.
 - `trusted_senders` (`SIMULATOR_DCI_TRUSTED_SENDERS`, JSON): `{sender_id: JWKS object or JWKS URL}` whose signed
   requests are accepted; none: requests are not verified. URLs are fetched on first use, and again when a request
   names an unknown key id (key rotation).
@@ -93,14 +121,28 @@ from connectors.transport.dci import (
     EVENT_BIRTH,
     EVENT_DEATH,
     NOTIFY,
+    ON_SEARCH,
+    ON_SUBSCRIBE,
+    ON_UNSUBSCRIBE,
+    SEARCH,
     SUBSCRIBE,
     SYNC_SEARCH,
+    SYNC_TXN_STATUS,
+    TXN_ON_STATUS,
+    TXN_STATUS,
+    UNSUBSCRIBE,
     DCISchemas,
     Keyring,
     VitalEvent,
     build_ack,
     build_notify,
+    build_on_subscribe,
+    build_on_unsubscribe,
     build_search_response,
+    build_txn_on_status,
+    callback_url,
+    error_body,
+    event_kind,
     new_id,
     parse_ack,
     timestamp,
@@ -120,9 +162,15 @@ DEFAULT_DCI_SENDER_ID = "civil-registry"  # connectors/registry.py: the default 
 ENV_SENDER_ID = "SIMULATOR_DCI_SENDER_ID"
 ENV_PRIVATE_KEY = "SIMULATOR_DCI_PRIVATE_KEY"
 ENV_TRUSTED_SENDERS = "SIMULATOR_DCI_TRUSTED_SENDERS"
+ENV_TOKENS = "SIMULATOR_DCI_TOKENS"
+ENV_SIGNATURES = "SIMULATOR_DCI_SIGNATURES"
+SIGNATURE_POLICIES = ("required", "optional", "none")
 DCI_REGISTRY = "crvs"
+DEFAULT_RECORD_TYPE = "spdci-extensions-dci:Person"
+PLAIN_PREFIX = "/dci/crvs"  # the plain DCI server: /dci/crvs/registry/sync/search, ...
 JWKS_PATH = "/.well-known/jwks.json"
-EVENT_TYPES = {EVENT_BIRTH: "birth", EVENT_DEATH: "death"}
+EVENT_TYPES = {EVENT_BIRTH: "birth", EVENT_DEATH: "death"}  # the spellings notify() writes by default
+DCI_ENDPOINTS = (SYNC_SEARCH, SEARCH, SUBSCRIBE, UNSUBSCRIBE, TXN_STATUS, SYNC_TXN_STATUS)
 NOTIFY_TIMEOUT = 5.0
 INVALID_REQUEST = "Server.ServerProxy.InvalidRequest"
 SERVICE_FAILED = "Server.ServerProxy.ServiceFailed"
@@ -145,7 +193,11 @@ def _plain(text: str, status: int) -> Response:
 
 
 def _dci_error(code: str, message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
-    return _json({"errors": [{"code": code, "message": message[:999]}]}, status, headers)
+    return _json(error_body(code, message), status, headers)
+
+
+def _tokens_from_env() -> list[str]:
+    return [token.strip() for token in os.environ.get(ENV_TOKENS, "").split(",") if token.strip()]
 
 
 def _keyring_from_env() -> Keyring:
@@ -157,14 +209,21 @@ def _keyring_from_env() -> Keyring:
 class SimulatorState:
     """Everything the simulator keeps between requests (`app.extensions["simulator"]`)."""
 
-    def __init__(self, engine, faults: Faults, keyring: Keyring, schemas: DCISchemas) -> None:
+    def __init__(self, engine, faults: Faults, keyring: Keyring, schemas: DCISchemas, *,
+                 tokens: list[str] | None = None, signatures: str = "required") -> None:
         self.engine = engine
         self.faults = faults
         self.keyring = keyring
         self.schemas = schemas
+        if signatures not in SIGNATURE_POLICIES:
+            raise ValueError(f"{ENV_SIGNATURES} must be one of {', '.join(SIGNATURE_POLICIES)}, not {signatures!r}")
+        self.tokens = frozenset(tokens or ())  # bearer tokens of the plain DCI server
+        self.signatures = signatures  # the plain DCI server's signature policy
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._subscriptions: dict[tuple[str, str], dict[str, Any]] = {}
+        self._transactions: dict[tuple[str, str], dict[str, Any]] = {}  # (sender_id, transaction_id): outcome
+        self._callbacks: list[dict[str, Any]] = []  # the callbacks sent, latest last (at most 200)
         self._trusted: dict[str, dict[str, Any]] = {}  # sender_id: {"jwks": ... | "url": ..., "kids": [...]}
         self._calls: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.treasury_limit: Decimal | None = None  # a fund request above it is refused (finance.py)
@@ -259,18 +318,72 @@ class SimulatorState:
         with self._lock:
             return [dict(entry) for entry in self._subscriptions.values()]
 
+    def unsubscribe(self, sender_id: str, codes: list[str]) -> list[str]:
+        """Remove the sender's subscriptions with these codes; returns the codes removed."""
+        with self._lock:
+            gone = [key for key, entry in self._subscriptions.items()
+                    if entry["sender_id"] == sender_id and entry["code"] in codes]
+            return [self._subscriptions.pop(key)["code"] for key in gone]
+
+    # -- transactions and callbacks ----------------------------------------------------------------------------
+
+    def record(self, sender_id: str, transaction_id: str, txn_type: str, outcome: Mapping[str, Any]) -> None:
+        """Keep a transaction's outcome (its callback's message) for txn status; the last 1000 are kept."""
+        with self._lock:
+            self._transactions[(sender_id, transaction_id)] = {"txn_type": txn_type, "message": dict(outcome)}
+            while len(self._transactions) > 1000:
+                self._transactions.pop(next(iter(self._transactions)))
+
+    def transaction(self, sender_id: str, transaction_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._transactions.get((sender_id, transaction_id))
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry) for entry in self._callbacks]
+
+    def deliver(self, endpoint: str, sender_uri: str, envelope: dict[str, Any], headers: Mapping[str, str]) -> None:
+        """POST a signed callback to the sender, in the background (after the request's ACK has been sent)."""
+        url = callback_url(sender_uri, endpoint)
+        outcome: dict[str, Any] = {"endpoint": endpoint, "uri": url, "transaction_id":
+                                   envelope["message"].get("transaction_id"), "status": None, "ack": None,
+                                   "error": None}
+
+        def send() -> None:
+            try:
+                response = httpx.post(url, json=envelope, headers=dict(headers), timeout=NOTIFY_TIMEOUT)
+                outcome["status"] = response.status_code
+                if response.is_success:
+                    outcome["ack"] = parse_ack(response.json()).ack_status
+                else:
+                    outcome["error"] = f"HTTP {response.status_code}"
+            except Exception as exc:  # noqa: BLE001 - a receiver's failure is reported, never raised
+                outcome["error"] = f"{type(exc).__name__}: {exc}"
+            if outcome["error"]:
+                log.warning("simulator: %s to %s failed: %s", endpoint, url, outcome["error"])
+            with self._lock:
+                self._callbacks.append(outcome)
+                del self._callbacks[:-200]
+
+        threading.Thread(target=send, name=f"dci-callback{endpoint}", daemon=True).start()
+
 
 def create_simulator_app(database_url: str | None = None, faults: Mapping[str, Any] | str | None = None,
                          keyring: Keyring | None = None, *, trusted_senders: Mapping[str, Any] | None = None,
-                         schemas: DCISchemas | None = None) -> Flask:
+                         schemas: DCISchemas | None = None, dci_tokens: list[str] | None = None,
+                         dci_signatures: str | None = None) -> Flask:
     """The simulator app. `faults=None` reads `SIMULATOR_FAULTS`; `trusted_senders=None` reads
-    `SIMULATOR_DCI_TRUSTED_SENDERS`; `keyring=None` reads the key from the environment or makes a new one."""
+    `SIMULATOR_DCI_TRUSTED_SENDERS`; `keyring=None` reads the key from the environment or makes a new one;
+    `dci_tokens=None` and `dci_signatures=None` read `SIMULATOR_DCI_TOKENS` and `SIMULATOR_DCI_SIGNATURES`."""
     app = Flask(__name__)
     names = [source.name for source in SOURCES]
     fault_state = Faults(faults, names) if faults is not None else Faults.from_env(names)
     engine = store.engine_for(database_url or store.default_url())
     finance.create_tables(engine)
-    state = SimulatorState(engine, fault_state, keyring or _keyring_from_env(), schemas or DCISchemas())
+    state = SimulatorState(
+        engine, fault_state, keyring or _keyring_from_env(), schemas or DCISchemas(),
+        tokens=_tokens_from_env() if dci_tokens is None else dci_tokens,
+        signatures=(dci_signatures or os.environ.get(ENV_SIGNATURES) or "required").strip().lower())
     if trusted_senders is None:
         raw = os.environ.get(ENV_TRUSTED_SENDERS)
         trusted_senders = json.loads(raw) if raw else {}
@@ -302,8 +415,26 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
                                         f"{type(exc).__name__}", status=500, request_id=xreq.request_id)
 
     @app.get(JWKS_PATH)
+    @app.get(PLAIN_PREFIX + JWKS_PATH)
     def jwks():
         return _json(state.keyring.jwks())
+
+    @app.route(PLAIN_PREFIX + "/registry/<path:_rest>", methods=["GET", "POST"])
+    def plain_dci(_rest):
+        endpoint = request.path[len(PLAIN_PREFIX):]
+        state.count("civil_registry", "calls")
+        refused = _authorize(state)
+        if refused is not None:
+            return refused
+        try:
+            return _serve_dci_endpoint(state, endpoint, {}, signatures=state.signatures, callback_headers={})
+        except SQLAlchemyError:
+            log.exception("simulator: database error serving the plain DCI server")
+            return _dci_error("err.service.unavailable", "the simulated registry's database failed", 500)
+
+    @app.get("/_control/dci/callbacks")
+    def get_callbacks():
+        return _json(state.callbacks())
 
     @app.get("/_control/health")
     def health():
@@ -314,7 +445,9 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
             "sources": {s.name: {"protocol": s.protocol, "service": s.service_id} for s in SOURCES},
             "faults": state.faults.config(),
             "dci": {"sender_id": state.keyring.sender_id, "kid": state.keyring.kid, "jwks": JWKS_PATH,
-                    "verifies_requests": state.verifies, "subscriptions": len(state.subscriptions())},
+                    "verifies_requests": state.verifies, "subscriptions": len(state.subscriptions()),
+                    "plain_server": {"base_url": PLAIN_PREFIX, "tokens": len(state.tokens),
+                                     "signatures": state.signatures}},
             "calls": state.calls(),
         }
         return _json(body, 200 if population.get("persons") else 503)
@@ -454,38 +587,105 @@ def _serve_persons(state: SimulatorState, source: Source, xreq: XRoadRequest) ->
 
 
 def _serve_dci(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Response:
+    """DCI below the X-Road service path: the security servers authenticate the parties, so no bearer token is
+    asked for, and signatures are checked only when trusted senders are configured (as X-Road signs anyway)."""
     headers = xroad_response_headers(xreq, request.get_data())
     if xreq.path == JWKS_PATH and request.method == "GET":
         return _json(state.keyring.jwks(), headers=headers)
-    if xreq.path not in (SYNC_SEARCH, SUBSCRIBE):
-        return _plain(f"no {xreq.path} below {source.service_id}: DCI serves {SYNC_SEARCH} and {SUBSCRIBE}", 404)
+    if xreq.path not in DCI_ENDPOINTS:
+        return _plain(f"no {xreq.path} below {source.service_id}: DCI serves {', '.join(DCI_ENDPOINTS)}", 404)
+    client_id = "/".join(source.service_id.split("/")[:4])
+    return _serve_dci_endpoint(state, xreq.path, headers, signatures="required" if state.verifies else "none",
+                               callback_headers={"X-Road-Client": client_id})
+
+
+def _authorize(state: SimulatorState) -> Response | None:
+    """The plain DCI server's bearer check: a 401 in the spec's error shape unless the token is one we issued."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="crvs"'}
+    if scheme.lower() != "bearer" or not token.strip():
+        return _dci_error("err.request.unauthorized", "send Authorization: Bearer <token>", 401, challenge)
+    if token.strip() not in state.tokens:
+        return _dci_error("err.request.unauthorized", "the bearer token is not valid here", 401,
+                          {"WWW-Authenticate": 'Bearer realm="crvs", error="invalid_token"'})
+    return None
+
+
+def _check_signature(state: SimulatorState, envelope: dict[str, Any], policy: str, endpoint: str
+                     ) -> Response | None:
+    """`required`: a signature must be there and verify; `optional`: one that is there must verify; `none`."""
+    if policy == "none":
+        return None
+    if not envelope.get("signature"):
+        if policy == "optional":
+            return None
+        return _dci_error("err.signature.missing", "the message must be signed (`signature`)", 401)
+    try:
+        state.verify(envelope)
+    except SignatureInvalid as exc:
+        log.info("simulator: refused a %s request with a bad signature: %s", endpoint, exc)
+        return _dci_error("err.signature.invalid", str(exc), 401)
+    return None
+
+
+def _serve_dci_endpoint(state: SimulatorState, endpoint: str, headers: dict[str, str], *, signatures: str,
+                        callback_headers: Mapping[str, str]) -> Response:
+    if endpoint not in DCI_ENDPOINTS:
+        return _dci_error("err.request.not_found", f"no {endpoint}: the CRVS registry serves "
+                          f"{', '.join(DCI_ENDPOINTS)}", 404, headers)
     if request.method != "POST":
-        return _plain(f"{xreq.path} answers POST", 405)
+        return _dci_error("err.request.bad", f"{endpoint} answers POST", 405, headers)
     envelope = request.get_json(silent=True)
     if not isinstance(envelope, dict):
         return _dci_error("err.request.bad", "the body must be a DCI envelope (a JSON object)", 400, headers)
-    if state.verifies:
-        try:
-            state.verify(envelope)
-        except SignatureInvalid as exc:
-            log.info("simulator: refused a %s request with a bad signature: %s", xreq.path, exc)
-            return _dci_error("err.signature.invalid", str(exc), 401, headers)
-    errors = state.schemas.errors(DCI_REGISTRY, xreq.path, envelope, part="request")
+    refused = _check_signature(state, envelope, signatures, endpoint)
+    if refused is not None:
+        refused.headers.update(headers)
+        return refused
+    errors = state.schemas.errors(DCI_REGISTRY, endpoint, envelope, part="request")
     if errors:
         return _dci_error("err.request.bad", "the request does not follow the DCI schema: " + "; ".join(errors[:5]),
                           400, headers)
-    if xreq.path == SYNC_SEARCH:
+    if endpoint == SYNC_SEARCH:
         return _search(state, envelope, headers)
-    return _subscribe(state, envelope, headers)
+    if endpoint == SYNC_TXN_STATUS:
+        response = state.keyring.sign(_txn_on_status(state, envelope))
+        state.schemas.validate_outgoing(DCI_REGISTRY, SYNC_TXN_STATUS, response, part="response")
+        return _json(response, headers=headers)
+    uri = envelope["header"].get("sender_uri")
+    if endpoint == SUBSCRIBE:
+        return _subscribe(state, envelope, headers, callback_headers)
+    if not uri:
+        return _ack(endpoint, build_ack(ack_status="ERR", error=(
+            "err.sender_uri.invalid", f"header.sender_uri is required: {endpoint} answers by callback")), headers)
+    sender_id = str(envelope["header"]["sender_id"])
+    if endpoint == SEARCH:
+        items = envelope["message"]["search_request"]
+        if len(items) > wire.MAX_BATCH:
+            return _dci_error("err.request.bad", f"{len(items)} queries; at most {wire.MAX_BATCH} per search", 400,
+                              headers)
+        callback, txn_type = _on_search(state, envelope), "search"
+    elif endpoint == UNSUBSCRIBE:
+        removed = state.unsubscribe(sender_id, [str(c) for c in envelope["message"]["subscription_codes"]])
+        callback, txn_type = build_on_unsubscribe(envelope, state.keyring.sender_id, removed), "unsubscribe"
+    else:  # TXN_STATUS
+        callback, txn_type = _txn_on_status(state, envelope), None
+    callback_endpoint = {SEARCH: ON_SEARCH, UNSUBSCRIBE: ON_UNSUBSCRIBE, TXN_STATUS: TXN_ON_STATUS}[endpoint]
+    state.schemas.validate_outgoing(DCI_REGISTRY, callback_endpoint, callback, part="request")
+    if txn_type:
+        state.record(sender_id, envelope["message"]["transaction_id"], txn_type, callback["message"])
+    ack = build_ack(correlation_id=callback["message"]["correlation_id"])
+    state.deliver(callback_endpoint, str(uri), state.keyring.sign(callback), callback_headers)
+    return _ack(endpoint, ack, headers)
 
 
-def _search(state: SimulatorState, envelope: dict[str, Any], headers: dict[str, str]) -> Response:
-    items = envelope["message"]["search_request"]
-    if len(items) > wire.MAX_BATCH:
-        return _dci_error("err.request.bad", f"{len(items)} queries; at most {wire.MAX_BATCH} per search", 400,
-                          headers)
+def _ack(endpoint: str, ack: dict[str, Any], headers: Mapping[str, str]) -> Response:
+    return _json(ack, headers=headers)
+
+
+def _vital_events(state: SimulatorState, envelope: dict[str, Any]):
     pins = []
-    for item in items:
+    for item in envelope["message"]["search_request"]:
         query = item["search_criteria"].get("query")
         if isinstance(query, Mapping) and str(query.get("type")).upper() == wire.PIN_ID_TYPE.upper():
             value = str(query.get("value"))
@@ -497,20 +697,53 @@ def _search(state: SimulatorState, envelope: dict[str, Any], headers: dict[str, 
     def find(id_type: str, value: Any) -> list[dict[str, Any]]:
         return events.get(str(value), []) if id_type.upper() == wire.PIN_ID_TYPE.upper() else []
 
-    response = state.keyring.sign(build_search_response(envelope, find, state.keyring.sender_id))
+    return find
+
+
+def _search(state: SimulatorState, envelope: dict[str, Any], headers: dict[str, str]) -> Response:
+    items = envelope["message"]["search_request"]
+    if len(items) > wire.MAX_BATCH:
+        return _dci_error("err.request.bad", f"{len(items)} queries; at most {wire.MAX_BATCH} per search", 400,
+                          headers)
+    response = state.keyring.sign(build_search_response(envelope, _vital_events(state, envelope),
+                                                        state.keyring.sender_id))
     state.schemas.validate_outgoing(DCI_REGISTRY, SYNC_SEARCH, response, part="response")
     return _json(response, headers=headers)
 
 
-def _subscribe(state: SimulatorState, envelope: dict[str, Any], headers: dict[str, str]) -> Response:
+def _on_search(state: SimulatorState, envelope: dict[str, Any]) -> dict[str, Any]:
+    """The on-search callback of an async search: the sync answer, sent later."""
+    return build_search_response(envelope, _vital_events(state, envelope), state.keyring.sender_id)
+
+
+def _txn_on_status(state: SimulatorState, envelope: dict[str, Any]) -> dict[str, Any]:
+    """The status of an earlier search, subscribe or unsubscribe of the same sender, asked by transaction id
+    (other attribute types find nothing)."""
+    asked = envelope["message"]["txnstatus_request"]
+    found = None
+    if asked["attribute_type"] == "transaction_id" and isinstance(asked["attribute_value"], str):
+        found = state.transaction(str(envelope["header"]["sender_id"]), asked["attribute_value"])
+    if found is not None and found["txn_type"] != asked["txn_type"]:
+        found = None
+    message = found["message"] if found else None
+    if message and "search_response" in message:  # the spec's search status names the record type
+        message = {**message, "search_response": [
+            {**item, "data": {"reg_record_type": DEFAULT_RECORD_TYPE, **item["data"]}}
+            for item in message["search_response"]]}
+    return build_txn_on_status(envelope, state.keyring.sender_id, asked["txn_type"], message)
+
+
+def _subscribe(state: SimulatorState, envelope: dict[str, Any], headers: dict[str, str],
+               callback_headers: Mapping[str, str]) -> Response:
     header = envelope["header"]
     items = envelope["message"]["subscribe_request"]
     wanted = [item["subscribe_criteria"]["reg_event_type"] for item in items]
-    unsupported = [event for event in wanted if event not in EVENT_TYPES]
+    unsupported = [event for event in wanted if event_kind(event) is None]
     uri = header.get("sender_uri")
     if unsupported or not uri:
         reason = (f"unsupported event type(s) {', '.join(unsupported)}; the simulator notifies "
-                  f"{', '.join(EVENT_TYPES)}") if unsupported else "header.sender_uri (the notify URL) is required"
+                  f"{', '.join(EVENT_TYPES)} (or BIRTH, DEATH)") if unsupported else \
+            "header.sender_uri (the notify URL) is required"
         code = "err.request.bad" if unsupported else "err.sender_uri.invalid"
         ack = build_ack(ack_status="ERR", error=(code, reason))
     else:
@@ -518,7 +751,12 @@ def _subscribe(state: SimulatorState, envelope: dict[str, Any], headers: dict[st
         entry = state.subscribe(str(header["sender_id"]), str(uri), wanted, criteria.get("notify_record_type"),
                                 criteria.get("reg_type"))
         log.info("simulator: %s subscribed to %s at %s", header["sender_id"], ", ".join(wanted), uri)
+        callback = build_on_subscribe(envelope, state.keyring.sender_id, [entry["code"]] * len(items))
+        state.schemas.validate_outgoing(DCI_REGISTRY, ON_SUBSCRIBE, callback, part="request")
+        state.record(str(header["sender_id"]), envelope["message"]["transaction_id"], "subscribe",
+                     callback["message"])
         ack = build_ack(correlation_id=entry["code"])
+        state.deliver(ON_SUBSCRIBE, str(uri), state.keyring.sign(callback), callback_headers)
     state.schemas.validate_outgoing(DCI_REGISTRY, SUBSCRIBE, ack, part="response")
     return _json(ack, headers=headers)
 
@@ -529,12 +767,12 @@ def notify_subscribers(state: SimulatorState, records: list[dict[str, Any]]) -> 
     client_id = "/".join(BY_NAME["civil_registry"].service_id.split("/")[:4])
     for subscription in state.subscriptions():
         events = [VitalEvent(event_type, record) for record in records
-                  for event_type in subscription["event_types"] if EVENT_TYPES[event_type] == record["event"]]
+                  for event_type in subscription["event_types"] if event_kind(event_type) == record["event"]]
         if not events:
             continue
         envelope = state.keyring.sign(build_notify(
             state.keyring.sender_id, subscription["sender_id"], events, reg_type=subscription["reg_type"],
-            reg_record_type=subscription["notify_record_type"] or "spdci-extensions-dci:Person"))
+            reg_record_type=subscription["notify_record_type"] or DEFAULT_RECORD_TYPE))
         state.schemas.validate_outgoing(DCI_REGISTRY, NOTIFY, envelope, part="request")
         outcome: dict[str, Any] = {"uri": subscription["uri"], "sender_id": subscription["sender_id"],
                                    "events": len(events), "status": None, "ack": None, "error": None}

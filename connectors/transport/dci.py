@@ -78,9 +78,20 @@ EVENT_BIRTH = "spdci-common:RegistryEventType:LiveBirth"
 EVENT_DEATH = "spdci-common:RegistryEventType:Death"
 
 SYNC_SEARCH = "/registry/sync/search"
+SEARCH = "/registry/search"
+ON_SEARCH = "/registry/on-search"
 SUBSCRIBE = "/registry/subscribe"
 ON_SUBSCRIBE = "/registry/on-subscribe"
+UNSUBSCRIBE = "/registry/unsubscribe"
+ON_UNSUBSCRIBE = "/registry/on-unsubscribe"
+TXN_STATUS = "/registry/txn/status"
+TXN_ON_STATUS = "/registry/txn/on-status"
+SYNC_TXN_STATUS = "/registry/sync/txn/status"
 NOTIFY = "/registry/notify"
+CALLBACKS = (ON_SEARCH, ON_SUBSCRIBE, ON_UNSUBSCRIBE, TXN_ON_STATUS, NOTIFY)
+
+# The spellings of the two events in use: the spec's namespaced codes, their bare names, and the short forms.
+_EVENT_KINDS = {"livebirth": "birth", "birth": "birth", "death": "death"}
 
 DEFAULT_SPEC_DIR = Path(__file__).with_name("dci_schemas")
 SPEC_DIR_ENV = "SRSP_DCI_SPEC_DIR"
@@ -97,6 +108,46 @@ class DCISchemaError(ValueError):
 # --------------------------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------------------------
+
+
+def event_kind(event_type: Any) -> str | None:
+    """"birth" or "death" for any spelling of the two events (`BIRTH`, `LiveBirth`, `live_birth`,
+    `spdci-common:RegistryEventType:LiveBirth`, `DEATH`, ...); None for other events."""
+    if not isinstance(event_type, str):
+        return None
+    name = event_type.rsplit(":", 1)[-1].replace("_", "").replace("-", "").replace(" ", "").lower()
+    return _EVENT_KINDS.get(name)
+
+
+def callback_url(sender_uri: str, endpoint: str) -> str:
+    """Where to deliver a callback (`endpoint`, e.g. `/registry/on-search`) for a request's `sender_uri`.
+
+    A `sender_uri` that already names a callback (`.../notify`, `.../on-search`, ...) has its last segment
+    replaced by the wanted one (`txn/on-status` for the status), so one receiver URL serves as the base of its
+    siblings; one ending in `/registry` gets the callback's name; any other is a base URL below which the spec's
+    path is appended.
+    """
+    name = endpoint.rsplit("/", 1)[-1]
+    parts = urlsplit(sender_uri)
+    path = parts.path.rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    if last == name:
+        pass
+    elif last in {c.rsplit("/", 1)[-1] for c in CALLBACKS}:
+        path = path[: len(path) - len(last)] + endpoint[len("/registry/"):]
+    elif last == "registry":
+        path = path + endpoint[len("/registry"):]
+    else:
+        path = path + endpoint
+    return parts._replace(path=path).geturl()
+
+
+def error_body(code: str, message: str, correlation_id: str | None = None) -> dict[str, Any]:
+    """A 4xx/5xx body read both ways: the spec's `HttpErrorResponse` (`errors`) and an ERR acknowledgement
+    (`message.ack_status: ERR` with `error.code`), which clients of the profile also accept."""
+    message = message[:999]
+    return {"errors": [{"code": code, "message": message}],
+            **build_ack(correlation_id, ack_status="ERR", error=(code, message))}
 
 
 def canonical_json(value: Any) -> bytes:
@@ -542,8 +593,10 @@ def build_search_request(
     transaction_id: str | None = None,
     locale: str | None = None,
     page_size: int | None = None,
+    sender_uri: str | None = None,
 ) -> dict[str, Any]:
-    """An unsigned sync-search envelope: one `search_request` item per identifier (`idtype-value`)."""
+    """An unsigned search envelope: one `search_request` item per identifier (`idtype-value`); `sender_uri` is
+    where an async search's on-search goes."""
     now = timestamp()
     items = []
     for query in _as_queries(queries):
@@ -561,7 +614,8 @@ def build_search_request(
             item["locale"] = locale
         items.append(item)
     return {
-        "header": build_header("search", sender_id, receiver_id, total_count=len(items), message_ts=now),
+        "header": build_header("search", sender_id, receiver_id, total_count=len(items), message_ts=now,
+                               sender_uri=sender_uri),
         "message": {"transaction_id": transaction_id or new_id(), "search_request": items},
     }
 
@@ -683,6 +737,63 @@ def build_on_subscribe(request: Mapping[str, Any], sender_id: str, codes: Sequen
         "message": {"transaction_id": request["message"]["transaction_id"], "correlation_id": new_id(),
                     "subscribe_response": items},
     }
+
+
+def build_unsubscribe_request(sender_id: str, receiver_id: str, codes: Sequence[str], *,
+                              sender_uri: str | None = None, transaction_id: str | None = None) -> dict[str, Any]:
+    """An unsigned unsubscribe envelope for the subscription codes given."""
+    now = timestamp()
+    return {
+        "header": build_header("unsubscribe", sender_id, receiver_id, total_count=len(codes), message_ts=now,
+                               sender_uri=sender_uri),
+        "message": {"transaction_id": transaction_id or new_id(), "timestamp": now,
+                    "subscription_codes": [str(code) for code in codes]},
+    }
+
+
+def build_on_unsubscribe(request: Mapping[str, Any], sender_id: str, removed: Sequence[str]) -> dict[str, Any]:
+    """(Simulator) An unsigned on-unsubscribe envelope: `succ` when every code was a subscription."""
+    codes = request["message"]["subscription_codes"]
+    missing = [code for code in codes if code not in removed]
+    message: dict[str, Any] = {"transaction_id": request["message"]["transaction_id"], "correlation_id": new_id(),
+                               "timestamp": timestamp(), "status": "rjct" if missing else "succ"}
+    if missing:
+        message["status_reason_code"] = "rjct.subscription_code.invalid"
+        message["status_reason_message"] = ("no subscription " + ", ".join(missing))[:999]
+    message["subscription_status"] = [{"code": code, "status": "unsubscribe"} for code in removed]
+    return {
+        "header": build_header("on-unsubscribe", sender_id, request["header"].get("sender_id"),
+                               total_count=len(codes), completed_count=len(removed),
+                               status="rjct" if missing else "succ"),
+        "message": message,
+    }
+
+
+def build_txn_status_request(sender_id: str, receiver_id: str, transaction_id: str, *, txn_type: str = "search",
+                             sender_uri: str | None = None) -> dict[str, Any]:
+    """An unsigned txn-status envelope asking after an earlier transaction by its id."""
+    return {
+        "header": build_header("txn-status", sender_id, receiver_id, total_count=1, sender_uri=sender_uri),
+        "message": {"transaction_id": new_id(), "txnstatus_request": {
+            "reference_id": new_id(), "txn_type": txn_type, "attribute_type": "transaction_id",
+            "attribute_value": transaction_id}},
+    }
+
+
+def build_txn_on_status(request: Mapping[str, Any], sender_id: str, txn_type: str,
+                        status: Mapping[str, Any] | None) -> dict[str, Any]:
+    """(Simulator) An unsigned txn-on-status envelope: `status` is the earlier transaction's outcome (an
+    on-search / on-subscribe / on-unsubscribe message), None when the transaction is unknown."""
+    header = build_header("txn-on-status", sender_id, request["header"].get("sender_id"), total_count=1,
+                          completed_count=1 if status is not None else 0, status="succ")
+    if status is None:  # the spec's only status with a reason code for this: a rejected (un)subscribe's shape
+        asked = request["message"]["txnstatus_request"]
+        status = {"transaction_id": str(asked["attribute_value"])[:99], "correlation_id": new_id(),
+                  "timestamp": timestamp(), "status": "rjct", "status_reason_code": "rjct.reference_id.invalid",
+                  "status_reason_message": "no such transaction"}
+    response: dict[str, Any] = {"txn_type": txn_type, "txn_status": dict(status)}
+    return {"header": header, "message": {"transaction_id": request["message"]["transaction_id"],
+                                          "correlation_id": new_id(), "txnstatus_response": response}}
 
 
 @dataclass(frozen=True)
@@ -1005,11 +1116,20 @@ class DCIClient:
 
 
 __all__ = [
+    "CALLBACKS",
     "EVENT_BIRTH",
     "EVENT_DEATH",
     "NOTIFY",
+    "ON_SEARCH",
+    "ON_SUBSCRIBE",
+    "ON_UNSUBSCRIBE",
+    "SEARCH",
     "SUBSCRIBE",
     "SYNC_SEARCH",
+    "SYNC_TXN_STATUS",
+    "TXN_ON_STATUS",
+    "TXN_STATUS",
+    "UNSUBSCRIBE",
     "Ack",
     "DCIClient",
     "DCISchemaError",
@@ -1031,7 +1151,14 @@ __all__ = [
     "build_search_request",
     "build_search_response",
     "build_subscribe_request",
+    "build_txn_on_status",
+    "build_txn_status_request",
+    "build_unsubscribe_request",
+    "build_on_unsubscribe",
+    "callback_url",
     "canonical_json",
+    "error_body",
+    "event_kind",
     "jwk_thumbprint",
     "open_envelope",
     "parse_ack",
