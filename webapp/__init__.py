@@ -64,11 +64,15 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     from modules.reporting.cli import register_commands as register_report_commands
 
     register_report_commands(app)
+    from modules.dci.cli import register_commands as register_dci_commands
+
+    register_dci_commands(app)
     return app
 
 
 def _import_models() -> None:
     # Every model must be imported before migrations compare metadata or relationships resolve.
+    import modules.dci.models  # noqa: F401
     import modules.enrolment.certificates  # noqa: F401  (the handlers that keep certificates true)
     import modules.enrolment.certificates.models  # noqa: F401
     import modules.enrolment.models  # noqa: F401
@@ -153,6 +157,7 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from modules.dci.blueprint import bp as dci
     from modules.enrolment.blueprint import bp as enrolment
     from modules.enrolment.certificates.views import bp as certificates
     from modules.grievances.blueprint import api_bp as grievances_api
@@ -189,10 +194,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(portal)
     app.register_blueprint(certificates)
     app.register_blueprint(reporting)
+    app.register_blueprint(dci)
     app.register_blueprint(openapi)
     csrf.exempt(registration_api)  # token-authenticated machine clients; no cookies, so no CSRF
     csrf.exempt(means_test_api)  # a calculator for token clients; it changes nothing
     csrf.exempt(civil_events)  # the civil registry calls with a DCI signature, never with cookies
+    csrf.exempt(dci)  # registries' senders call with bearer tokens and DCI signatures, never with cookies
     csrf.exempt(sms_callbacks)  # Twilio calls with an X-Twilio-Signature, never with cookies
     csrf.exempt(grievances_api)  # token-authenticated channels (call centre, portal); no cookies, so no CSRF
 

@@ -98,6 +98,10 @@ AUDIT_ACTIONS = {
     "certificate.downloaded": _l("Low-income certificate downloaded"),
     "certificate.revoked": _l("Low-income certificate revoked"),
     "certificate.key_created": _l("Certificate signing key created"),
+    "dci.client_created": _l("Registry client registered"),
+    "dci.records_served": _l("Records served to a registry client"),
+    "dci.subscription_created": _l("Registry client subscribed to events"),
+    "dci.subscription_ended": _l("Registry client unsubscribed"),
     "certificate.key_retired": _l("Certificate signing key retired"),
     "portal.viewed": _l("Portal page viewed by the citizen"),
     "portal.case_opened": _l("Appeal or complaint made on the portal"),
@@ -168,6 +172,7 @@ OBJECT_TYPES = {
     "citizen_sign_in_code": _l("Sign-in code"), "certificate": _l("Low-income certificate"),
     "certificate_key": _l("Certificate signing key"), "monthly_return": _l("Monthly return"),
     "adhoc_report": _l("Ad hoc report"), "saved_report": _l("Saved ad hoc report"),
+    "dci_client": _l("Registry client"),
 }
 
 # The names of the details an audit event keeps.
@@ -210,6 +215,10 @@ DETAIL_NAMES = {
     "provider": _l("Sign-in method"), "person_id": _l("Person"), "serial": _l("Serial number"),
     "household": _l("Household"), "programmes": _l("Programmes"), "valid_until": _l("Valid until"),
     "kid": _l("Key id"), "previous": _l("Previous certificate"),
+    "client": _l("Registry client"), "client_id": _l("Client id"), "signatures": _l("Signature checks"),
+    "callback_urls": _l("Callback addresses"), "fields": _l("Fields allowed"), "registry": _l("Registry"),
+    "transaction_id": _l("Transaction"), "subscription": _l("Subscription code"),
+    "event_type": _l("Event type"),
     "superseded_by": _l("Serial number of the replacement"), "version": _l("Version"),
     "code_version": _l("Code version"), "reconciled": _l("Reconciled"), "differences": _l("Differences"),
     "publication": _l("For publication"),

@@ -32,3 +32,6 @@ payroll_status_changed = _signals.signal("payroll-status-changed")
 
 #: sender: None; kwargs: payroll_ids (the payrolls whose lines a bank statement settled), actor.
 payment_lines_settled = _signals.signal("payment-lines-settled")
+
+#: sender: the Household; kwargs: person_ids (those who joined), on (date), actor. Sent when people join a household.
+household_members_joined = _signals.signal("household-members-joined")

@@ -25,7 +25,7 @@ from modules.registration.models import (
     Purpose,
     Relation,
 )
-from webapp import audit
+from webapp import audit, signals
 from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.timeutil import utcnow
@@ -68,6 +68,7 @@ def change_members(household: Household, joining: list[Joining], leaving: list[P
     audit.record("household.members_changed", "household", household.id,
                  {"joined": [item.person.pin for item in joining], "left": [person.pin for person in leaving],
                   "date": on.isoformat()}, actor=actor)
+    signals.household_members_joined.send(household, person_ids=[i.person.id for i in joining], on=on, actor=actor)
 
 
 def open_reassessment(household: Household, applicant: Person, members: list[tuple[Person, Relation]],

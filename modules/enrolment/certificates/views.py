@@ -18,7 +18,11 @@ KEYS_MAX_AGE = 3600
 
 
 def jwks():
-    response = jsonify(keys.jwks())
+    """One key set for everything SRSP signs: certificates, and DCI messages (its registries' answers)."""
+    from modules.dci.messages import keyring
+
+    document = keys.jwks()
+    response = jsonify({"keys": [*document["keys"], keyring().jwk()]})
     response.mimetype = "application/jwk-set+json"
     response.headers["Cache-Control"] = f"public, max-age={KEYS_MAX_AGE}"
     response.headers["Access-Control-Allow-Origin"] = "*"

@@ -1,0 +1,17 @@
+"""URL map of the DCI registry server: the Social Registry, the ID & Beneficiary Registry and the token endpoint.
+
+Called by other systems with bearer tokens and message signatures, never with cookies: the app exempts `bp` from
+CSRF protection.
+"""
+
+from flask import Blueprint
+
+from modules.dci import controllers, events  # noqa: F401  (events: notifies subscribers)
+
+bp = Blueprint("dci", __name__)
+bp.add_url_rule("/dci/oauth2/client/token", "token", controllers.token, methods=["POST"])
+for _registry in ("social", "ibr"):
+    for _endpoint in (controllers.SYNC_SEARCH, controllers.SEARCH, controllers.SUBSCRIBE, controllers.UNSUBSCRIBE,
+                      controllers.TXN_STATUS, controllers.SYNC_TXN_STATUS):
+        _view = controllers.registry_view(_registry, _endpoint)
+        bp.add_url_rule(f"/dci/{_registry}{_endpoint}", _view.__name__, _view, methods=["POST"])
