@@ -81,6 +81,7 @@ def _import_models() -> None:
     import modules.payments.models  # noqa: F401
     import modules.portal.models  # noqa: F401
     import modules.registration.models  # noqa: F401
+    import modules.reporting.adhoc.models  # noqa: F401
     import modules.reporting.models  # noqa: F401
     import webapp.jobs  # noqa: F401  (installs the after-commit job dispatch)
     import webapp.models  # noqa: F401
