@@ -25,6 +25,8 @@ TXN_STATUS, SYNC_TXN_STATUS = "/registry/txn/status", "/registry/sync/txn/status
 
 
 def _body() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise DciError("err.request.bad", "Content-Type must be application/json", status=415)
     try:
         body = read_json(request.get_data(cache=True) or b"null")
     except InputRefused as refused:
@@ -114,6 +116,9 @@ def _sync_search(registry: str):
 def _search(registry: str):
     def handle(client: DciClient, envelope: dict):
         url = _callback_url(client, envelope)
+        problem = operations.search_problem(client, envelope)
+        if problem:  # what would only be rejected later is refused now, while the sender waits for the answer
+            raise DciError("err.request.bad", problem)
         txn = operations.start_transaction(client, registry, "search", envelope, url)
         enqueue(tasks.answer_search, subject=f"dci_transaction:{txn.id}", transaction=txn.id)
         return _acked(registry, SEARCH, txn.correlation_id)

@@ -38,12 +38,13 @@ _schemas = DCISchemas()
 class DciError(Exception):
     """A request refused before any business processing; `code` is one of `STATUS`."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         if code not in STATUS:
             raise ValueError(f"{code!r} is not a DCI error code")
         super().__init__(message)
         self.code = code
         self.message = message[:MAX_MESSAGE]
+        self.status = status or STATUS[code]
 
 
 def schemas() -> DCISchemas:
@@ -61,7 +62,7 @@ def error_body(code: str, message: str, correlation_id: str | None = None) -> di
 
 def error_response(error: DciError):
     response = jsonify(error_body(error.code, error.message))
-    response.status_code = STATUS[error.code]
+    response.status_code = error.status
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="dci"'
     return response

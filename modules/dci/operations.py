@@ -128,6 +128,19 @@ def search(client: DciClient, registry: str, envelope: dict, correlation_id: str
             "search_response": items}
 
 
+def search_problem(client: DciClient, envelope: dict) -> str | None:
+    """Why an async search cannot be answered (bad pagination, a query type not allowed), else None."""
+    for item in envelope["message"]["search_request"]:
+        criteria = item["search_criteria"]
+        try:
+            _page(criteria)
+        except _Rejected as rejected:
+            return f"{item['reference_id']}: {rejected.message}"
+        if criteria.get("query_type") not in (client.allowed_query_types or []):
+            return f"{item['reference_id']}: query_type {criteria.get('query_type')!r} is not allowed"
+    return None
+
+
 def start_transaction(client: DciClient, registry: str, txn_type: str, envelope: dict,
                       callback_url: str | None) -> DciTransaction:
     txn = DciTransaction(client_id=client.id, registry_type=registry, txn_type=txn_type,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -186,8 +187,6 @@ def test_the_key_set_publishes_certificate_and_dci_keys(http):
 
 
 def test_the_cli_registers_a_sender_and_prints_its_credentials(app, http, tmp_path):
-    import json
-
     keys = Keyring.generate("cli-sender")
     (tmp_path / "key.json").write_text(json.dumps(keys.jwk()))
     result = app.test_cli_runner().invoke(args=[
@@ -199,3 +198,18 @@ def test_the_cli_registers_a_sender_and_prints_its_credentials(app, http, tmp_pa
         "grant_type": "client_credentials", "client_id": printed["client_id"],
         "client_secret": printed["client_secret"]})
     assert token.status_code == 200 and token.get_json()["token_type"] == "Bearer"
+
+
+def test_a_body_that_is_not_declared_json_is_refused(http, sender):
+    body = json.dumps(sender.keys.sign(sender.envelope("search", search_message(by_pin("12345678901234")))))
+    response = http.post(SYNC, data=body, content_type="text/plain",
+                         headers={"Authorization": f"Bearer {sender.token}"})
+    _assert_error(response, 415, "err.request.bad")
+
+
+@pytest.mark.parametrize(("size", "number"), [(0, 1), (10, 0), (-1, 1), (101, 1)])
+def test_async_search_refuses_bad_pagination_before_acknowledging(http, size, number):
+    sender = Sender(http, "pager", callback_urls=["http://127.0.0.1:9/cb"])
+    criteria = by_pin("12345678901234", pagination={"page_size": size, "page_number": number})
+    request = sender.envelope("search", search_message(criteria), sender_uri="http://127.0.0.1:9/cb")
+    _assert_error(sender.post(f"{SOCIAL}/search", request), 400, "err.request.bad")
