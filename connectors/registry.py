@@ -4,6 +4,18 @@ Configuration (`app.config["SOURCES"]`, from the env var SRSP_SOURCES as JSON) i
 plus "*" for all of them; each section may set `base_url` and the resilience keys of
 connectors.transport.resilience (timeout, retry, breaker, concurrency, cache). The default base URL is the
 simulator's (SRSP_SOURCES_URL, default http://127.0.0.1:5001), so a fresh `make run` works with no set-up.
+
+The civil registry (DCI) reads more keys of its section; the defaults are DCI over X-Road as before:
+
+- `xroad` (default true): the DCI paths go below the X-Road service path with X-Road headers; false: `base_url` is
+  a plain DCI server's, e.g. `https://crvs.example/dci/crvs` (its paths `/registry/sync/search`, ...).
+- `jwks_url` (default `{base_url}/.well-known/jwks.json`; `null`: none, e.g. when the registry does not sign)
+  and `dci_receiver_id` (default `civil-registry`): whose keys sign the registry's messages.
+- `token` (a bearer token) or `oauth2` (`{"token_url", "client_id", "client_secret", "scope"?}`: client
+  credentials as in the DCI authz spec); neither: no `Authorization` header.
+- `accept_unsigned` (default false): replies without a signature are accepted (signed ones must still verify).
+- `search` (`sync`, the default, or `async`) with `callback_url`: our on-search receiver as the registry reaches
+  it (`https://srsp.example/api/v1/dci/on-search`), and `async_timeout` (seconds, default 30).
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ from flask import current_app
 
 from connectors.catalog import CLIENT_ID, SOURCES
 from connectors.sources import CONNECTORS
-from connectors.transport.dci import DCIClient, Keyring
+from connectors.transport.dci import DCIClient, DCITransport, Keyring, bearer_from_config
 from connectors.transport.resilience import SourcePolicy
 from connectors.transport.xroad import XRoadClient
 
@@ -45,12 +57,29 @@ def build(config: dict, default_url: str, keyring: Keyring, http: httpx.Client |
         transport = XRoadClient(section.get("base_url", default_url), CLIENT_ID, source.service_id, policy, http)
         connector = CONNECTORS[source.name](transport)
         if source.protocol == "dci":
-            receiver = section.get("dci_receiver_id", "civil-registry")
-            connector = CONNECTORS[source.name](DCIClient(transport, keyring, receiver))
-            connector.trust_from(section.get("jwks_url", transport.base_url + "/.well-known/jwks.json"), receiver,
-                                 keyring, http)
+            connector = _dci_connector(source, section, policy, keyring, http, default_url)
         built[source.name] = connector
     return built
+
+
+def _dci_connector(source, section: dict, policy: SourcePolicy, keyring: Keyring, http: httpx.Client,
+                   default_url: str):
+    """The civil registry's connector: DCI over X-Road by default, or a plain DCI server (see the module doc)."""
+    transport = DCITransport(section.get("base_url", default_url), CLIENT_ID, source.service_id, policy, http,
+                             xroad=bool(section.get("xroad", True)),
+                             auth=bearer_from_config(section.get("token"), section.get("oauth2")))
+    mode = section.get("search", "sync")
+    if mode not in ("sync", "async"):
+        raise ValueError(f"sources.{source.name}.search must be 'sync' or 'async', not {mode!r}")
+    receiver = section.get("dci_receiver_id", "civil-registry")
+    client = DCIClient(transport, keyring, receiver, accept_unsigned=bool(section.get("accept_unsigned", False)),
+                       async_search=mode == "async", callback_url=section.get("callback_url"),
+                       async_timeout=float(section.get("async_timeout", 30)))
+    connector = CONNECTORS[source.name](client)
+    jwks_url = section.get("jwks_url", transport.base_url + "/.well-known/jwks.json")
+    if jwks_url:
+        connector.trust_from(jwks_url, receiver, keyring, http)
+    return connector
 
 
 def _keyring(app) -> Keyring:

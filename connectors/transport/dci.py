@@ -8,7 +8,14 @@ Registry OpenAPI specs in `dci_schemas/`). This module builds and parses the mes
 - subscribe to vital events (`/registry/subscribe`) and receive notifications (`/registry/notify`):
   `build_subscribe_request`, `parse_ack`, `parse_notify`; for the simulator, `build_ack`, `build_on_subscribe`,
   `build_notify`;
-- `DCIClient`: the above over an `XRoadClient` (DCI over X-Road, so one source policy governs both).
+- async search (`/registry/search`, results by `on-search` callback), unsubscribe, txn status:
+  `build_unsubscribe_request`, `build_txn_status_request`, `receive_on_search`, `receive_on_subscribe`; for the
+  simulator, `build_on_unsubscribe`, `build_txn_on_status`; `callback_url` says where a callback goes;
+- `DCIClient`: the above over an `XRoadClient` (DCI over X-Road, so one source policy governs both) or a
+  `DCITransport` (the same, or a plain DCI server without the X-Road service path, with a bearer token that is
+  fixed or obtained by OAuth2 client credentials);
+- `event_kind`: births and deaths under the spellings in use (`BIRTH`, `LiveBirth`, the namespaced codes);
+  `error_body`: 4xx bodies that are both the spec's `errors` and an ERR acknowledgement.
 
 Signatures
 ----------
@@ -64,7 +71,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from connectors.transport.errors import SignatureInvalid, SourceMalformed, SourceNotFound, SourceRejected
+from connectors.transport.errors import (
+    SignatureInvalid,
+    SourceMalformed,
+    SourceNotFound,
+    SourceRejected,
+    SourceTimeout,
+    SourceUnavailable,
+)
+from connectors.transport.xroad import XRoadClient
 
 VERSION = "1.0.0"
 NAMESPACE = "spdci"
@@ -1011,6 +1026,202 @@ def receive_notify(envelope: Any, *, keyring: Keyring, schemas: DCISchemas | Non
     return parse_notify(envelope)
 
 
+def receive_on_search(envelope: Any, *, keyring: Keyring | None, schemas: DCISchemas | None = None,
+                      registry: str = "crvs", source: str | None = None, accept_unsigned: bool = False
+                      ) -> SearchResponse:
+    """(on-search receiver) verify (an unsigned one only if `accept_unsigned`), validate and parse an on-search."""
+    signed = isinstance(envelope, Mapping) and bool(envelope.get("signature"))
+    open_envelope(envelope, keyring=keyring if signed or not accept_unsigned else None, schemas=schemas,
+                  registry=registry, endpoint=ON_SEARCH, part="request", source=source)
+    return parse_search_response(envelope)
+
+
+def receive_on_subscribe(envelope: Any, *, keyring: Keyring | None, schemas: DCISchemas | None = None,
+                         registry: str = "crvs", source: str | None = None, accept_unsigned: bool = False
+                         ) -> dict[str, str]:
+    """(on-subscribe receiver) verify, validate and parse an on-subscribe: {reference_id: subscription code}."""
+    signed = isinstance(envelope, Mapping) and bool(envelope.get("signature"))
+    open_envelope(envelope, keyring=keyring if signed or not accept_unsigned else None, schemas=schemas,
+                  registry=registry, endpoint=ON_SUBSCRIBE, part="request", source=source)
+    return parse_on_subscribe(envelope)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transport to a plain DCI server, and its bearer tokens
+# --------------------------------------------------------------------------------------------------------------
+
+
+class BearerToken:
+    """A fixed bearer token, given by the registry's operator."""
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ValueError("a bearer token cannot be empty")
+        self._token = token
+
+    def token(self, http) -> str:
+        return self._token
+
+    def invalidate(self) -> None:
+        """A fixed token cannot be renewed."""
+
+
+class OAuth2ClientCredentials:
+    """Bearer tokens from the registry's token endpoint (`POST /oauth2/client/token` of the DCI authz spec, RFC
+    6749 client credentials, form-encoded), kept until shortly before they expire and renewed after a 401."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, scope: str | None = None, *,
+                 clock: Callable[[], float] = time.monotonic, timeout: float = 10.0) -> None:
+        if not (token_url and client_id and client_secret):
+            raise ValueError("OAuth2 client credentials need token_url, client_id and client_secret")
+        self.token_url, self.client_id, self._secret, self.scope = token_url, client_id, client_secret, scope
+        self._clock = clock
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def token(self, http) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._expires:
+                self._token, lifetime = self._fetch(http)
+                self._expires = self._clock() + max(lifetime - 30, lifetime / 2)
+            return self._token
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+    def _fetch(self, http) -> tuple[str, float]:
+        form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self._secret}
+        if self.scope:
+            form["scope"] = self.scope
+        try:
+            response = http.post(self.token_url, data=form, headers={"Accept": "application/json"},
+                                 timeout=self._timeout)
+        except Exception as exc:  # httpx errors: the token endpoint is down, as the registry would be
+            raise SourceUnavailable(f"token endpoint {self.token_url}: {exc}", request_sent=False) from exc
+        if response.status_code >= 500:
+            raise SourceUnavailable(f"token endpoint answered HTTP {response.status_code}",
+                                    status_code=response.status_code)
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        token = body.get("access_token") if isinstance(body, Mapping) else None
+        if response.status_code != 200 or not isinstance(token, str) or not token:
+            raise SourceRejected(f"token endpoint refused the client credentials (HTTP {response.status_code})",
+                                 status_code=response.status_code)
+        expires_in = body.get("expires_in")
+        return token, float(expires_in) if isinstance(expires_in, int | float) and expires_in > 0 else 300.0
+
+
+def bearer_from_config(token: str | None = None, oauth2: Mapping[str, Any] | None = None):
+    """The bearer token source a connector's section configures: `token`, or `oauth2` {token_url, client_id,
+    client_secret, scope?}; None when neither is set."""
+    if token and oauth2:
+        raise ValueError("configure either a bearer token or OAuth2 client credentials, not both")
+    if token:
+        return BearerToken(token)
+    if oauth2:
+        return OAuth2ClientCredentials(oauth2.get("token_url", ""), oauth2.get("client_id", ""),
+                                       oauth2.get("client_secret", ""), oauth2.get("scope"))
+    return None
+
+
+class DCITransport(XRoadClient):
+    """`XRoadClient` for DCI: below the X-Road service path with X-Road headers (`xroad=True`, as a security
+    server wants), or directly below `base_url` as a plain DCI server (`xroad=False`), with a bearer token when
+    `auth` is given. Both go through the source's policy (retries, breaker, cache) alike."""
+
+    def __init__(self, base_url: str, client_id: str, service: str, policy=None, http=None, *, xroad: bool = True,
+                 auth: BearerToken | OAuth2ClientCredentials | None = None) -> None:
+        super().__init__(base_url, client_id, service, policy, http)
+        self.xroad = xroad
+        self.auth = auth
+
+    def url(self, path_suffix: str = "") -> str:
+        full = super().url(path_suffix)  # checked and encoded there
+        if self.xroad:
+            return full
+        return self.base_url + full[len(self.base_url) + len(self.service.path()):]
+
+    def headers(self, request_id: str, user_id: str | None = None, issue: str | None = None) -> dict[str, str]:
+        headers = super().headers(request_id, user_id, issue) if self.xroad else {"Accept": "application/json"}
+        if self.auth is not None:
+            try:
+                headers["Authorization"] = f"Bearer {self.auth.token(self._http)}"
+            except (SourceUnavailable, SourceRejected) as error:
+                error.source, error.request_id = self.source, request_id
+                raise
+        return headers
+
+    def _interpret(self, response, request_id: str, request_ids: tuple[str, ...]):
+        if response.status_code == 401 and self.auth is not None:
+            self.auth.invalidate()  # an expired or revoked token: the next call asks for a new one
+        if not self.xroad and response.status_code >= 400:
+            errors = _dci_errors(response)
+            if errors:
+                error = (SourceUnavailable if response.status_code >= 500 or response.status_code == 429
+                         else SourceRejected)
+                raise error(f"HTTP {response.status_code}: {errors}", source=self.source, request_id=request_id,
+                            status_code=response.status_code)
+        return super()._interpret(response, request_id, request_ids)
+
+
+def _dci_errors(response) -> str | None:
+    """The codes and messages of a DCI error body (`errors`, or an ERR ack's `error`), if it is one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, Mapping):
+        return None
+    items = body.get("errors") if isinstance(body.get("errors"), list) else []
+    if not items and isinstance(body.get("message"), Mapping) and isinstance(body["message"].get("error"), Mapping):
+        items = [body["message"]["error"]]
+    found = [f"{item.get('code')}: {item.get('message')}" for item in items if isinstance(item, Mapping)]
+    return "; ".join(found)[:500] or None
+
+
+class PendingSearches:
+    """Async searches waiting for their on-search, by transaction id, in this process: the client waits, the
+    on-search receiver delivers. A reply for a transaction nobody waits for is dropped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, tuple[threading.Event, list[Any]]] = {}
+
+    def expect(self, transaction_id: str) -> None:
+        with self._lock:
+            self._waiting[transaction_id] = (threading.Event(), [])
+
+    def deliver(self, transaction_id: str, envelope: Any) -> bool:
+        with self._lock:
+            waiting = self._waiting.get(transaction_id)
+        if waiting is None:
+            return False
+        waiting[1].append(envelope)
+        waiting[0].set()
+        return True
+
+    def wait(self, transaction_id: str, timeout: float) -> Any:
+        """The on-search envelope, or None after `timeout` seconds; the transaction is forgotten either way."""
+        with self._lock:
+            waiting = self._waiting.get(transaction_id)
+        try:
+            if waiting is None or not waiting[0].wait(timeout):
+                return None
+            return waiting[1][0]
+        finally:
+            with self._lock:
+                self._waiting.pop(transaction_id, None)
+
+    def forget(self, transaction_id: str) -> None:
+        with self._lock:
+            self._waiting.pop(transaction_id, None)
+
+
+PENDING_SEARCHES = PendingSearches()
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Client
 # --------------------------------------------------------------------------------------------------------------
@@ -1030,11 +1241,21 @@ class DCISearch:
 
 
 class DCIClient:
-    """DCI sync search and subscribe over an `XRoadClient` (the DCI paths go below the X-Road service)."""
+    """DCI search and subscribe over an `XRoadClient` or a `DCITransport` (below the X-Road service, or a plain
+    DCI server).
+
+    `accept_unsigned`: a reply without a signature is accepted (one that is signed must still verify) -- for a
+    registry that does not sign, or whose transport signs for it. `async_search`: searches go to
+    `/registry/search` with `sender_uri=callback_url` (our on-search receiver) and wait up to `async_timeout`
+    seconds for the on-search, which the receiver hands over through `pending` (`PENDING_SEARCHES`)."""
 
     def __init__(self, transport, keyring: Keyring, receiver_id: str, *, registry: str = "crvs",
                  schemas: DCISchemas | None = None, reg_type: str | None = None,
-                 reg_record_type: str | None = None, verify_signatures: bool = True, validate: bool = True) -> None:
+                 reg_record_type: str | None = None, verify_signatures: bool = True, validate: bool = True,
+                 accept_unsigned: bool = False, async_search: bool = False, callback_url: str | None = None,
+                 async_timeout: float = 30.0, pending: PendingSearches | None = None) -> None:
+        if async_search and not callback_url:
+            raise ValueError("an async search needs the URL of our on-search receiver (callback_url)")
         self.transport = transport
         self.keyring = keyring
         self.receiver_id = receiver_id
@@ -1043,6 +1264,19 @@ class DCIClient:
         self.reg_type = reg_type
         self.reg_record_type = reg_record_type
         self.verify_signatures = verify_signatures
+        self.accept_unsigned = accept_unsigned
+        self.async_search = async_search
+        self.callback_url = callback_url
+        self.async_timeout = float(async_timeout)
+        self.pending = pending or PENDING_SEARCHES
+
+    def reply_keyring(self, envelope: Any) -> Keyring | None:
+        """The keyring to verify a reply with; None when it is not to be verified (unsigned and accepted)."""
+        if not self.verify_signatures:
+            return None
+        if self.accept_unsigned and not (isinstance(envelope, Mapping) and envelope.get("signature")):
+            return None
+        return self.keyring
 
     @property
     def source(self) -> str:
@@ -1051,6 +1285,8 @@ class DCIClient:
     def search(self, queries: Iterable[IdQuery | tuple[str, str]], *, user_id: str | None = None,
                issue: str | None = None) -> DCISearch:
         queries = _as_queries(queries)
+        if self.async_search:
+            return self._search_async(queries, user_id=user_id, issue=issue)
         envelope = self.keyring.sign(build_search_request(
             self.keyring.sender_id, self.receiver_id, queries, reg_type=self.reg_type,
             reg_record_type=self.reg_record_type))
@@ -1059,7 +1295,7 @@ class DCIClient:
         transaction_id = envelope["message"]["transaction_id"]
 
         def check(body: Any) -> None:  # inside the attempt: a bad answer is that attempt's failure, never cached
-            open_envelope(body, keyring=self.keyring if self.verify_signatures else None, schemas=self.schemas,
+            open_envelope(body, keyring=self.reply_keyring(body), schemas=self.schemas,
                           registry=self.registry, endpoint=SYNC_SEARCH, part="response", source=self.source)
             if parse_search_response(body).transaction_id != transaction_id:
                 raise SourceMalformed("on-search transaction_id does not match the request")
@@ -1074,6 +1310,49 @@ class DCIClient:
                                                           reference_id=queries[0].reference_id)])
         by_ref = {q.reference_id: q for q in queries}
         return DCISearch(response, by_ref, result)
+
+    def _search_async(self, queries: list[IdQuery], *, user_id: str | None, issue: str | None) -> DCISearch:
+        """ACK now, on-search later (to our receiver): wait for it here, then check it as a sync answer."""
+        envelope = self.keyring.sign(build_search_request(
+            self.keyring.sender_id, self.receiver_id, queries, reg_type=self.reg_type,
+            reg_record_type=self.reg_record_type, sender_uri=self.callback_url))
+        if self.schemas is not None:
+            self.schemas.validate_outgoing(self.registry, SEARCH, envelope, part="request")
+        transaction_id = envelope["message"]["transaction_id"]
+        self.pending.expect(transaction_id)
+        try:
+            result = self.transport.post(SEARCH, json=envelope, user_id=user_id, issue=issue,
+                                         check=self._ack_check(SEARCH))
+            ack = parse_ack(result.json)
+            if ack.ack_status != "ACK":
+                raise SourceRejected(f"search refused: {ack.ack_status} {ack.error_code or ''} "
+                                     f"{ack.error_message or ''}".strip(), source=self.source,
+                                     request_id=result.request_id)
+            body = self.pending.wait(transaction_id, self.async_timeout)
+        finally:
+            self.pending.forget(transaction_id)
+        if body is None:
+            raise SourceTimeout(f"no on-search within {self.async_timeout:g} s", source=self.source,
+                                request_id=result.request_id)
+        response = parse_search_response(body)
+        return DCISearch(response, {q.reference_id: q for q in queries}, result)
+
+    def _ack_check(self, endpoint: str) -> Callable[[Any], None]:
+        def check(body: Any) -> None:
+            if self.schemas is not None:
+                self.schemas.validate_incoming(self.registry, endpoint, body, part="response", source=self.source)
+            parse_ack(body)
+        return check
+
+    def receive_on_search(self, envelope: Any) -> bool:
+        """(Our on-search receiver) check an on-search and hand it to the search waiting for it; False when no
+        search of this process waits for it. Raises `SignatureInvalid`, `SourceMalformed`."""
+        response = receive_on_search(envelope, keyring=self.reply_keyring(envelope), schemas=self.schemas,
+                                     registry=self.registry, source=self.source)
+        if response.sender_id != self.receiver_id:
+            raise SignatureInvalid(f"on-search from {response.sender_id!r}, not {self.receiver_id!r}",
+                                   source=self.source)
+        return self.pending.deliver(response.transaction_id, envelope)
 
     def search_one(self, id_type: str, value: str, *, user_id: str | None = None, issue: str | None = None
                    ) -> tuple[list[dict[str, Any]], Any]:
@@ -1102,17 +1381,27 @@ class DCIClient:
             reg_type=self.reg_type, filter=filter))
         if self.schemas is not None:
             self.schemas.validate_outgoing(self.registry, SUBSCRIBE, envelope, part="request")
-        def check(body: Any) -> None:
-            if self.schemas is not None:
-                self.schemas.validate_incoming(self.registry, SUBSCRIBE, body, part="response", source=self.source)
-            parse_ack(body)
-
-        result = self.transport.post(SUBSCRIBE, json=envelope, user_id=user_id, check=check)
+        result = self.transport.post(SUBSCRIBE, json=envelope, user_id=user_id, check=self._ack_check(SUBSCRIBE))
         ack = parse_ack(result.json)
         if ack.ack_status == "ERR":
             raise SourceRejected(f"subscribe refused: {ack.error_code} {ack.error_message or ''}".strip(),
                                  source=self.source, request_id=result.request_id)
         return ack, envelope
+
+    def unsubscribe(self, codes: Sequence[str], *, sender_uri: str | None = None, user_id: str | None = None
+                    ) -> Ack:
+        """Ask the registry to end the subscriptions with these codes (the on-unsubscribe goes to `sender_uri`)."""
+        envelope = self.keyring.sign(build_unsubscribe_request(self.keyring.sender_id, self.receiver_id, codes,
+                                                               sender_uri=sender_uri))
+        if self.schemas is not None:
+            self.schemas.validate_outgoing(self.registry, UNSUBSCRIBE, envelope, part="request")
+        result = self.transport.post(UNSUBSCRIBE, json=envelope, user_id=user_id,
+                                     check=self._ack_check(UNSUBSCRIBE))
+        ack = parse_ack(result.json)
+        if ack.ack_status == "ERR":
+            raise SourceRejected(f"unsubscribe refused: {ack.error_code} {ack.error_message or ''}".strip(),
+                                 source=self.source, request_id=result.request_id)
+        return ack
 
 
 __all__ = [
@@ -1130,8 +1419,13 @@ __all__ = [
     "TXN_ON_STATUS",
     "TXN_STATUS",
     "UNSUBSCRIBE",
+    "PENDING_SEARCHES",
     "Ack",
+    "BearerToken",
     "DCIClient",
+    "DCITransport",
+    "OAuth2ClientCredentials",
+    "PendingSearches",
     "DCISchemaError",
     "DCISchemas",
     "DCISearch",
@@ -1166,6 +1460,9 @@ __all__ = [
     "parse_on_subscribe",
     "parse_search_response",
     "parse_signature",
+    "bearer_from_config",
     "receive_notify",
+    "receive_on_search",
+    "receive_on_subscribe",
     "signing_string",
 ]
