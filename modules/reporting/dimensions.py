@@ -185,13 +185,17 @@ class Labels:
 
     def _reason(self, code: str, indicator: str | None) -> str:
         if indicator == "refusal_reasons":
-            return self.rules().get(code, code)
+            # A rule's title names the condition a family must meet; as a reason for refusal it was not met.
+            return self._not_met(self.rules().get(code, code))
         catalogs = [_REASONS_OF[indicator]] if indicator in _REASONS_OF else [ENTRY_REASONS, EXIT_REASONS,
                                                                                CASE_KINDS]
         for catalog in catalogs:
             if code in catalog:
                 return self._text(catalog[code])
-        return self.rules().get(code, code)
+        return self._not_met(self.rules().get(code, code))
+
+    def _not_met(self, condition: str) -> str:
+        return self._text(_l("Not met: %(condition)s", condition=condition))
 
 
 def label(dimension: str, value, language: str | None = None, indicator: str | None = None) -> str:

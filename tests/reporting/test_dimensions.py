@@ -38,7 +38,7 @@ def test_fixed_values_in_english():
     ("exits", "term_ended", "granted period ended"),
     ("cases_received", "update", "Update of circumstances"),
     ("cases_overdue", "appeal", "Appeal"),
-    ("refusal_reasons", "income_above_threshold", "Income per person within the threshold"),
+    ("refusal_reasons", "income_above_threshold", "Not met: Income per person within the threshold"),
 ])
 def test_reasons_read_by_what_the_indicator_puts_there(indicator, code, word):
     assert Labels("en").value("reason", code, indicator) == word
@@ -50,11 +50,12 @@ def test_every_reason_code_has_a_word():
         assert labels.value("reason", code) != code
 
 
-def test_refusal_rules_take_the_pack_title_in_the_language():
+def test_refusal_rules_take_the_pack_title_in_the_language_as_a_condition_not_met():
     assert Labels("ru").value("reason", "income_above_threshold", "refusal_reasons") == \
-        "Доход на члена семьи не выше порога"
-    assert Labels("uz").value("reason", "car_too_new", "refusal_reasons") == "Chegaradan yangi yengil avtomobil yoʻq"
-    assert Labels("en").value("reason", "no_such_rule", "refusal_reasons") == "no_such_rule"
+        "Не выполнено: Доход на члена семьи не выше порога"
+    assert Labels("uz").value("reason", "car_too_new", "refusal_reasons") == \
+        "Bajarilmagan: Chegaradan yangi yengil avtomobil yoʻq"
+    assert Labels("en").value("reason", "no_such_rule", "refusal_reasons") == "Not met: no_such_rule"
 
 
 def test_programmes_regions_and_districts_are_named_from_their_rows():
