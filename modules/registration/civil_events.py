@@ -2,6 +2,10 @@
 
 - `srsp sources subscribe --callback-url URL` subscribes to live births and deaths at the civil registry through
   the civil-registry connector's `DCIClient` (our signed subscribe request; `sender_uri` is the callback URL).
+- `POST /api/v1/dci/on-search` receives the results of an async search (a civil registry configured with
+  `search: async`, connectors/registry.py) and hands them to the search waiting for them in this process;
+  `POST /api/v1/dci/on-subscribe` receives the registry's confirmation of a subscription (its codes are logged).
+  Both check the registry's signature (an unsigned one only when the source accepts unsigned replies).
 - `POST /api/v1/dci/notify` (`bp`) receives the signed notify the registry then sends: the signature is checked
   with our keyring, trusting the civil registry's published JWKS (the connector's own trust set-up), and it must be
   the civil registry that signed. A death sets `Person.death_date` of a person the registry knows (other PINs are
@@ -13,7 +17,7 @@
   notified for the first time is sent as `person_birth_notified`, with the parent's PIN the record carries: the
   alerts open one case proposing the child allowance when the parent's household receives benefits.
 
-The route is called by the registry, not by a browser: the app must exempt `bp` from CSRF protection. The signed
+The routes are called by the registry, not by a browser: the app must exempt `bp` from CSRF protection. The signed
 transport (envelopes, signatures, acks) is the connector's, in connectors/transport/dci.py.
 """
 
@@ -28,7 +32,18 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from connectors.registry import connectors_for
-from connectors.transport.dci import EVENT_BIRTH, EVENT_DEATH, NOTIFY, NotifyEvent, build_ack, receive_notify
+from connectors.transport.dci import (
+    EVENT_BIRTH,
+    EVENT_DEATH,
+    NOTIFY,
+    ON_SEARCH,
+    ON_SUBSCRIBE,
+    NotifyEvent,
+    build_ack,
+    event_kind,
+    receive_notify,
+    receive_on_subscribe,
+)
 from connectors.transport.errors import SignatureInvalid, SourceError
 from modules.registration.models import Person
 from webapp import audit, signals
@@ -38,9 +53,10 @@ from webapp.models.audit import AuditEvent
 
 SOURCE = "civil_registry"
 NOTIFY_PATH = "/api/v1/dci/notify"
+ON_SEARCH_PATH = "/api/v1/dci/on-search"
+ON_SUBSCRIBE_PATH = "/api/v1/dci/on-subscribe"
 DEATH_RECORDED = "person.death_recorded"
 BIRTH_NOTIFIED = "person.birth_notified"
-_KINDS = {EVENT_BIRTH: "birth", EVENT_DEATH: "death"}
 
 bp = Blueprint("civil_events", __name__)
 
@@ -57,7 +73,7 @@ def _event(event: NotifyEvent) -> tuple[str, str, date, str | None] | None:
     """(kind, PIN, date, related PIN) of a birth or death; None for another event type. Raises `_Malformed`.
 
     A birth's related PIN is the mother's (the civil registry's record of a birth names the child and the mother)."""
-    kind = _KINDS.get(event.event_type or "") or event.record.get("event")
+    kind = event_kind(event.event_type) or event.record.get("event")
     if kind not in ("birth", "death"):
         return None
     pin, when = event.record.get("pin"), event.record.get("date")
@@ -73,23 +89,86 @@ def _event(event: NotifyEvent) -> tuple[str, str, date, str | None] | None:
         raise _Malformed(f"event {event.reference_id}: bad date {when!r}") from exc
 
 
-@bp.post(NOTIFY_PATH)
-def notify():
+def _envelope(kind: str):
+    """The request's DCI envelope, or the error response to send."""
     try:
         envelope = read_json(request.get_data(cache=False) or b"null")
     except InputRefused as refused:
-        return _error(400, "err.request.bad", refused.message)
+        return None, _error(400, "err.request.bad", refused.message)
     except (ValueError, UnicodeDecodeError):
         envelope = None
     if not isinstance(envelope, dict):
-        return _error(400, "err.request.bad", "the body must be a DCI notify envelope (JSON object)")
+        return None, _error(400, "err.request.bad", f"the body must be a DCI {kind} envelope (JSON object)")
+    return envelope, None
+
+
+def _trusted_connector(kind: str):
+    """The civil registry's connector with the registry's keys loaded, or the error response to send."""
     connector = connectors_for(current_app)[SOURCE]
-    client = connector.client
     try:
         connector._ensure_trust()  # the civil registry's JWKS, fetched once (as before the first search)
     except (httpx.HTTPError, ValueError) as exc:
-        current_app.logger.warning("DCI notify: cannot load the civil registry's keys: %s", exc)
-        return _error(503, "err.service.unavailable", "cannot load the civil registry's signing keys")
+        current_app.logger.warning("DCI %s: cannot load the civil registry's keys: %s", kind, exc)
+        return None, _error(503, "err.service.unavailable", "cannot load the civil registry's signing keys")
+    return connector, None
+
+
+@bp.post(ON_SEARCH_PATH)
+def on_search():
+    """The results of an async search (the connector's `search: async`), handed to the search waiting for them."""
+    envelope, refused = _envelope("on-search")
+    connector, unavailable = (None, None) if refused else _trusted_connector("on-search")
+    if refused or unavailable:
+        return refused or unavailable
+    client = connector.client
+    try:
+        delivered = client.receive_on_search(envelope)
+    except SignatureInvalid as exc:
+        current_app.logger.warning("DCI on-search refused: %s", exc)
+        return _error(401, "err.signature.invalid", str(exc))
+    except SourceError as exc:
+        return _error(400, "err.request.bad", str(exc))
+    if not delivered:  # late (the search gave up) or for another worker: acknowledged, and dropped
+        current_app.logger.info("DCI on-search %s: no search waits for it", envelope["message"].get("transaction_id"))
+    ack = build_ack(correlation_id=envelope["message"].get("correlation_id"))
+    if client.schemas is not None:
+        client.schemas.validate_outgoing(client.registry, ON_SEARCH, ack, part="response")
+    return jsonify(ack)
+
+
+@bp.post(ON_SUBSCRIBE_PATH)
+def on_subscribe():
+    """The civil registry confirms a subscription (`srsp sources subscribe`) with its codes: logged, acknowledged."""
+    envelope, refused = _envelope("on-subscribe")
+    connector, unavailable = (None, None) if refused else _trusted_connector("on-subscribe")
+    if refused or unavailable:
+        return refused or unavailable
+    client = connector.client
+    try:
+        codes = receive_on_subscribe(envelope, keyring=client.reply_keyring(envelope), schemas=client.schemas,
+                                     registry=client.registry, source=SOURCE)
+    except SignatureInvalid as exc:
+        current_app.logger.warning("DCI on-subscribe refused: %s", exc)
+        return _error(401, "err.signature.invalid", str(exc))
+    except SourceError as exc:
+        return _error(400, "err.request.bad", str(exc))
+    if envelope["header"].get("sender_id") != client.receiver_id:
+        return _error(401, "err.sender_id.invalid", f"on-subscribe is accepted from {client.receiver_id!r} only")
+    current_app.logger.info("DCI on-subscribe %s: subscription codes %s", envelope["message"].get("transaction_id"),
+                            ", ".join(sorted(set(codes.values()))) or "none")
+    ack = build_ack(correlation_id=envelope["message"].get("correlation_id"))
+    if client.schemas is not None:
+        client.schemas.validate_outgoing(client.registry, ON_SUBSCRIBE, ack, part="response")
+    return jsonify(ack)
+
+
+@bp.post(NOTIFY_PATH)
+def notify():
+    envelope, refused = _envelope("notify")
+    connector, unavailable = (None, None) if refused else _trusted_connector("notify")
+    if refused or unavailable:
+        return refused or unavailable
+    client = connector.client
     try:
         notification = receive_notify(envelope, keyring=client.keyring, schemas=client.schemas,
                                       registry=client.registry, source=SOURCE)
@@ -180,6 +259,20 @@ def sources_subscribe(callback_url: str) -> None:
     if ack.ack_status != "ACK":
         raise click.ClickException(f"the civil registry did not accept the subscription: {ack.ack_status} "
                                    f"{ack.error_code or ''} {ack.error_message or ''}".strip())
+
+
+@sources.command("unsubscribe", help="End subscriptions at the civil registry (DCI) by their codes (the "
+                 "registry's on-subscribe gives them; they are logged).")
+@click.argument("codes", nargs=-1, required=True)
+@click.option("--callback-url", required=True, help="Where the registry sends its on-unsubscribe.")
+@with_appcontext
+def sources_unsubscribe(codes: tuple[str, ...], callback_url: str | None) -> None:
+    client = connectors_for(current_app)[SOURCE].client
+    try:
+        ack = client.unsubscribe(list(codes), sender_uri=callback_url)
+    except SourceError as exc:
+        raise click.ClickException(f"unsubscribe failed: {exc}") from exc
+    click.echo(f"ack_status={ack.ack_status} correlation_id={ack.correlation_id} timestamp={ack.timestamp}")
 
 
 def register_commands(app) -> None:
