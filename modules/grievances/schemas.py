@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, ValidationError, fields, pre_load, validate
 
 from modules.grievances.categories import category
 from modules.grievances.models import CaseChannel, CaseDecision, CaseEventKind, CaseKind, CaseStatus
-from modules.registration.schemas import LocalizedSchema, normalize_phone
+from modules.registration.schemas import LocalizedSchema, Timestamp, normalize_phone
 from webapp.filters import PageArgs
 from webapp.guard import RowId
 from webapp.pin import is_ascii_digits
@@ -92,7 +92,7 @@ class TransitionArgs(LocalizedSchema):
 
 
 class CaseEventSchema(LocalizedSchema):
-    at = fields.DateTime()
+    at = Timestamp()
     kind = fields.Enum(CaseEventKind, by_value=True)
     text = fields.String(allow_none=True)
     from_status = fields.String(allow_none=True)
@@ -115,10 +115,10 @@ class CaseSchema(CaseCreatedSchema):
     priority = fields.Integer(allow_none=True)
     area_id = fields.Integer(allow_none=True)
     assignee_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = Timestamp()
     decision = fields.Enum(CaseDecision, by_value=True, allow_none=True)
-    resolved_at = fields.DateTime(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
+    resolved_at = Timestamp(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
 
 
 class PublicCaseSchema(CaseCreatedSchema):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -133,6 +134,15 @@ class ApplicationFilterArgs(LocalizedSchema, PageArgs):
     q = fields.String(load_default=None)
 
 
+class Timestamp(fields.DateTime):
+    """A stored timestamp (UTC) with its offset, as RFC 3339 wants: SQLite gives it back without one."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 class PersonSchema(Schema):
     pin = fields.String()
     full_name = fields.String(allow_none=True)
@@ -146,7 +156,7 @@ class ApplicationMemberSchema(Schema):
 
 
 class ApplicationEventSchema(Schema):
-    at = fields.DateTime()
+    at = Timestamp()
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
     note = fields.String(allow_none=True)
@@ -175,7 +185,7 @@ class ApplicationSchema(Schema):
     programmes = fields.Function(lambda app: [programme.code for programme in app.programmes],
                                  metadata={"type": "array", "items": {"type": "string"}})
     members = fields.List(fields.Nested(ApplicationMemberSchema))
-    created_at = fields.DateTime()
-    submitted_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp()
+    submitted_at = Timestamp(allow_none=True)
     due_at = fields.Date(allow_none=True)
     timeline = fields.List(fields.Nested(ApplicationEventSchema), attribute="events")
