@@ -170,15 +170,12 @@ def _operations(spec: APISpec) -> dict[tuple[str, str], dict]:
             "responses": {"200": _json({"type": "object", "required": ["status", "changed"], "properties": {
                 "status": {"type": "string"}, "changed": {"type": "boolean"}}}, _l("The notification's status.")),
                 **_errors(400, 403, 404)}},
-        ("civil_events.notify", "post"): {
-            "tags": ["callbacks"], "summary": _l("The civil registry's signed DCI notify (births and deaths)"),
-            "description": _l("A DCI notify envelope, signed; the answer is a DCI acknowledgement, also when refused."),
-            "security": [],
-            "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {code: _json({"type": "object"}, description) for code, description in (
-                ("200", _l("The acknowledgement.")), ("400", _l("The envelope is malformed.")),
-                ("401", _l("The signature or the sender is not the civil registry's.")),
-                ("503", _l("The civil registry's keys cannot be loaded.")))}},
+        ("civil_events.notify", "post"): _dci_receiver(_l("The civil registry's signed DCI notify (births and "
+                                                          "deaths)")),
+        ("civil_events.on_search", "post"): _dci_receiver(_l("The civil registry's signed answer to an asynchronous "
+                                                             "DCI search")),
+        ("civil_events.on_subscribe", "post"): _dci_receiver(_l("The civil registry's signed confirmation of a DCI "
+                                                                "subscription")),
         ("openapi.document", "get"): {
             "tags": ["documentation"], "summary": _l("This document"), "security": [],
             "responses": {"200": _json({"type": "object"}, _l("The OpenAPI document.")), **_errors(400)}},
@@ -187,6 +184,17 @@ def _operations(spec: APISpec) -> dict[tuple[str, str], dict]:
             "responses": {"200": {"description": str(_l("The page.")), "content": {"text/html": {
                 "schema": {"type": "string"}}}}, **_errors(400)}},
     }
+
+
+def _dci_receiver(summary) -> dict:
+    """A receiver of the civil registry's DCI messages: signed envelopes in, a DCI acknowledgement out."""
+    return {"tags": ["callbacks"], "summary": summary, "security": [],
+            "description": _l("A signed DCI envelope; the answer is a DCI acknowledgement, also when refused."),
+            "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+            "responses": {code: _json({"type": "object"}, description) for code, description in (
+                ("200", _l("The acknowledgement.")), ("400", _l("The envelope is malformed.")),
+                ("401", _l("The signature or the sender is not the civil registry's.")),
+                ("503", _l("The civil registry's keys cannot be loaded.")))}}
 
 
 def _facts_schema(components) -> dict:

@@ -1,0 +1,76 @@
+"""Schemathesis against the live app: every operation of the OpenAPI document gets generated requests over HTTP
+(werkzeug's server on 127.0.0.1, the test's database), and no answer may be a server error, an undocumented status
+or a body the document does not describe.
+
+The server serves one request at a time in its thread while the test waits for the answer, so it can share the
+test's connection and transaction: what the run creates is rolled back with the test. The DCI notify receiver is
+left out (its requests are signed envelopes, tested in their own module).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
+from werkzeug.serving import make_server
+
+from modules.grievances import operations as cases
+from tests import factories
+
+EXAMPLES = 30
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def live_api(app):
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def api_schema(live_api):
+    return schemathesis.openapi.from_url(f"{live_api}/api/v1/openapi.json").exclude(path_regex=r"^/api/v1/dci/")
+
+
+@pytest.fixture
+def registrar_token():
+    """A registrar (every API permission) with an application and a case in their district to list and read."""
+    registrar = factories.make_user("registrar", areas=["UZ-TK"])
+    factories.register_family(registrar)
+    cases.open_case({"kind": "enquiry", "category": "status_enquiry", "description": "When is the decision?"},
+                    registrar)
+    return factories.bearer(registrar)
+
+
+def _fuzz(operation, base_url: str, headers: dict) -> None:
+    """Valid requests and, mixed in, requests the document says are invalid (which must be refused, not fail)."""
+
+    @given(case=st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
+                          operation.as_strategy(GenerationMode.NEGATIVE)))
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case):
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
+
+    run()
+
+
+def test_every_operation_answers_as_documented(api_schema, live_api, registrar_token):
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    assert len(operations) >= 8
+    failures = []
+    for operation in operations:
+        try:
+            _fuzz(operation, live_api, registrar_token)
+        except Exception as error:  # noqa: BLE001  (every operation runs; the failures are reported together)
+            failures.append(f"{operation.label}: {error}")
+    assert not failures, "\n\n".join(failures)
