@@ -15,3 +15,11 @@ for _registry in ("social", "ibr"):
                       controllers.TXN_STATUS, controllers.SYNC_TXN_STATUS):
         _view = controllers.registry_view(_registry, _endpoint)
         bp.add_url_rule(f"/dci/{_registry}{_endpoint}", _view.__name__, _view, methods=["POST"])
+
+
+@bp.errorhandler(500)
+def _failed(_error):
+    """Even a fault here answers in the spec's error shape (the fault itself is logged by Flask)."""
+    from modules.dci.messages import DciError, error_response
+
+    return error_response(DciError("err.service.unavailable", "internal error", status=500))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import jsonify, request
+from flask_babel import force_locale
 
 from connectors.transport.dci import VERSION
 from modules.dci import auth, messages, operations, tasks
@@ -30,7 +31,9 @@ def _body() -> dict[str, Any]:
     try:
         body = read_json(request.get_data(cache=True) or b"null")
     except InputRefused as refused:
-        raise DciError("err.request.bad", str(refused.message)) from None
+        with force_locale("en"):  # machines read these: in English, whatever the request's language
+            reason = str(refused.message)
+        raise DciError("err.request.bad", reason) from None
     except (ValueError, UnicodeDecodeError):
         raise DciError("err.request.bad", "the body is not JSON") from None
     if not isinstance(body, dict):

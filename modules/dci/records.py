@@ -72,10 +72,22 @@ _OPS = {"eq": "__eq__", "ne": "__ne__", "gt": "__gt__", "lt": "__lt__", "ge": "_
 _MONGO_OPS = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$lt": "lt", "$gte": "ge", "$lte": "le", "$in": "in"}
 
 
+_SEX_WORDS = {"male": "M", "m": "M", "female": "F", "f": "F"}
+
+
 def _coerce(column, value: Any) -> Any:
     if isinstance(value, bool | dict | list):
         raise BadQuery(f"unsupported value {value!r}")
-    python_type = getattr(getattr(column, "type", None), "python_type", str)
+    choices = getattr(getattr(column, "type", None), "enums", None)
+    if choices:  # an enumerated column (sex): an unknown value matches nothing, as SQL would say
+        text = _SEX_WORDS.get(str(value).lower(), str(value))
+        if text not in choices:
+            raise BadQuery(f"{value!r} is not one of {', '.join(choices)}")
+        return text
+    try:
+        python_type = column.type.python_type
+    except (AttributeError, NotImplementedError):
+        python_type = str
     if python_type is date:
         try:
             return date.fromisoformat(str(value))

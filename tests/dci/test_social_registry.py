@@ -213,3 +213,19 @@ def test_async_search_refuses_bad_pagination_before_acknowledging(http, size, nu
     criteria = by_pin("12345678901234", pagination={"page_size": size, "page_number": number})
     request = sender.envelope("search", search_message(criteria), sender_uri="http://127.0.0.1:9/cb")
     _assert_error(sender.post(f"{SOCIAL}/search", request), 400, "err.request.bad")
+
+
+@pytest.mark.parametrize(("attribute", "value"), [("sex", "X"), ("birth_date", "2020-13-01"), ("household_id", "1.5"),
+                                                  ("age", "many"), ("$where", "1"), ("given_name", {"a": 1})])
+def test_values_a_query_cannot_use_reject_the_item_never_fail(http, sender, attribute, value):
+    criteria = {"query_type": "predicate", "query": [{"expression1": {
+        "attribute_name": attribute, "operator": "eq", "attribute_value": value}}]}
+    item = _ok_search(sender.post(SYNC, sender.envelope("search", search_message(criteria))))[
+        "message"]["search_response"][0]
+    assert item["status"] == "rjct" and item["status_reason_code"] == "rjct.search_criteria.invalid"
+
+
+def test_a_guard_refusal_is_explained_in_english(http, sender):
+    response = sender.post(SYNC, b'{"n": 1' + b"0" * 40 + b"}", headers={"Accept-Language": "uz"})
+    _assert_error(response, 400, "err.request.bad")
+    assert "too large" in response.get_json()["errors"][0]["message"]
