@@ -25,7 +25,7 @@ DCI over X-Road, civil registry (`connectors.transport.dci`, CRVS spec in `conne
          `{"event": "birth|death|marriage|divorce", "date", "pin", "related_pin"}` (query
          type `wire.PIN_ID_TYPE`, a PINFL as value; other types find nothing)
     POST /r1/UZ/GOV/MOJ/civil-registry/vitalEvents/registry/subscribe
-         stores the subscriber (its `header.sender_uri` is the notify URL, posted to as is) for
+         stores the subscriber (notifications go to `callback_url(header.sender_uri, NOTIFY)`) for
          births and deaths; answers an ack (ERR for other event types).
          Subscriptions live in memory: a restarted simulator has none.
     GET  /.well-known/jwks.json   (also below the service path, through X-Road): the simulator's Ed25519 key
@@ -354,7 +354,7 @@ class SimulatorState:
                 response = httpx.post(url, json=envelope, headers=dict(headers), timeout=NOTIFY_TIMEOUT)
                 outcome["status"] = response.status_code
                 if response.is_success:
-                    outcome["ack"] = parse_ack(response.json()).ack_status
+                    outcome["ack"] = _ack_status(response)
                 else:
                     outcome["error"] = f"HTTP {response.status_code}"
             except Exception as exc:  # noqa: BLE001 - a receiver's failure is reported, never raised
@@ -656,8 +656,9 @@ def _serve_dci_endpoint(state: SimulatorState, endpoint: str, headers: dict[str,
     if endpoint == SUBSCRIBE:
         return _subscribe(state, envelope, headers, callback_headers)
     if not uri:
-        return _ack(endpoint, build_ack(ack_status="ERR", error=(
-            "err.sender_uri.invalid", f"header.sender_uri is required: {endpoint} answers by callback")), headers)
+        return _json(build_ack(ack_status="ERR", error=(
+            "err.sender_uri.invalid", f"header.sender_uri is required: {endpoint} answers by callback")),
+            headers=headers)
     sender_id = str(envelope["header"]["sender_id"])
     if endpoint == SEARCH:
         items = envelope["message"]["search_request"]
@@ -676,11 +677,18 @@ def _serve_dci_endpoint(state: SimulatorState, endpoint: str, headers: dict[str,
         state.record(sender_id, envelope["message"]["transaction_id"], txn_type, callback["message"])
     ack = build_ack(correlation_id=callback["message"]["correlation_id"])
     state.deliver(callback_endpoint, str(uri), state.keyring.sign(callback), callback_headers)
-    return _ack(endpoint, ack, headers)
-
-
-def _ack(endpoint: str, ack: dict[str, Any], headers: Mapping[str, str]) -> Response:
     return _json(ack, headers=headers)
+
+
+def _ack_status(response: httpx.Response) -> str | None:
+    """A receiver's acknowledgement: the spec's `message.ack_status`, or a bare `ack_status` as some send."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, Mapping) and isinstance(body.get("message"), Mapping):
+        return parse_ack(body).ack_status
+    return body.get("ack_status") if isinstance(body, Mapping) else None
 
 
 def _vital_events(state: SimulatorState, envelope: dict[str, Any]):
@@ -752,6 +760,7 @@ def _subscribe(state: SimulatorState, envelope: dict[str, Any], headers: dict[st
                                 criteria.get("reg_type"))
         log.info("simulator: %s subscribed to %s at %s", header["sender_id"], ", ".join(wanted), uri)
         callback = build_on_subscribe(envelope, state.keyring.sender_id, [entry["code"]] * len(items))
+        callback["message"]["correlation_id"] = entry["code"]  # the ACK's, as the sender matches them
         state.schemas.validate_outgoing(DCI_REGISTRY, ON_SUBSCRIBE, callback, part="request")
         state.record(str(header["sender_id"]), envelope["message"]["transaction_id"], "subscribe",
                      callback["message"])
@@ -777,7 +786,7 @@ def notify_subscribers(state: SimulatorState, records: list[dict[str, Any]]) -> 
         outcome: dict[str, Any] = {"uri": subscription["uri"], "sender_id": subscription["sender_id"],
                                    "events": len(events), "status": None, "ack": None, "error": None}
         try:
-            response = httpx.post(subscription["uri"], json=envelope, timeout=NOTIFY_TIMEOUT,
+            response = httpx.post(callback_url(subscription["uri"], NOTIFY), json=envelope, timeout=NOTIFY_TIMEOUT,
                                   headers={"X-Road-Client": client_id, "X-Road-Id": str(uuid.uuid4())})
             outcome["status"] = response.status_code
             if response.is_success:

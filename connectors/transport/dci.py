@@ -653,8 +653,10 @@ def build_search_response(
     items = []
     for item in request["message"]["search_request"]:
         criteria = item["search_criteria"]
-        query = criteria.get("query") or {}
-        records = find(str(query.get("type")), query.get("value")) or []
+        query = criteria.get("query")
+        # Only idtype-value queries are looked up; expression and predicate queries (lists, nested objects) find
+        # nothing here.
+        records = (find(str(query.get("type")), query.get("value")) or []) if isinstance(query, Mapping) else []
         data: dict[str, Any] = {"version": VERSION}
         if reg_type or criteria.get("reg_type"):
             data["reg_type"] = reg_type or criteria["reg_type"]

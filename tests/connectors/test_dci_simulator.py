@@ -282,3 +282,87 @@ def test_the_x_road_path_still_needs_no_token(sim, schemas, sender):
                           json=sender.sign(search(pin)), headers={"X-Road-Client": "UZ/GOV/SRSP/single-registry"})
     assert response.status_code == 200, response.text
     assert parse_search_response(response.json()).results[0].records
+
+
+# -- requests shaped as the SPDCI compliance suite sends them --------------------------------------------------
+
+
+def suite_envelope(action: str, message: dict, callback_base: str | None, callback: str | None) -> dict:
+    """The suite's envelope: a placeholder signature, its own ids, `sender_uri` the callback path itself."""
+    header = {"version": "1.0.0", "message_id": "m-" + action, "message_ts": "2025-06-15T10:00:00.000Z",
+              "action": action, "sender_id": "test-client", "receiver_id": "crvs-server", "total_count": 1}
+    if callback_base and callback:
+        header["sender_uri"] = callback_base + callback
+    return {"signature": "unsigned-stub", "header": header, "message": message}
+
+
+@pytest.fixture(scope="module")
+def suite_receiver():
+    """The suite's callback server: records every POST, whatever its path."""
+    received = queue.Queue()
+    app = Flask("suite")
+
+    @app.post("/<path:path>")
+    def record(path):
+        received.put(("/" + path, request.get_json()))
+        return jsonify({"ack_status": "ACK"})
+
+    with live_server(app) as url:
+        yield url, received
+
+
+def test_the_suites_requests_under_signatures_none(http, schemas, suite_receiver, sim):
+    _base, state, _pin = sim
+    state.signatures = "none"
+    url, received = suite_receiver
+    ts = "2025-06-15T10:00:00.000Z"
+    queries = [("idtype-value", {"type": "BIRTH_REG_NO", "value": "BIRTH-TEST-001"}),
+               ("expression", {"type": "ns:org:QueryType:expression", "value": {"expression": {
+                   "collection": "Person", "query": {"$and": [{"date_of_birth": {"$gte": "2000-01-01"}}]}}}}),
+               ("predicate", [{"seq_num": 1, "expression1": {"attribute_name": "gender", "operator": "eq",
+                                                             "attribute_value": "male"}}])]
+    for n, (query_type, query) in enumerate(queries):
+        message = {"transaction_id": f"t-search-{n}", "search_request": [{
+            "reference_id": f"ref-{n}", "timestamp": ts,
+            "search_criteria": {"query_type": query_type, "query": query}}]}
+        sync = post(http, schemas, SYNC_SEARCH, suite_envelope("search", message, None, None))
+        assert sync.status_code == 200, sync.text
+        schemas.validate_incoming("crvs", SYNC_SEARCH, sync.json(), part="response")
+        assert sync.json()["message"]["search_response"][0]["data"]["reg_records"] == []
+        ack = post(http, schemas, SEARCH, suite_envelope("search", message, url, ON_SEARCH))
+        assert ack.status_code == 200 and parse_ack(ack.json()).ack_status == "ACK"
+        path, body = received.get(timeout=10)
+        assert path == ON_SEARCH and body["header"]["action"] == "on-search"
+        assert body["message"]["transaction_id"] == f"t-search-{n}"
+        assert body["message"]["correlation_id"] == ack.json()["message"]["correlation_id"]
+
+    steps = [
+        (SUBSCRIBE, "subscribe", ON_SUBSCRIBE, "on-subscribe", {"transaction_id": "t-sub", "subscribe_request": [{
+            "reference_id": "ref-sub", "timestamp": ts, "subscribe_criteria": {
+                "reg_event_type": "BIRTH", "filter": {"type": "BIRTH_REG_NO", "value": "BIRTH-TEST-001"},
+                "notify_record_type": "Person"}}]}),
+        (UNSUBSCRIBE, "unsubscribe", ON_UNSUBSCRIBE, "on-unsubscribe",
+         {"transaction_id": "t-unsub", "timestamp": ts, "subscription_codes": ["sub-crvs-test-001"]}),
+        (TXN_STATUS, "txn-status", TXN_ON_STATUS, "txn-on-status", {"transaction_id": "t-txn", "txnstatus_request": {
+            "reference_id": "ref-txn", "txn_type": "search", "attribute_type": "transaction_id",
+            "attribute_value": "t-txn"}}),
+    ]
+    for endpoint, action, callback, callback_action, message in steps:
+        ack = post(http, schemas, endpoint, suite_envelope(action, message, url, callback))
+        assert ack.status_code == 200, ack.text
+        schemas.validate_incoming("crvs", endpoint, ack.json(), part="response")
+        assert parse_ack(ack.json()).ack_status == "ACK"
+        path, body = received.get(timeout=10)
+        assert (path, body["header"]["action"]) == (callback, callback_action)
+        assert body["message"]["transaction_id"] == message["transaction_id"]
+        assert body["message"]["correlation_id"] == ack.json()["message"]["correlation_id"]
+        schemas.validate_incoming("crvs", callback, body, part="request")
+    sync = post(http, schemas, SYNC_TXN_STATUS, suite_envelope("txn-status", steps[2][4], None, None))
+    assert sync.status_code == 200
+    schemas.validate_incoming("crvs", SYNC_TXN_STATUS, sync.json(), part="response")
+
+    state.signatures = "optional"  # a placeholder signature is a signature that does not verify
+    refused = http.post(SYNC_SEARCH, json=suite_envelope("search", {"transaction_id": "t", "search_request": [{
+        "reference_id": "r", "timestamp": ts, "search_criteria": {"query_type": "idtype-value",
+                                                                  "query": queries[0][1]}}]}, None, None))
+    assert_error(refused, 401, "err.signature.invalid")
