@@ -85,6 +85,7 @@ _IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False
 def _operations(spec: APISpec) -> dict[tuple[str, str], dict]:
     """(endpoint, method) → the operation, with the schemas the view uses."""
     from modules.grievances import sla
+    from modules.grievances.categories import categories
     from modules.grievances.schemas import (
         CaseArgs,
         CaseCreatedSchema,
@@ -109,6 +110,9 @@ def _operations(spec: APISpec) -> dict[tuple[str, str], dict]:
     components.schema("CaseListItem", case_item)
     public_case = components.schemas["PublicCase"]
     public_case["properties"]["sla_status"] = case_item["properties"]["sla_status"]
+    # A category is checked against the list of categories (a validator apispec cannot read): the list is named here.
+    components.schema("CaseArgs", schema=CaseArgs)
+    components.schemas["CaseArgs"]["properties"]["category"]["enum"] = [item.code for item in categories()]
     components.schema("Facts", _facts_schema(components))
     components.schema("EvaluateEnvelope", _envelope(spec, EvaluateArgs))
     components.schema("Category", {"type": "object", "required": ["code", "kind", "name", "group", "sla_working_days"],
