@@ -56,7 +56,9 @@ Plain DCI server, civil registry (the same endpoints without X-Road):
     `Authorization: Bearer T` is required, T one of `SIMULATOR_DCI_TOKENS` (else 401 `err.request.unauthorized`),
     and message signatures are checked as `SIMULATOR_DCI_SIGNATURES` says: `required` (the default; unsigned: 401
     `err.signature.missing`), `optional` (unsigned accepted, a present signature must verify) or `none`. A
-    signature verifies with the keys of the trusted senders (`SIMULATOR_DCI_TRUSTED_SENDERS`). Faults do not apply.
+    signature verifies with the keys of the trusted senders (`SIMULATOR_DCI_TRUSTED_SENDERS`). The civil registry's
+    faults apply after the token is checked, answered as DCI errors (503 `err.service.unavailable`, 504
+    `err.request.timeout`).
 
 Control (for tests, demos and people; not behind X-Road):
 
@@ -423,7 +425,7 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
     def plain_dci(_rest):
         endpoint = request.path[len(PLAIN_PREFIX):]
         state.count("civil_registry", "calls")
-        refused = _authorize(state)
+        refused = _authorize(state) or _inject_plain(state)
         if refused is not None:
             return refused
         try:
@@ -548,6 +550,24 @@ def _inject(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Respon
     message = "is down" if decision.failure == "down" else "failed"
     return xroad_error_response(SERVICE_FAILED, f"{source.name} {message} (simulated)", status=503,
                                 request_id=xreq.request_id)
+
+
+def _inject_plain(state: SimulatorState) -> Response | None:
+    """The civil registry's faults on the plain DCI server, answered as a DCI server would (no X-Road errors)."""
+    decision = state.faults.decide("civil_registry")
+    if decision.delay_s:
+        interruptible_sleep(decision.delay_s, state.stop)
+    if decision.failure is None:
+        return None
+    state.count("civil_registry", decision.failure)
+    if decision.failure == "timeout":
+        if interruptible_sleep(decision.timeout_s, state.stop):
+            return _dci_error("err.request.timeout", f"no answer within {decision.timeout_s:g} s (simulated)", 504)
+        return _dci_error("err.service.unavailable", "the simulator is shutting down", 503)
+    if decision.failure == "malformed":
+        return Response(b'{"header": {"version": "', status=200, content_type=JSON_TYPE)
+    message = "is down" if decision.failure == "down" else "failed"
+    return _dci_error("err.service.unavailable", f"the civil registry {message} (simulated)", 503)
 
 
 # -- X-Road sources --------------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ def serve(port, host, database_url):
     click.echo(f"Registry simulator on {base}: {persons} persons in {_safe(url)}\n"
                f"  faults: {json.dumps(faults) if faults else 'none'} (GET/PUT {base}/_control/faults)\n"
                f"  DCI sender {state.keyring.sender_id}, key {state.keyring.kid} ({base}/.well-known/jwks.json)\n"
+               f"  plain DCI server {base}/dci/crvs/registry/...: {len(state.tokens)} bearer token(s) "
+               f"(SIMULATOR_DCI_TOKENS), signatures {state.signatures} (SIMULATOR_DCI_SIGNATURES)\n"
                f"  health: {base}/_control/health")
     try:
         server.serve_forever()

@@ -249,3 +249,19 @@ def test_the_requests_follow_the_spec(keyring):
                                                sender_uri="https://srsp.example/api/v1/dci/on-search"))
     assert schemas.errors("crvs", SYNC_SEARCH, sync, part="request") == []
     assert schemas.errors("crvs", SEARCH, async_, part="request") == []
+
+
+def test_faults_on_the_plain_server_reach_the_connector_as_dci_errors(sim, keyring, http):
+    base_url, state, pins = sim
+    connector = civil_registry({"base_url": base_url + PLAIN_PREFIX, "xroad": False, "token": TOKEN}, base_url,
+                               keyring, http)
+    state.faults.configure({"civil_registry": {"mode": "down"}})
+    try:
+        (outcome,) = connector.fetch(pins[:1], window=("2000-01", "2025-06")).values()
+        assert outcome.status == "error" and "err.service.unavailable" in outcome.error
+        state.faults.configure({"civil_registry": {"error_rate": 1.0, "mode": "malformed"}})
+        (outcome,) = connector.fetch(pins[:1], window=("2000-01", "2025-06")).values()
+        assert outcome.status == "error" and "not JSON" in outcome.error
+    finally:
+        state.faults.configure({})
+    assert set(fetched(connector, pins)[0].values()) == {"ok"}
