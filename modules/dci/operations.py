@@ -187,6 +187,14 @@ def subscribe(client: DciClient, envelope: dict, callback_url: str) -> dict[str,
                           status_reason_message=f"events served: {', '.join(EVENT_TYPES)}")
             answers.append(answer)
             continue
+        entity = records.GROUP if event_type == "REGISTER" else records.MEMBER
+        try:
+            records.subscription_filter(criteria.get("filter"), entity, client.allowed_fields or [])
+        except records.BadQuery as exc:
+            answer.update(status="rjct", status_reason_code="rjct.notify_details.invalid",
+                          status_reason_message=str(exc)[:999])
+            answers.append(answer)
+            continue
         row = DciSubscription(code=new_id(), client_id=client.id, event_type=event_type,
                               record_type=str(criteria["notify_record_type"])[:80], filter=criteria.get("filter"),
                               callback_url=callback_url)

@@ -6,7 +6,8 @@ A record holds only the fields the sender's policy allows. The fields, and the q
 - `name`: `name` {given_name, surname, second_name}; queried as `given_name`/`first_name`, `surname`/
   `family_name`/`last_name`, `second_name`.
 - `sex`, `birth_date` (also queried as `age`), `death_date`, `phone` (`phone_number`).
-- `address`: `address` {admin_area, area_code}; queried as `area`/`area_code` (the area's code).
+- `address`: `address` {admin_area, area_code}; queried as `area`/`area_code`: the code of an area (region,
+  district, mahalla), matching everyone living in it.
 - `household`: a Member's `group_identifier` and `relation`, a Group's `group_identifier`; queried as
   `household_id`/`group_identifier`. A Group record always lists its `members` (each with the fields allowed).
 - `enrolment` (beneficiary registry): `enrolments`, each programme, status, since, until and monthly amount.
@@ -118,6 +119,8 @@ class QueryBuilder:
         field, column = self.attrs[key]
         if field not in self.allowed:
             raise Forbidden(f"attribute {attribute!r} is not allowed for this sender")
+        if column is Area.code:
+            return self._within(op, value)
         if op == "in":
             values = value if isinstance(value, list) else [value]
             if key == "age" or not values or len(values) > 100:
@@ -132,6 +135,20 @@ class QueryBuilder:
                 raise BadQuery(f"age must be a whole number, not {value!r}") from exc
             return getattr(Person.birth_date, _OPS[op])(cutoff)
         return getattr(column, _OPS[op])(_coerce(column, value))
+
+    def _within(self, op: str, value: Any):
+        """An area code matches everyone living in that area or any area inside it (a region, a district)."""
+        from webapp.extensions import db
+
+        if op not in ("eq", "in"):
+            raise BadQuery("areas are compared with eq or in")
+        codes = value if isinstance(value, list) else [value]
+        if not codes or len(codes) > 100 or not all(isinstance(code, str) for code in codes):
+            raise BadQuery("an area is given by its code (a string), at most 100 of them")
+        paths = list(db.session.scalars(select(Area.path).where(Area.code.in_(codes))))
+        if len(paths) != len(set(codes)):
+            raise BadQuery(f"unknown area code in {codes!r}")
+        return or_(*(Area.path.startswith(path, autoescape=True) for path in paths))
 
     def expression(self, item: Any):
         if not isinstance(item, dict):
@@ -214,6 +231,25 @@ def where_clause(criteria: dict, entity: str, allowed: Iterable[str]):
             return builder.nosql(value)
         raise BadQuery("an expression query is {type, value: {expression: {collection, query}}}")
     raise BadQuery(f"unsupported query_type {query_type!r}")
+
+
+def subscription_filter(filter_value: Any, entity: str, allowed: Iterable[str]):
+    """The SQL condition of a subscription's `filter` (the predicate list form); None: every event. Raises
+    `BadQuery` / `Forbidden` for a filter this registry cannot apply."""
+    if isinstance(filter_value, list) and filter_value:
+        return QueryBuilder(entity, allowed).predicate(filter_value)
+    if isinstance(filter_value, dict) and isinstance(filter_value.get("value"), dict) and filter_value["value"]:
+        return QueryBuilder(entity, allowed).nosql(filter_value["value"])
+    return None
+
+
+def matches(entity: str, object_id: int, clause) -> bool:
+    from webapp.extensions import db
+
+    if clause is None:
+        return True
+    key = Person.id if entity == MEMBER else Household.id
+    return db.session.scalar(select_ids(entity, and_(key == object_id, clause)).limit(1)) is not None
 
 
 def select_ids(entity: str, clause, sort: Any = None):

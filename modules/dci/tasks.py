@@ -79,6 +79,12 @@ def notify(job_id: str, subscription: int, event_type: str, entity: str, object_
     if row is None or not row.active or row.callback_url not in (row.client.callback_urls or []):
         return
     allowed = set(row.client.allowed_fields or [])
+    try:
+        wanted = records.matches(entity, object_id, records.subscription_filter(row.filter, entity, allowed))
+    except records.BadQuery:  # the sender's policy narrowed since it subscribed
+        wanted = False
+    if not wanted:
+        return
     if entity == records.GROUP:
         obj = db.session.get(Household, object_id)
         record = records.group_record(obj, allowed, "uz") if obj else None

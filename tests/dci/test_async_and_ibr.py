@@ -28,12 +28,12 @@ def _verified(http, body: dict) -> None:
     ring.verify(body)
 
 
-def _subscribe_message(event_type: str = "REGISTER") -> dict:
+def _subscribe_message(event_type: str = "REGISTER", area: str = "UZ-TK") -> dict:
     return {"transaction_id": new_id(), "subscribe_request": [{
         "reference_id": new_id(), "timestamp": timestamp(), "subscribe_criteria": {
             "version": "1.0.0", "reg_event_type": event_type, "filter_type": "expression",
             "filter": [{"seq_num": 1, "expression1": {"attribute_name": "area_code", "operator": "eq",
-                                                      "attribute_value": "UZ-TK"}}],
+                                                      "attribute_value": area}}],
             "notify_record_type": "spdci-extensions-dci:Group"}}]}
 
 
@@ -139,3 +139,24 @@ def test_ibr_tells_who_is_enrolled_where_since_when_and_for_how_much(http):
         "monthly_amount": "312500.00", "currency": "UZS", "lump_sum": False}]
     assert not_enrolled[0]["enrolments"] == []
     assert "birth_date" not in not_enrolled[0]
+
+
+def test_a_subscription_filter_leaves_out_events_that_do_not_match_it(http, receiver):
+    sender = Sender(http, "samarkand-office", callback_urls=[receiver.url])
+    _ack(sender.post(f"{SOCIAL}/subscribe", sender.envelope("subscribe", _subscribe_message(area="UZ-SA"),
+                                                            sender_uri=receiver.url)), "/registry/subscribe")
+    registrar = factories.make_user("registrar", national=True)
+    factories.register_family(registrar, area_code="UZ-TK")
+    factories.commit()
+    assert receiver.actions() == ["on-subscribe"]
+    factories.register_family(registrar, area_code="UZ-SA")
+    factories.commit()
+    assert receiver.actions() == ["on-subscribe", "notify"]
+
+
+def test_a_subscription_filter_on_a_forbidden_field_is_rejected(http, receiver):
+    sender = Sender(http, "nosy", fields=("name",), callback_urls=[receiver.url])
+    _ack(sender.post(f"{SOCIAL}/subscribe", sender.envelope("subscribe", _subscribe_message(),
+                                                            sender_uri=receiver.url)), "/registry/subscribe")
+    item = receiver.bodies[0]["message"]["subscribe_response"][0]
+    assert item["status"] == "rjct" and item["status_reason_code"] == "rjct.notify_details.invalid"
