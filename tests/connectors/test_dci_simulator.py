@@ -366,3 +366,18 @@ def test_the_suites_requests_under_signatures_none(http, schemas, suite_receiver
         "reference_id": "r", "timestamp": ts, "search_criteria": {"query_type": "idtype-value",
                                                                   "query": queries[0][1]}}]}, None, None))
     assert_error(refused, 401, "err.signature.invalid")
+
+
+def test_tokens_and_policy_from_the_environment(monkeypatch, tmp_path, schemas):
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("SIMULATOR_DCI_TOKENS", " a-token , b-token,")
+    monkeypatch.setenv("SIMULATOR_DCI_SIGNATURES", "Optional")
+    state = create_simulator_app(url, faults={}, trusted_senders={}, schemas=schemas).extensions["simulator"]
+    assert state.tokens == {"a-token", "b-token"} and state.signatures == "optional"
+    monkeypatch.delenv("SIMULATOR_DCI_SIGNATURES")
+    monkeypatch.delenv("SIMULATOR_DCI_TOKENS")
+    state = create_simulator_app(url, faults={}, trusted_senders={}, schemas=schemas).extensions["simulator"]
+    assert state.tokens == frozenset() and state.signatures == "required"
+    monkeypatch.setenv("SIMULATOR_DCI_SIGNATURES", "sometimes")
+    with pytest.raises(ValueError, match="SIMULATOR_DCI_SIGNATURES"):
+        create_simulator_app(url, faults={}, trusted_senders={}, schemas=schemas)
