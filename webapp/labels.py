@@ -218,7 +218,7 @@ DETAIL_NAMES = {
     "client": _l("Registry client"), "client_id": _l("Client id"), "signatures": _l("Signature checks"),
     "callback_urls": _l("Callback addresses"), "fields": _l("Fields allowed"), "registry": _l("Registry"),
     "transaction_id": _l("Transaction"), "subscription": _l("Subscription code"),
-    "event_type": _l("Event type"),
+    "event_type": _l("Event type"), "consent": _l("Consent"),
     "superseded_by": _l("Serial number of the replacement"), "version": _l("Version"),
     "code_version": _l("Code version"), "reconciled": _l("Reconciled"), "differences": _l("Differences"),
     "publication": _l("For publication"),

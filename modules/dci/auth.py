@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from flask import request
 from limits import parse as parse_limit
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from connectors.transport.dci import Keyring
 from connectors.transport.errors import SignatureInvalid
@@ -51,10 +51,12 @@ def new_client(name: str, **policy: Any) -> tuple[DciClient, str]:
 
 
 def issue_token(client_id: str, client_secret: str) -> tuple[str, DciClient]:
-    """A new bearer token for valid client credentials; `DciError` otherwise (same answer for an unknown id)."""
+    """A new bearer token for valid client credentials; `DciError` otherwise (same answer for an unknown id).
+    The client's expired tokens are dropped on the way (they can never be used again)."""
     client = db.session.scalar(select(DciClient).where(DciClient.client_id == client_id[:64]))
     if not verify_password(client.secret_hash if client else None, client_secret) or not client.active:
         raise DciError("err.request.unauthorized", "invalid client credentials")
+    db.session.execute(delete(DciToken).where(DciToken.client_id == client.id, DciToken.expires_at <= utcnow()))
     token = secrets.token_urlsafe(32)
     db.session.add(DciToken(client_id=client.id, token_hash=_digest(token), expires_at=utcnow() + TOKEN_TTL))
     db.session.flush()

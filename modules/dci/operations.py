@@ -3,7 +3,8 @@
 - search (sync, or async then delivered by `tasks.deliver`): each `search_request` item is answered by its own
   `search_response` item: `succ` with one page of records, or `rjct` with the spec's reason code (a query this
   registry cannot run, a query type or attribute the sender's policy does not allow, a bad page). Every search
-  is audited (`dci.records_served`) with the sender, its declared purpose and the records served.
+  is audited (`dci.records_served`) with the sender, its declared purpose, the consent the request carries (the
+  first one, if any) and the records served.
 - txn status: the stored answer of one of the sender's own transactions.
 - subscribe / unsubscribe: subscriptions to `REGISTER` (an application submitted for a household) and
   `NewHouseHoldMember` events; `events.py` notifies them.
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -120,9 +122,12 @@ def search(client: DciClient, registry: str, envelope: dict, correlation_id: str
     message = envelope["message"]
     served: list[str] = []
     items = [_search_item(client, registry, item, served) for item in message["search_request"]]
+    consents = [item["search_criteria"]["consent"] for item in message["search_request"]
+                if item["search_criteria"].get("consent")]
     audit.record(RECORDS_SERVED, "dci_client", client.id, {
         "client": client.name, "purpose": client.purpose, "registry": registry,
         "transaction_id": str(message["transaction_id"])[:99], "total": len(served), "records": served[:1000],
+        "consent": json.dumps(consents[0], sort_keys=True)[:1000] if consents else None,
     })
     return {"transaction_id": message["transaction_id"], "correlation_id": correlation_id or new_id(),
             "search_response": items}

@@ -30,10 +30,15 @@ class Sender:
             name, signatures=signatures, callback_urls=list(callback_urls), allowed_query_types=list(query_types),
             allowed_fields=list(fields), purpose="test checks", rate_limit=rate_limit,
             jwks={"keys": [self.keys.jwk()]})
+        self.secret = secret
+        self.token = self.token_for(http, self.client.client_id, secret)
+
+    @staticmethod
+    def token_for(http, client_id: str, secret: str) -> str:
         reply = http.post("/dci/oauth2/client/token", data={
-            "grant_type": "client_credentials", "client_id": self.client.client_id, "client_secret": secret})
+            "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
         assert reply.status_code == 200, reply.get_data(as_text=True)
-        self.token = reply.get_json()["access_token"]
+        return reply.get_json()["access_token"]
 
     def envelope(self, action: str, message: dict, sender_uri: str | None = None, total: int = 1) -> dict:
         header = build_header(action, self.keys.sender_id, "srsp", total_count=total, sender_uri=sender_uri)

@@ -229,3 +229,21 @@ def test_a_guard_refusal_is_explained_in_english(http, sender):
     response = sender.post(SYNC, b'{"n": 1' + b"0" * 40 + b"}", headers={"Accept-Language": "uz"})
     _assert_error(response, 400, "err.request.bad")
     assert "too large" in response.get_json()["errors"][0]["message"]
+
+
+def test_the_consent_a_search_carries_is_audited(http, sender):
+    consent = {"id": "consent-7", "purpose": "benefit check"}
+    request = sender.envelope("search", search_message(by_pin("12345678901234", consent=consent)))
+    _ok_search(sender.post(SYNC, request))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "dci.records_served")
+                              .order_by(AuditEvent.id.desc()).limit(1))
+    assert json.loads(event.details["consent"]) == consent and event.details["total"] == 0
+
+
+def test_a_new_token_drops_the_clients_expired_ones(http, sender):
+    for token in db.session.scalars(select(DciToken).where(DciToken.client_id == sender.client.id)):
+        token.expires_at = utcnow() - timedelta(seconds=1)
+    factories.commit()
+    Sender.token_for(http, sender.client.client_id, sender.secret)
+    left = db.session.scalars(select(DciToken).where(DciToken.client_id == sender.client.id)).all()
+    assert len(left) == 1
