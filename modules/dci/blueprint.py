@@ -15,6 +15,8 @@ for _registry in ("social", "ibr"):
                       controllers.TXN_STATUS, controllers.SYNC_TXN_STATUS):
         _view = controllers.registry_view(_registry, _endpoint)
         bp.add_url_rule(f"/dci/{_registry}{_endpoint}", _view.__name__, _view, methods=["POST"])
+_enrolled = controllers.registry_view("ibr", controllers.SYNC_ENROLLED)
+bp.add_url_rule(f"/dci/ibr{controllers.SYNC_ENROLLED}", _enrolled.__name__, _enrolled, methods=["POST"])
 
 
 @bp.errorhandler(500)

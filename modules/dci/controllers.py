@@ -23,6 +23,7 @@ from webapp.jobs import enqueue
 SEARCH, SYNC_SEARCH = "/registry/search", "/registry/sync/search"
 SUBSCRIBE, UNSUBSCRIBE = "/registry/subscribe", "/registry/unsubscribe"
 TXN_STATUS, SYNC_TXN_STATUS = "/registry/txn/status", "/registry/sync/txn/status"
+SYNC_ENROLLED = "/registry/sync/enrolled"
 
 
 def _body() -> dict[str, Any]:
@@ -171,11 +172,22 @@ def _sync_txn_status(registry: str):
     return _guarded(registry, SYNC_TXN_STATUS, handle)
 
 
+def _sync_enrolled(registry: str):
+    """IBR only. The spec's answer is the bare `EnrolledResponse` (no envelope, so no signature), checked as such."""
+
+    def handle(client: DciClient, envelope: dict):
+        message = operations.enrolled(client, envelope)
+        messages.check_enrolled(message)
+        return jsonify(message)
+
+    return _guarded(registry, SYNC_ENROLLED, handle)
+
+
 def registry_view(registry: str, endpoint: str) -> Callable[[], Any]:
     """The view function of one endpoint of one registry (`social` or `ibr`)."""
     handlers = {
         SYNC_SEARCH: _sync_search, SEARCH: _search, SUBSCRIBE: _subscribe, UNSUBSCRIBE: _unsubscribe,
-        TXN_STATUS: _txn_status, SYNC_TXN_STATUS: _sync_txn_status,
+        TXN_STATUS: _txn_status, SYNC_TXN_STATUS: _sync_txn_status, SYNC_ENROLLED: _sync_enrolled,
     }
     handler = handlers[endpoint]
 

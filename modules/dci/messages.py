@@ -91,3 +91,19 @@ def envelope(action: str, message: dict[str, Any], *, receiver_id: str | None, t
 def check_outgoing(registry: str, endpoint: str, body: Any, part: str = "response") -> None:
     """Our own answers must follow the spec: a failure is a bug here, raised loudly (DCISchemaError)."""
     schemas().validate_outgoing(registry, endpoint, body, part=part)
+
+
+def check_enrolled(message: Any) -> None:
+    """The IBR `sync/enrolled` answer against `EnrolledResponse` (a schema the generic lookup cannot reach)."""
+    from jsonschema import Draft4Validator
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT4
+
+    from connectors.transport.dci import DCISchemaError
+
+    uri = "urn:spdci:ibr"
+    store = Registry().with_resource(uri, DRAFT4.create_resource(schemas().document("ibr")))
+    validator = Draft4Validator({"$ref": f"{uri}#/components/schemas/EnrolledResponse"}, registry=store)
+    errors = [error.message for error in validator.iter_errors(message)]
+    if errors:
+        raise DCISchemaError("EnrolledResponse does not follow the DCI schema", errors)

@@ -63,11 +63,14 @@ def _enrolments(person_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     rows = db.session.scalars(select(Enrolment).where(Enrolment.beneficiary_person_id.in_(person_ids))
                               .order_by(Enrolment.period_start, Enrolment.id))
     for row in rows:
-        found[row.beneficiary_person_id].append({
-            "programme_code": row.programme.code, "programme_name": row.programme.name_en,
-            "status": str(row.status), "since": row.period_start.isoformat(), "until": row.period_end.isoformat(),
-            "monthly_amount": str(Decimal(row.monthly_amount).quantize(Decimal("0.01"))), "currency": "UZS",
-            "lump_sum": bool(row.lump_sum),
+        amount = str(Decimal(row.monthly_amount).quantize(Decimal("0.01")))
+        found[row.beneficiary_person_id].append({  # the shape of the IBR specification's sample records
+            "programme": {"programme_identifier": row.programme.code, "programme_name": row.programme.name_en},
+            "enrolment_date": row.period_start.isoformat(), "enrolment_end_date": row.period_end.isoformat(),
+            "enrolment_status": str(row.status),
+            "benefits": {"benefit_type": "Cash", "benefit_value": f"UZS {amount}", "benefit_amount": amount,
+                         "currency": "UZS", "benefit_frequency": "Once" if row.lump_sum else "Monthly",
+                         "months": row.months},
         })
     return found
 
@@ -144,6 +147,34 @@ def search_problem(client: DciClient, envelope: dict) -> str | None:
         if criteria.get("query_type") not in (client.allowed_query_types or []):
             return f"{item['reference_id']}: query_type {criteria.get('query_type')!r} is not allowed"
     return None
+
+
+_PERSON_KEYS = ("person_identifier", "pin", "uin", "identifier")
+
+
+def enrolled(client: DciClient, envelope: dict) -> dict[str, Any]:
+    """The `EnrolledResponse` (IBR `sync/enrolled`): is the person enrolled (an enrolment not ended) anywhere?
+
+    The query is one expression {attribute_name: person_identifier (or pin), operator: eq, attribute_value}."""
+    message = envelope["message"]
+    query = message["enrolled_criteria"].get("query") or {}
+    answer: dict[str, Any] = {"reference_id": str(message["transaction_id"])[:99], "timestamp": timestamp()}
+    attribute, value = str(query.get("attribute_name", "")).lower(), query.get("attribute_value")
+    if attribute not in _PERSON_KEYS or query.get("operator") != "eq" or not isinstance(value, str) \
+            or "identifier" not in (client.allowed_fields or []) or "enrolment" not in (client.allowed_fields or []):
+        answer.update(status="rjct", enrolled_status="no",
+                      status_reason_message="query is {attribute_name: person_identifier, operator: eq, "
+                                            "attribute_value: PIN}, for a sender allowed identifier and enrolment")
+    else:
+        person_id = db.session.scalar(select(Person.id).where(Person.pin == value[:20]))
+        current = person_id is not None and db.session.scalar(select(Enrolment.id).where(
+            Enrolment.beneficiary_person_id == person_id, Enrolment.status != "ended").limit(1)) is not None
+        answer.update(status="succ", enrolled_status="yes" if current else "no")
+        audit.record(RECORDS_SERVED, "dci_client", client.id, {
+            "client": client.name, "purpose": client.purpose, "registry": IBR,
+            "transaction_id": str(message["transaction_id"])[:99], "total": 1 if person_id else 0,
+            "records": [f"person:{person_id}"] if person_id else []})
+    return {"transaction_id": message["transaction_id"], "correlation_id": new_id(), "enrolled_response": [answer]}
 
 
 def start_transaction(client: DciClient, registry: str, txn_type: str, envelope: dict,

@@ -10,7 +10,8 @@ A record holds only the fields the sender's policy allows. The fields, and the q
   district, mahalla), matching everyone living in it.
 - `household`: a Member's `group_identifier` and `relation`, a Group's `group_identifier`; queried as
   `household_id`/`group_identifier`. A Group record always lists its `members` (each with the fields allowed).
-- `enrolment` (beneficiary registry): `enrolments`, each programme, status, since, until and monthly amount.
+- `enrolment` (beneficiary registry): `enrolments`, each with its programme, enrolment date, end date, status and
+  benefit (amount in UZS and frequency), shaped as the IBR specification's sample records.
 
 Incomes and means-test data are not served by this registry at all. PINs are served only to a sender allowed
 `identifier`; the household id to one allowed `household`.

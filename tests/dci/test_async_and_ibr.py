@@ -134,9 +134,11 @@ def test_ibr_tells_who_is_enrolled_where_since_when_and_for_how_much(http):
     assert SPEC.errors("ibr", "/registry/sync/search", body, part="response") == []
     enrolled, not_enrolled = (item["data"]["reg_records"] for item in body["message"]["search_response"])
     assert enrolled[0]["enrolments"] == [{
-        "programme_code": "child_allowance", "programme_name": enrolment.programme.name_en, "status": "active",
-        "since": enrolment.period_start.isoformat(), "until": enrolment.period_end.isoformat(),
-        "monthly_amount": "312500.00", "currency": "UZS", "lump_sum": False}]
+        "programme": {"programme_identifier": "child_allowance", "programme_name": enrolment.programme.name_en},
+        "enrolment_date": enrolment.period_start.isoformat(), "enrolment_end_date": enrolment.period_end.isoformat(),
+        "enrolment_status": "active",
+        "benefits": {"benefit_type": "Cash", "benefit_value": "UZS 312500.00", "benefit_amount": "312500.00",
+                     "currency": "UZS", "benefit_frequency": "Monthly", "months": 12}}]
     assert not_enrolled[0]["enrolments"] == []
     assert "birth_date" not in not_enrolled[0]
 
@@ -160,3 +162,20 @@ def test_a_subscription_filter_on_a_forbidden_field_is_rejected(http, receiver):
                                                             sender_uri=receiver.url)), "/registry/subscribe")
     item = receiver.bodies[0]["message"]["subscribe_response"][0]
     assert item["status"] == "rjct" and item["status_reason_code"] == "rjct.notify_details.invalid"
+
+
+def test_ibr_sync_enrolled_answers_yes_for_an_enrolled_person_and_no_for_another(http):
+    family = factories.assessed_family()
+    factories.enrol(family)
+    never = factories.make_person()
+    factories.commit()
+    sender = Sender(http, "treasury", fields=("identifier", "enrolment"))
+    answers = []
+    for pin in (family["children"][0].pin, never.pin, "00000000000000"):
+        message = {"transaction_id": new_id(), "enrolled_criteria": {
+            "query_type": "expression", "response_entity": "Member",
+            "query": {"attribute_name": "person_identifier", "operator": "eq", "attribute_value": pin}}}
+        response = sender.post(f"{IBR}/sync/enrolled", sender.envelope("search", message))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        answers.append(response.get_json()["enrolled_response"][0]["enrolled_status"])
+    assert answers == ["yes", "no", "no"]
