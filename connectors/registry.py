@@ -15,7 +15,8 @@ The civil registry (DCI) reads more keys of its section; the defaults are DCI ov
   credentials as in the DCI authz spec); neither: no `Authorization` header.
 - `accept_unsigned` (default false): replies without a signature are accepted (signed ones must still verify).
 - `search` (`sync`, the default, or `async`) with `callback_url`: our on-search receiver as the registry reaches
-  it (`https://srsp.example/api/v1/dci/on-search`), and `async_timeout` (seconds, default 30).
+  it (`https://srsp.example/api/v1/dci/on-search`), and `async_timeout` (seconds, default 30). The on-search
+  reaches the waiting search through Redis when the app has `REDIS_URL` (any worker may receive it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from flask import current_app
 
 from connectors.catalog import CLIENT_ID, SOURCES
 from connectors.sources import CONNECTORS
-from connectors.transport.dci import DCIClient, DCITransport, Keyring, bearer_from_config
+from connectors.transport.dci import DCIClient, DCITransport, Keyring, RedisPendingSearches, bearer_from_config
 from connectors.transport.resilience import SourcePolicy
 from connectors.transport.xroad import XRoadClient
 
@@ -43,11 +44,15 @@ def connectors_for(app=None) -> dict:
     with _lock:
         if "srsp_connectors" not in app.extensions:
             app.extensions["srsp_connectors"] = build(app.config.get("SOURCES") or {},
-                                                      app.config["SOURCES_URL"], _keyring(app))
+                                                      app.config["SOURCES_URL"], _keyring(app),
+                                                      redis_url=app.config.get("REDIS_URL"))
         return app.extensions["srsp_connectors"]
 
 
-def build(config: dict, default_url: str, keyring: Keyring, http: httpx.Client | None = None) -> dict:
+def build(config: dict, default_url: str, keyring: Keyring, http: httpx.Client | None = None, *,
+          redis_url: str | None = None) -> dict:
+    """The connectors; `redis_url`: where an async search's on-search is handed over between processes (none:
+    within this process only)."""
     shared = config.get("*", {})
     http = http or httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=64))
     built = {}
@@ -57,13 +62,13 @@ def build(config: dict, default_url: str, keyring: Keyring, http: httpx.Client |
         transport = XRoadClient(section.get("base_url", default_url), CLIENT_ID, source.service_id, policy, http)
         connector = CONNECTORS[source.name](transport)
         if source.protocol == "dci":
-            connector = _dci_connector(source, section, policy, keyring, http, default_url)
+            connector = _dci_connector(source, section, policy, keyring, http, default_url, redis_url)
         built[source.name] = connector
     return built
 
 
 def _dci_connector(source, section: dict, policy: SourcePolicy, keyring: Keyring, http: httpx.Client,
-                   default_url: str):
+                   default_url: str, redis_url: str | None):
     """The civil registry's connector: DCI over X-Road by default, or a plain DCI server (see the module doc)."""
     transport = DCITransport(section.get("base_url", default_url), CLIENT_ID, source.service_id, policy, http,
                              xroad=bool(section.get("xroad", True)),
@@ -74,12 +79,22 @@ def _dci_connector(source, section: dict, policy: SourcePolicy, keyring: Keyring
     receiver = section.get("dci_receiver_id", "civil-registry")
     client = DCIClient(transport, keyring, receiver, accept_unsigned=bool(section.get("accept_unsigned", False)),
                        async_search=mode == "async", callback_url=section.get("callback_url"),
-                       async_timeout=float(section.get("async_timeout", 30)))
+                       async_timeout=float(section.get("async_timeout", 30)),
+                       pending=_pending(redis_url) if mode == "async" else None)
     connector = CONNECTORS[source.name](client)
     jwks_url = section.get("jwks_url", transport.base_url + "/.well-known/jwks.json")
     if jwks_url:
         connector.trust_from(jwks_url, receiver, keyring, http)
     return connector
+
+
+def _pending(redis_url: str | None):
+    """Where async searches wait for their on-search: Redis when the app has it (several workers), else here."""
+    if not redis_url:
+        return None
+    from redis import Redis
+
+    return RedisPendingSearches(Redis.from_url(redis_url, socket_connect_timeout=2))
 
 
 def _keyring(app) -> Keyring:

@@ -1224,6 +1224,53 @@ class PendingSearches:
 PENDING_SEARCHES = PendingSearches()
 
 
+class RedisPendingSearches:
+    """The same hand-over through Redis, for an app served by several processes: the on-search may reach
+    another worker than the one whose search waits. Keys expire after `ttl` seconds whatever happens."""
+
+    def __init__(self, redis, *, prefix: str = "srsp:dci:on-search:", ttl: int = 600) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl = int(ttl)
+
+    def _keys(self, transaction_id: str) -> tuple[str, str]:
+        return f"{self.prefix}waiting:{transaction_id}", f"{self.prefix}reply:{transaction_id}"
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            return fn()
+        except RedisError as exc:
+            raise SourceUnavailable(f"cannot {what} through Redis: {exc}", request_sent=False) from exc
+
+    def expect(self, transaction_id: str) -> None:
+        waiting, _reply = self._keys(transaction_id)
+        self._call("wait for an on-search", lambda: self.redis.set(waiting, 1, ex=self.ttl))
+
+    def deliver(self, transaction_id: str, envelope: Any) -> bool:
+        waiting, reply = self._keys(transaction_id)
+
+        def push() -> bool:
+            if not self.redis.exists(waiting):
+                return False
+            pipe = self.redis.pipeline()
+            pipe.rpush(reply, json.dumps(envelope, ensure_ascii=False))
+            pipe.expire(reply, self.ttl)
+            pipe.execute()
+            return True
+
+        return self._call("hand over an on-search", push)
+
+    def wait(self, transaction_id: str, timeout: float) -> Any:
+        _waiting, reply = self._keys(transaction_id)
+        item = self._call("wait for an on-search", lambda: self.redis.blpop([reply], timeout=max(timeout, 0.01)))
+        return json.loads(item[1]) if item else None
+
+    def forget(self, transaction_id: str) -> None:
+        self._call("forget an on-search", lambda: self.redis.delete(*self._keys(transaction_id)))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Client
 # --------------------------------------------------------------------------------------------------------------
@@ -1249,13 +1296,15 @@ class DCIClient:
     `accept_unsigned`: a reply without a signature is accepted (one that is signed must still verify) -- for a
     registry that does not sign, or whose transport signs for it. `async_search`: searches go to
     `/registry/search` with `sender_uri=callback_url` (our on-search receiver) and wait up to `async_timeout`
-    seconds for the on-search, which the receiver hands over through `pending` (`PENDING_SEARCHES`)."""
+    seconds for the on-search, which the receiver hands over through `pending` (`PENDING_SEARCHES` in one
+    process, `RedisPendingSearches` across processes)."""
 
     def __init__(self, transport, keyring: Keyring, receiver_id: str, *, registry: str = "crvs",
                  schemas: DCISchemas | None = None, reg_type: str | None = None,
                  reg_record_type: str | None = None, verify_signatures: bool = True, validate: bool = True,
                  accept_unsigned: bool = False, async_search: bool = False, callback_url: str | None = None,
-                 async_timeout: float = 30.0, pending: PendingSearches | None = None) -> None:
+                 async_timeout: float = 30.0, pending: PendingSearches | RedisPendingSearches | None = None
+                 ) -> None:
         if async_search and not callback_url:
             raise ValueError("an async search needs the URL of our on-search receiver (callback_url)")
         self.transport = transport
@@ -1428,6 +1477,7 @@ __all__ = [
     "DCITransport",
     "OAuth2ClientCredentials",
     "PendingSearches",
+    "RedisPendingSearches",
     "DCISchemaError",
     "DCISchemas",
     "DCISearch",

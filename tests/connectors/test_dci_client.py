@@ -265,3 +265,38 @@ def test_faults_on_the_plain_server_reach_the_connector_as_dci_errors(sim, keyri
     finally:
         state.faults.configure({})
     assert set(fetched(connector, pins)[0].values()) == {"ok"}
+
+
+def test_async_search_across_processes_through_redis(sim, keyring, http):
+    """The on-search reaches another connector (another worker) than the one waiting: handed over by Redis."""
+    import os
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        pytest.skip("REDIS_URL is not set")
+    try:
+        Redis.from_url(redis_url, socket_connect_timeout=1).ping()
+    except RedisError:
+        pytest.skip("no Redis here")
+    base_url, _state, pins = sim
+    holder = {}
+    receiver = Flask("worker2")
+
+    @receiver.post("/api/v1/dci/on-search")
+    def on_search():
+        assert holder["other"].receive_on_search(request.get_json())
+        return jsonify(build_ack())
+
+    with live_server(receiver) as receiver_url:
+        config = {"base_url": base_url + PLAIN_PREFIX, "xroad": False, "token": TOKEN, "search": "async",
+                  "callback_url": f"{receiver_url}/api/v1/dci/on-search", "async_timeout": 10}
+        waiting = build({"*": FAST, "civil_registry": config}, base_url, keyring, http,
+                        redis_url=redis_url)["civil_registry"]
+        holder["other"] = build({"*": FAST, "civil_registry": config}, base_url, keyring, http,
+                                redis_url=redis_url)["civil_registry"].client
+        assert waiting.client.pending is not holder["other"].pending
+        statuses, _ = fetched(waiting, pins)
+        assert set(statuses.values()) == {"ok"}
