@@ -149,7 +149,7 @@ def _deferred(registry: str, endpoint: str, txn_type: str, action: str, build: C
 
 def _subscribe(registry: str):
     def build(client: DciClient, envelope: dict) -> dict:
-        return operations.subscribe(client, envelope, envelope["header"]["sender_uri"])
+        return operations.subscribe(client, envelope, envelope["header"]["sender_uri"], registry)
 
     return _deferred(registry, SUBSCRIBE, "subscribe", "on-subscribe", build, callback_required=True)
 

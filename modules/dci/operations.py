@@ -29,7 +29,7 @@ from webapp.timeutil import utcnow
 
 SOCIAL, IBR = "social", "ibr"
 MAX_PAGE_SIZE = 100
-EVENT_TYPES = ("REGISTER", "NewHouseHoldMember")
+EVENT_TYPES = {SOCIAL: ("REGISTER", "NewHouseHoldMember"), IBR: ()}  # no enrolment events are notified yet
 RECORDS_SERVED = "dci.records_served"
 RECORD_TYPES = {records.MEMBER: "spdci-extensions-dci:Member", records.GROUP: "spdci-extensions-dci:Group"}
 
@@ -210,7 +210,7 @@ def txn_status(client: DciClient, envelope: dict) -> dict[str, Any]:
             "txnstatus_response": {"txn_type": txn_type, "txn_status": status}}
 
 
-def subscribe(client: DciClient, envelope: dict, callback_url: str) -> dict[str, Any]:
+def subscribe(client: DciClient, envelope: dict, callback_url: str, registry: str = SOCIAL) -> dict[str, Any]:
     """The `SubscribeResponse` message: one subscription per item of a supported event type (no commit)."""
     message = envelope["message"]
     answers = []
@@ -218,9 +218,9 @@ def subscribe(client: DciClient, envelope: dict, callback_url: str) -> dict[str,
         criteria = item["subscribe_criteria"]
         answer: dict[str, Any] = {"reference_id": item["reference_id"], "timestamp": timestamp()}
         event_type = criteria["reg_event_type"]
-        if event_type not in EVENT_TYPES:
+        if event_type not in EVENT_TYPES[registry]:
             answer.update(status="rjct", status_reason_code="rjct.notify_types.invalid",
-                          status_reason_message=f"events served: {', '.join(EVENT_TYPES)}")
+                          status_reason_message=f"events served: {', '.join(EVENT_TYPES[registry]) or 'none'}")
             answers.append(answer)
             continue
         entity = records.GROUP if event_type == "REGISTER" else records.MEMBER

@@ -179,3 +179,12 @@ def test_ibr_sync_enrolled_answers_yes_for_an_enrolled_person_and_no_for_another
         assert response.status_code == 200, response.get_data(as_text=True)
         answers.append(response.get_json()["enrolled_response"][0]["enrolled_status"])
     assert answers == ["yes", "no", "no"]
+
+
+def test_the_beneficiary_registry_notifies_no_events_yet_and_says_so(http, receiver):
+    sender = Sender(http, "ibr-watch", callback_urls=[receiver.url])
+    _ack(sender.post(f"{IBR}/subscribe", sender.envelope("subscribe", _subscribe_message("enrollement"),
+                                                         sender_uri=receiver.url)), "/registry/subscribe", "ibr")
+    item = receiver.bodies[0]["message"]["subscribe_response"][0]
+    assert item["status"] == "rjct" and item["status_reason_code"] == "rjct.notify_types.invalid"
+    assert SPEC.errors("ibr", "/registry/on-subscribe", receiver.bodies[0], part="request") == []
