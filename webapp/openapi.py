@@ -110,6 +110,10 @@ def _operations(spec: APISpec) -> dict[tuple[str, str], dict]:
     components.schema("CaseListItem", case_item)
     public_case = components.schemas["PublicCase"]
     public_case["properties"]["sla_status"] = case_item["properties"]["sla_status"]
+    # A dump writes every field of these schemas (null when empty): a client may count on each.
+    for name in ("Application", "ApplicationListItem", "ApplicationMember", "ApplicationEvent", "Person", "AreaRef",
+                 "CaseCreated", "CaseEvent", "PublicCase", "Case", "CaseListItem"):
+        components.schemas[name]["required"] = sorted(components.schemas[name]["properties"])
     # A category is checked against the list of categories (a validator apispec cannot read): the list is named here.
     components.schema("CaseArgs", schema=CaseArgs)
     components.schemas["CaseArgs"]["properties"]["category"]["enum"] = [item.code for item in categories()]
