@@ -94,8 +94,8 @@ def create_demo_history(today: date | None = None, seed: int = SEED) -> dict | N
         raise NoHistory(f"the demo users {MAKER} and {CHECKER} are missing")
     rng = random.Random(seed)
     families = _families(rng)
-    if not families:
-        raise NoHistory(f"no household outside {SKIP_REGION} is left without an application")
+    if not families:  # a population of Tashkent alone (as some tests make) has nobody to give a history
+        return None
     _decide(families, months, rng)
     _insert_applications(families)
     enrolments = _insert_enrolments(families, months, rng)
