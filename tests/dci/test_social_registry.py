@@ -247,3 +247,25 @@ def test_a_new_token_drops_the_clients_expired_ones(http, sender):
     Sender.token_for(http, sender.client.client_id, sender.secret)
     left = db.session.scalars(select(DciToken).where(DciToken.client_id == sender.client.id)).all()
     assert len(left) == 1
+
+
+def test_a_sender_key_set_published_at_a_url_is_fetched_to_check_signatures(http):
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    sender = Sender(http, "published-keys")
+    published = json.dumps({"keys": [sender.keys.jwk()]})
+    server = make_server("127.0.0.1", 0, lambda environ, start: Response(
+        published, content_type="application/json")(environ, start))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender.client.jwks, sender.client.jwks_url = None, f"http://127.0.0.1:{server.server_port}/jwks.json"
+        factories.commit()
+        assert sender.post(SYNC, sender.envelope("search", search_message(by_pin("12345678901234")))).status_code == 200
+        stranger = Keyring.generate(sender.keys.sender_id)
+        body = stranger.sign(sender.envelope("search", search_message(by_pin("12345678901234"))))
+        _assert_error(sender.post(SYNC, body, signed=False), 401, "err.signature.invalid")
+    finally:
+        server.shutdown()
