@@ -4,7 +4,8 @@
   the civil-registry connector's `DCIClient` (our signed subscribe request; `sender_uri` is the callback URL).
 - `POST /api/v1/dci/on-search` receives the results of an async search (a civil registry configured with
   `search: async`, connectors/registry.py) and hands them to the search waiting for them in this process;
-  `POST /api/v1/dci/on-subscribe` receives the registry's confirmation of a subscription (its codes are logged).
+  `POST /api/v1/dci/on-subscribe` and `/api/v1/dci/on-unsubscribe` receive the registry's confirmation of a
+  subscription or of its end (the codes are logged; `srsp sources unsubscribe CODE...` ends one).
   Both check the registry's signature (an unsigned one only when the source accepts unsigned replies).
 - `POST /api/v1/dci/notify` (`bp`) receives the signed notify the registry then sends: the signature is checked
   with our keyring, trusting the civil registry's published JWKS (the connector's own trust set-up), and it must be
@@ -38,9 +39,11 @@ from connectors.transport.dci import (
     NOTIFY,
     ON_SEARCH,
     ON_SUBSCRIBE,
+    ON_UNSUBSCRIBE,
     NotifyEvent,
     build_ack,
     event_kind,
+    open_envelope,
     receive_notify,
     receive_on_subscribe,
 )
@@ -55,6 +58,7 @@ SOURCE = "civil_registry"
 NOTIFY_PATH = "/api/v1/dci/notify"
 ON_SEARCH_PATH = "/api/v1/dci/on-search"
 ON_SUBSCRIBE_PATH = "/api/v1/dci/on-subscribe"
+ON_UNSUBSCRIBE_PATH = "/api/v1/dci/on-unsubscribe"
 DEATH_RECORDED = "person.death_recorded"
 BIRTH_NOTIFIED = "person.birth_notified"
 
@@ -162,6 +166,30 @@ def on_subscribe():
     return jsonify(ack)
 
 
+@bp.post(ON_UNSUBSCRIBE_PATH)
+def on_unsubscribe():
+    """The civil registry confirms the end of subscriptions (`srsp sources unsubscribe`): logged, acknowledged."""
+    envelope, refused = _envelope("on-unsubscribe")
+    connector, unavailable = (None, None) if refused else _trusted_connector("on-unsubscribe")
+    if refused or unavailable:
+        return refused or unavailable
+    client = connector.client
+    try:
+        open_envelope(envelope, keyring=client.reply_keyring(envelope), schemas=client.schemas,
+                      registry=client.registry, endpoint=ON_UNSUBSCRIBE, part="request", source=SOURCE)
+    except SignatureInvalid as exc:
+        return _error(401, "err.signature.invalid", str(exc))
+    except SourceError as exc:
+        return _error(400, "err.request.bad", str(exc))
+    if envelope["header"].get("sender_id") != client.receiver_id:
+        return _error(401, "err.sender_id.invalid", f"on-unsubscribe is accepted from {client.receiver_id!r} only")
+    message = envelope["message"]
+    ended = [str(item.get("code")) for item in message.get("subscription_status") or () if isinstance(item, dict)]
+    current_app.logger.info("DCI on-unsubscribe %s: %s, ended %s", message.get("transaction_id"),
+                            message.get("status"), ", ".join(ended) or "none")
+    return jsonify(build_ack(correlation_id=message.get("correlation_id")))
+
+
 @bp.post(NOTIFY_PATH)
 def notify():
     envelope, refused = _envelope("notify")
@@ -248,11 +276,16 @@ def sources():
                  f"POST signed notifications to the callback URL (this app's {NOTIFY_PATH}).")
 @click.option("--callback-url", required=True, help=f"Our notify URL as the registry reaches it, e.g. "
               f"https://srsp.example.uz{NOTIFY_PATH}.")
+@click.option("--event", "events", multiple=True, default=(EVENT_BIRTH, EVENT_DEATH), show_default=True,
+              help="An event type as the registry spells it (e.g. BIRTH, DEATH); repeat for several.")
 @with_appcontext
-def sources_subscribe(callback_url: str) -> None:
+def sources_subscribe(callback_url: str, events: tuple[str, ...]) -> None:
+    unknown = [event for event in events if event_kind(event) is None]
+    if unknown:
+        raise click.BadParameter(f"not a birth or a death: {', '.join(unknown)}", param_hint="--event")
     client = connectors_for(current_app)[SOURCE].client
     try:
-        ack, _envelope = client.subscribe([EVENT_BIRTH, EVENT_DEATH], sender_uri=callback_url)
+        ack, _envelope = client.subscribe(list(events), sender_uri=callback_url)
     except SourceError as exc:
         raise click.ClickException(f"subscribe failed: {exc}") from exc
     click.echo(f"ack_status={ack.ack_status} correlation_id={ack.correlation_id} timestamp={ack.timestamp}")

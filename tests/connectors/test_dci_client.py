@@ -300,3 +300,26 @@ def test_async_search_across_processes_through_redis(sim, keyring, http):
         assert waiting.client.pending is not holder["other"].pending
         statuses, _ = fetched(waiting, pins)
         assert set(statuses.values()) == {"ok"}
+
+
+@pytest.mark.parametrize("spelling, kind", [
+    ("BIRTH", "birth"), ("LiveBirth", "birth"), ("live_birth", "birth"),
+    ("spdci-common:RegistryEventType:LiveBirth", "birth"), ("DEATH", "death"),
+    ("spdci-common:RegistryEventType:Death", "death"), ("MARRIAGE", None), (None, None)])
+def test_event_spellings(spelling, kind):
+    from connectors.transport.dci import event_kind
+
+    assert event_kind(spelling) == kind
+
+
+@pytest.mark.parametrize("sender_uri, endpoint, url", [
+    ("https://srsp.example/api/v1/dci/notify", "/registry/on-subscribe", "https://srsp.example/api/v1/dci/on-subscribe"),
+    ("https://srsp.example/api/v1/dci/notify", "/registry/notify", "https://srsp.example/api/v1/dci/notify"),
+    ("http://cb:3336/registry/on-search", "/registry/on-search", "http://cb:3336/registry/on-search"),
+    ("http://cb:3336/registry/txn/on-status", "/registry/txn/on-status", "http://cb:3336/registry/txn/on-status"),
+    ("http://cb:3336/registry/on-subscribe", "/registry/notify", "http://cb:3336/registry/notify"),
+    ("http://cb:3336/registry", "/registry/on-search", "http://cb:3336/registry/on-search"),
+    ("http://cb:3336/callback", "/registry/txn/on-status", "http://cb:3336/callback/registry/txn/on-status"),
+])
+def test_where_callbacks_go(sender_uri, endpoint, url):
+    assert callback_url(sender_uri, endpoint) == url

@@ -18,6 +18,7 @@ from connectors.simulator import store
 from connectors.simulator.app import DEFAULT_DCI_SENDER_ID, PLAIN_PREFIX, create_simulator_app
 from connectors.transport.dci import (
     ON_SUBSCRIBE,
+    ON_UNSUBSCRIBE,
     DCISchemas,
     Keyring,
     build_on_subscribe,
@@ -57,6 +58,18 @@ def setup(tmp_path_factory):
     engine.dispose()
 
 
+def last_callback(state, endpoint: str) -> dict:
+    """The simulator's latest callback to `endpoint` once it has been answered (it is sent after the ACK, in the
+    background)."""
+    pause = threading.Event()
+    for _ in range(200):
+        sent = [c for c in state.callbacks() if c["endpoint"] == endpoint]
+        if sent and (sent[-1]["status"] or sent[-1]["error"]):
+            return sent[-1]
+        pause.wait(0.05)
+    raise AssertionError(f"no {endpoint} was answered")
+
+
 def test_async_search_comes_back_through_srsps_on_search(setup):
     _app, _base, _state, connector, pins = setup
     outcomes = connector.fetch(pins, window=("2000-01", "2025-06"))
@@ -68,14 +81,9 @@ def test_the_simulators_on_subscribe_is_acknowledged(setup):
     _app, srsp_base, state, connector, _pins = setup
     ack, _sent = connector.client.subscribe(["BIRTH", "DEATH"], sender_uri=srsp_base + civil_events.NOTIFY_PATH)
     assert ack.ack_status == "ACK"
-    done = threading.Event()
-    for _ in range(200):  # the callback is sent after the ACK, in the background
-        sent = [c for c in state.callbacks() if c["endpoint"] == ON_SUBSCRIBE]
-        if sent and (sent[-1]["status"] or sent[-1]["error"]):
-            break
-        done.wait(0.05)
-    assert sent[-1]["uri"] == srsp_base + civil_events.ON_SUBSCRIBE_PATH
-    assert (sent[-1]["status"], sent[-1]["ack"], sent[-1]["error"]) == (200, "ACK", None)
+    sent = last_callback(state, ON_SUBSCRIBE)
+    assert sent["uri"] == srsp_base + civil_events.ON_SUBSCRIBE_PATH
+    assert (sent["status"], sent["ack"], sent["error"]) == (200, "ACK", None)
 
 
 def test_forged_or_broken_callbacks_are_refused(setup):
@@ -104,3 +112,23 @@ def test_forged_or_broken_callbacks_are_refused(setup):
     for path in (civil_events.ON_SEARCH_PATH, civil_events.ON_SUBSCRIBE_PATH):
         broken = httpx.post(srsp_base + path, content=b"[1]", headers={"Content-Type": "application/json"})
         assert broken.status_code == 400
+
+
+def test_subscribe_and_unsubscribe_commands_with_the_registrys_spellings(setup):
+    app, srsp_base, state, _connector, _pins = setup
+    runner = app.test_cli_runner()
+    notify = srsp_base + civil_events.NOTIFY_PATH
+    with app.app_context():  # the commands run in this app, whatever other app a fixture may have pushed
+        result = runner.invoke(args=["sources", "subscribe", "--callback-url", notify, "--event", "BIRTH",
+                                     "--event", "DEATH"])
+        assert result.exit_code == 0, result.output
+        code = result.output.split("correlation_id=")[1].split()[0]
+        assert {"BIRTH", "DEATH"} <= set(next(s for s in state.subscriptions() if s["code"] == code)["event_types"])
+        refused = runner.invoke(args=["sources", "subscribe", "--callback-url", notify, "--event", "MARRIAGE"])
+        assert refused.exit_code != 0 and "MARRIAGE" in refused.output
+        gone = runner.invoke(args=["sources", "unsubscribe", code, "--callback-url", notify])
+        assert gone.exit_code == 0 and "ack_status=ACK" in gone.output, gone.output
+    assert code not in {s["code"] for s in state.subscriptions()}
+    sent = last_callback(state, ON_UNSUBSCRIBE)
+    assert sent["uri"] == srsp_base + civil_events.ON_UNSUBSCRIBE_PATH
+    assert (sent["status"], sent["ack"], sent["error"]) == (200, "ACK", None)
