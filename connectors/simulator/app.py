@@ -35,6 +35,9 @@ DCI over X-Road, civil registry (`connectors.transport.dci`, CRVS spec in `conne
     POST .../registry/txn/status          ACK, then txn on-status: the outcome of an earlier search, subscribe
                                           or unsubscribe of the same sender, asked by its transaction_id
     POST .../registry/sync/txn/status     the same txn-on-status envelope, as the answer
+    POST .../registry/{on-search, on-subscribe, on-unsubscribe, txn/on-status, notify}
+                                          callbacks sent to the registry (its spec has these paths too): checked
+                                          like a request, kept (`/_control/dci/received`) and acknowledged
 
     A subscribe is answered by an ACK and then an on-subscribe with the subscription code. Event types may be
     spelt `BIRTH`, `DEATH`, `LiveBirth` or namespaced (`dci.event_kind`). Callbacks go to
@@ -50,7 +53,8 @@ DCI over X-Road, civil registry (`connectors.transport.dci`, CRVS spec in `conne
 
 Plain DCI server, civil registry (the same endpoints without X-Road):
 
-    POST /dci/crvs/registry/{sync/search, search, subscribe, unsubscribe, txn/status, sync/txn/status}
+    POST /dci/crvs/registry/{sync/search, search, subscribe, unsubscribe, txn/status, sync/txn/status} and the
+         callback paths above
     GET  /dci/crvs/.well-known/jwks.json
 
     `Authorization: Bearer T` is required, T one of `SIMULATOR_DCI_TOKENS` (else 401 `err.request.unauthorized`),
@@ -70,6 +74,7 @@ Control (for tests, demos and people; not behind X-Road):
     PUT  /_control/dci/trusted-senders    replace: {sender_id: JWKS object or JWKS URL}; {} turns verification off
     GET  /_control/dci/subscriptions      the subscribers
     GET  /_control/dci/callbacks          the callbacks sent (on-search, on-subscribe, ...) and how each went
+    GET  /_control/dci/received           the callbacks received (the last 100)
     POST /_control/vital-events/emit      {"births": N, "deaths": M, "seed": S?}: registers them in the store,
                                           dated today, and POSTs a signed notify to every subscriber of their type
                                           (a subscriber's failure is logged and reported, never fatal)
@@ -172,7 +177,8 @@ DEFAULT_RECORD_TYPE = "spdci-extensions-dci:Person"
 PLAIN_PREFIX = "/dci/crvs"  # the plain DCI server: /dci/crvs/registry/sync/search, ...
 JWKS_PATH = "/.well-known/jwks.json"
 EVENT_TYPES = {EVENT_BIRTH: "birth", EVENT_DEATH: "death"}  # the spellings notify() writes by default
-DCI_ENDPOINTS = (SYNC_SEARCH, SEARCH, SUBSCRIBE, UNSUBSCRIBE, TXN_STATUS, SYNC_TXN_STATUS)
+DCI_CALLBACKS = (ON_SEARCH, ON_SUBSCRIBE, ON_UNSUBSCRIBE, TXN_ON_STATUS, NOTIFY)  # received and acknowledged
+DCI_ENDPOINTS = (SYNC_SEARCH, SEARCH, SUBSCRIBE, UNSUBSCRIBE, TXN_STATUS, SYNC_TXN_STATUS, *DCI_CALLBACKS)
 NOTIFY_TIMEOUT = 5.0
 INVALID_REQUEST = "Server.ServerProxy.InvalidRequest"
 SERVICE_FAILED = "Server.ServerProxy.ServiceFailed"
@@ -226,6 +232,7 @@ class SimulatorState:
         self._subscriptions: dict[tuple[str, str], dict[str, Any]] = {}
         self._transactions: dict[tuple[str, str], dict[str, Any]] = {}  # (sender_id, transaction_id): outcome
         self._callbacks: list[dict[str, Any]] = []  # the callbacks sent, latest last (at most 200)
+        self._received: list[dict[str, Any]] = []  # callbacks sent to us (on-search, notify, ...)
         self._trusted: dict[str, dict[str, Any]] = {}  # sender_id: {"jwks": ... | "url": ..., "kids": [...]}
         self._calls: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.treasury_limit: Decimal | None = None  # a fund request above it is refused (finance.py)
@@ -340,6 +347,16 @@ class SimulatorState:
         with self._lock:
             return self._transactions.get((sender_id, transaction_id))
 
+    def receive(self, endpoint: str, envelope: Mapping[str, Any]) -> None:
+        """Keep a callback sent to us (the last 100)."""
+        with self._lock:
+            self._received.append({"endpoint": endpoint, "received_at": timestamp(), "envelope": dict(envelope)})
+            del self._received[:-100]
+
+    def received(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry) for entry in self._received]
+
     def callbacks(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(entry) for entry in self._callbacks]
@@ -437,6 +454,10 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
     @app.get("/_control/dci/callbacks")
     def get_callbacks():
         return _json(state.callbacks())
+
+    @app.get("/_control/dci/received")
+    def get_received():
+        return _json(state.received())
 
     @app.get("/_control/health")
     def health():
@@ -663,11 +684,15 @@ def _serve_dci_endpoint(state: SimulatorState, endpoint: str, headers: dict[str,
         refused.headers.update(headers)
         return refused
     errors = state.schemas.errors(DCI_REGISTRY, endpoint, envelope, part="request")
+    if not isinstance(envelope.get("message"), dict):  # some callbacks' schemas forget to require it
+        errors.append("(root): 'message' is a required property")
     if errors:
         return _dci_error("err.request.bad", "the request does not follow the DCI schema: " + "; ".join(errors[:5]),
                           400, headers)
     if endpoint == SYNC_SEARCH:
         return _search(state, envelope, headers)
+    if endpoint in DCI_CALLBACKS:
+        return _received(state, endpoint, envelope, headers)
     if endpoint == SYNC_TXN_STATUS:
         response = state.keyring.sign(_txn_on_status(state, envelope))
         state.schemas.validate_outgoing(DCI_REGISTRY, SYNC_TXN_STATUS, response, part="response")
@@ -709,6 +734,17 @@ def _ack_status(response: httpx.Response) -> str | None:
     if isinstance(body, Mapping) and isinstance(body.get("message"), Mapping):
         return parse_ack(body).ack_status
     return body.get("ack_status") if isinstance(body, Mapping) else None
+
+
+def _received(state: SimulatorState, endpoint: str, envelope: dict[str, Any], headers: dict[str, str]
+              ) -> Response:
+    """A callback sent to the registry (the spec gives the registry these paths too, for registries that query
+    others): checked like any request above, kept in `/_control/dci/received`, acknowledged."""
+    state.receive(endpoint, envelope)
+    correlation_id = envelope["message"].get("correlation_id") or envelope["message"].get("transaction_id")
+    ack = build_ack(correlation_id=str(correlation_id)[:99] if correlation_id else None)
+    state.schemas.validate_outgoing(DCI_REGISTRY, endpoint, ack, part="response")
+    return _json(ack, headers=headers)
 
 
 def _vital_events(state: SimulatorState, envelope: dict[str, Any]):

@@ -381,3 +381,41 @@ def test_tokens_and_policy_from_the_environment(monkeypatch, tmp_path, schemas):
     monkeypatch.setenv("SIMULATOR_DCI_SIGNATURES", "sometimes")
     with pytest.raises(ValueError, match="SIMULATOR_DCI_SIGNATURES"):
         create_simulator_app(url, faults={}, trusted_senders={}, schemas=schemas)
+
+
+def test_callbacks_sent_to_the_registry_are_acknowledged(http, schemas, sim):
+    _base, state, _pin = sim
+    state.signatures = "none"
+    ts = "2025-06-15T10:00:00.000Z"
+
+    def callback_header(action):
+        return {"version": "1.0.0", "message_id": "m-" + action, "message_ts": ts, "action": action,
+                "status": "succ", "total_count": 1, "completed_count": 1, "sender_id": "crvs-server",
+                "receiver_id": "test-client"}
+
+    bodies = {
+        ON_SEARCH: (callback_header("on-search"), {"transaction_id": "t1", "correlation_id": "c1", "search_response": [
+            {"reference_id": "r1", "timestamp": ts, "status": "succ",
+             "data": {"version": "1.0.0", "reg_record_type": "Person", "reg_records": []}}]}),
+        ON_SUBSCRIBE: (suite_envelope("on-subscribe", {}, None, None)["header"], {
+            "transaction_id": "t2", "correlation_id": "c2", "subscribe_response": [{
+                "reference_id": "r2", "timestamp": ts, "status": "succ",
+                "subscriptions": [{"code": "sub-1", "status": "subscribe", "timestamp": ts}]}]}),
+        ON_UNSUBSCRIBE: (suite_envelope("on-unsubscribe", {}, None, None)["header"], {
+            "transaction_id": "t3", "correlation_id": "c3", "timestamp": ts, "status": "succ",
+            "subscription_status": [{"code": "sub-crvs-test-001", "status": "unsubscribe"}]}),
+        TXN_ON_STATUS: (callback_header("txn-on-status"), {"transaction_id": "t4", "correlation_id": "c4",
+                                                           "txnstatus_response": {"txn_type": "search", "txn_status": {
+                                                               "transaction_id": "t4", "correlation_id": "c5",
+                                                               "search_response": []}}}),
+        "/registry/notify": (callback_header("notify"), {"transaction_id": "t5", "notify_event": [{
+            "reference_id": "r5", "timestamp": ts, "locale": "eng",
+            "data": {"version": "1.0.0", "reg_record_type": "Person", "reg_records": {}}}]}),
+    }
+    for endpoint, (header, message) in bodies.items():
+        response = post(http, schemas, endpoint, {"signature": "unsigned-stub", "header": header, "message": message})
+        assert response.status_code == 200, (endpoint, response.text)
+        schemas.validate_incoming("crvs", endpoint, response.json(), part="response")
+        assert parse_ack(response.json()).ack_status == "ACK"
+    assert [entry["endpoint"] for entry in state.received()[-5:]] == list(bodies)
+    assert_error(http.post(ON_SEARCH, json={"header": bodies[ON_SEARCH][0]}), 400, "err.request.bad")
