@@ -30,7 +30,8 @@ DCI over X-Road, civil registry (`connectors.transport.dci`, CRVS spec in `conne
          Subscriptions live in memory: a restarted simulator has none.
     GET  /.well-known/jwks.json   (also below the service path, through X-Road): the simulator's Ed25519 key
 
-    POST .../registry/search              ACK, then a signed on-search to the request's `sender_uri`
+    POST .../registry/search              ACK, then a signed on-search to the request's `sender_uri` (none: the
+                                          results wait for txn status; unsubscribe and txn status answer NACK)
     POST .../registry/unsubscribe         ACK, then on-unsubscribe (only the sender's own subscription codes)
     POST .../registry/txn/status          ACK, then txn on-status: the outcome of an earlier search, subscribe
                                           or unsubscribe of the same sender, asked by its transaction_id
@@ -700,10 +701,6 @@ def _serve_dci_endpoint(state: SimulatorState, endpoint: str, headers: dict[str,
     uri = envelope["header"].get("sender_uri")
     if endpoint == SUBSCRIBE:
         return _subscribe(state, envelope, headers, callback_headers)
-    if not uri:
-        return _json(build_ack(ack_status="ERR", error=(
-            "err.sender_uri.invalid", f"header.sender_uri is required: {endpoint} answers by callback")),
-            headers=headers)
     sender_id = str(envelope["header"]["sender_id"])
     if endpoint == SEARCH:
         items = envelope["message"]["search_request"]
@@ -720,9 +717,12 @@ def _serve_dci_endpoint(state: SimulatorState, endpoint: str, headers: dict[str,
     state.schemas.validate_outgoing(DCI_REGISTRY, callback_endpoint, callback, part="request")
     if txn_type:
         state.record(sender_id, envelope["message"]["transaction_id"], txn_type, callback["message"])
-    ack = build_ack(correlation_id=callback["message"]["correlation_id"])
-    state.deliver(callback_endpoint, str(uri), state.keyring.sign(callback), callback_headers)
-    return _json(ack, headers=headers)
+    if uri:
+        state.deliver(callback_endpoint, str(uri), state.keyring.sign(callback), callback_headers)
+        return _json(build_ack(correlation_id=callback["message"]["correlation_id"]), headers=headers)
+    # No sender_uri, no callback: a search's results wait for txn status (ACK); the rest is done (NACK).
+    return _json(build_ack(correlation_id=callback["message"]["correlation_id"],
+                           ack_status="ACK" if endpoint == SEARCH else "NACK"), headers=headers)
 
 
 def _ack_status(response: httpx.Response) -> str | None:

@@ -297,7 +297,8 @@ def sources_subscribe(callback_url: str, events: tuple[str, ...]) -> None:
 @sources.command("unsubscribe", help="End subscriptions at the civil registry (DCI) by their codes (the "
                  "registry's on-subscribe gives them; they are logged).")
 @click.argument("codes", nargs=-1, required=True)
-@click.option("--callback-url", required=True, help="Where the registry sends its on-unsubscribe.")
+@click.option("--callback-url", help=f"Where the registry sends its on-unsubscribe (e.g. "
+              f"https://srsp.example.uz{ON_UNSUBSCRIBE_PATH}); none: no confirmation.")
 @with_appcontext
 def sources_unsubscribe(codes: tuple[str, ...], callback_url: str | None) -> None:
     client = connectors_for(current_app)[SOURCE].client

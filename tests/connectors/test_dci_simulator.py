@@ -245,10 +245,18 @@ def test_async_search_acks_then_calls_on_search_and_txn_status_reports_it(http, 
     assert on_status["message"]["txnstatus_response"]["txn_status"]["status"] == "rjct"
 
 
-def test_async_requests_need_a_sender_uri(http, schemas, sender, sim):
-    _base, _state, pin = sim
-    ack = parse_ack(post(http, schemas, SEARCH, sender.sign(search(pin))).json())
-    assert ack.ack_status == "ERR" and ack.error_code == "err.sender_uri.invalid"
+def test_without_a_sender_uri_async_results_wait_for_txn_status(http, schemas, sender, sim):
+    _base, state, pin = sim
+    envelope = sender.sign(search(pin))
+    ack = parse_ack(post(http, schemas, SEARCH, envelope).json())
+    assert ack.ack_status == "ACK"
+    status = sender.sign(build_txn_status_request(SENDER, DEFAULT_DCI_SENDER_ID,
+                                                  envelope["message"]["transaction_id"]))
+    txn = post(http, schemas, SYNC_TXN_STATUS, status).json()["message"]["txnstatus_response"]
+    assert txn["txn_status"]["search_response"][0]["data"]["reg_records"]
+    assert parse_ack(post(http, schemas, TXN_STATUS, status).json()).ack_status == "NACK"
+    unsubscribe = sender.sign(build_unsubscribe_request(SENDER, DEFAULT_DCI_SENDER_ID, ["x"]))
+    assert parse_ack(post(http, schemas, UNSUBSCRIBE, unsubscribe).json()).ack_status == "NACK"
 
 
 def test_unsubscribe_removes_the_subscription_and_calls_on_unsubscribe(http, schemas, sender, receiver, sim):
