@@ -17,6 +17,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
+from webapp.guard import MAX_NUMBER_DIGITS
+
 PREFIX = "/api/v1"
 TITLE = "SRSP API"
 VERSION = "1"
@@ -184,6 +186,8 @@ def _operations(spec: APISpec) -> dict[tuple[str, str], dict]:
                                                              "DCI search")),
         ("civil_events.on_subscribe", "post"): _dci_receiver(_l("The civil registry's signed confirmation of a DCI "
                                                                 "subscription")),
+        ("civil_events.on_unsubscribe", "post"): _dci_receiver(_l("The civil registry's signed confirmation that a DCI "
+                                                                  "subscription ended")),
         ("openapi.document", "get"): {
             "tags": ["documentation"], "summary": _l("This document"), "security": [],
             "responses": {"200": _json({"type": "object"}, _l("The OpenAPI document.")), **_errors(400)}},
@@ -220,6 +224,8 @@ def _facts_schema(components) -> dict:
                           else relink(value)) for key, value in node.items()}
         return [relink(item) for item in node] if isinstance(node, list) else node
 
+    # The input guard refuses any number in a JSON body from 10¹⁸ on (webapp/guard.py); amounts are numbers.
+    definitions["amount"] = {**definitions["amount"], "maximum": 10**MAX_NUMBER_DIGITS - 1}
     for name, definition in definitions.items():
         components.schema(f"Facts.{name}", relink(definition))
     return relink(schema)
