@@ -16,30 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, select, text
 
+from bench import serving
 from bench.database import ensure_database
 from webapp import create_app
 from webapp.extensions import db
 
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1/srsp_portalbench"
-ROOT = Path(__file__).resolve().parents[1]
-_CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 _CODE = re.compile(r"\b(\d{6})\b")
 
 
@@ -125,35 +117,9 @@ def _setup(url: str, folder: str, citizens: int) -> tuple[list[tuple[str, str]],
     return people, paths
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(url: str, folder: str, workers: int) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SRSP_INSTANCE_DIR": folder, "REDIS_URL": "",
-           "SRSP_JOBS_INLINE": "1"}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b",
-                               f"127.0.0.1:{port}", "--log-level", "warning", "webapp:create_app()"],
-                              cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
-
-
-def _client(base: str, number: int) -> httpx.Client:
-    """A client talking from its own loopback address, as a citizen on their own phone."""
-    transport = httpx.HTTPTransport(local_address=f"127.0.{number // 250}.{number % 250 + 2}")
-    return httpx.Client(base_url=base, transport=transport, timeout=60, follow_redirects=True)
+def _serve(url: str, folder: str, workers: int):
+    return serving.gunicorn({"DATABASE_URL": url, "SRSP_INSTANCE_DIR": folder, "REDIS_URL": "",
+                             "SRSP_JOBS_INLINE": "1"}, workers)
 
 
 def _code_for(engine, phone: str, after: datetime) -> str:
@@ -176,14 +142,14 @@ def _citizen(base, engine, paths, number, pin, phone, timings, lock) -> None:
         response.raise_for_status()
         return response
 
-    with _client(base, number) as client:
+    with serving.client(base, number) as client:
         page = timed("sign_in_page", lambda: client.get(paths["sign_in"]))
         asked = datetime.now(UTC) - timedelta(seconds=2)
         code_page = timed("code_request", lambda: client.post(paths["sign_in"], data={
-            "csrf_token": _CSRF.search(page.text).group(1), "pin": pin, "phone": phone}))
+            "csrf_token": serving.CSRF.search(page.text).group(1), "pin": pin, "phone": phone}))
         code = _code_for(engine, phone, asked)
         timed("code_entry", lambda: client.post(paths["sign_in_code"], data={
-            "csrf_token": _CSRF.search(code_page.text).group(1), "code": code}))
+            "csrf_token": serving.CSRF.search(code_page.text).group(1), "code": code}))
         timed("status_page", lambda: client.get(paths["home"]))
         pdf = timed("certificate", lambda: client.get(paths["certificate"]))
         if not pdf.content.startswith(b"%PDF"):
@@ -192,19 +158,12 @@ def _citizen(base, engine, paths, number, pin, phone, timings, lock) -> None:
 
 
 def _health(base, number, rounds, timings, lock) -> None:
-    with _client(base, number) as client:
+    with serving.client(base, number) as client:
         for _ in range(rounds):
             started = time.perf_counter()
             client.get("/healthz").raise_for_status()
             with lock:
                 timings.setdefault("health", []).append((time.perf_counter() - started) * 1000)
-
-
-def _stats(values: list[float]) -> dict:
-    ordered = sorted(values)
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)  # noqa: E731
-    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1), "p95_ms": pick(0.95),
-            "p99_ms": pick(0.99), "max_ms": round(ordered[-1], 1)}
 
 
 def main(argv=None) -> None:
@@ -232,17 +191,16 @@ def main(argv=None) -> None:
                 list(pool.map(lambda n: _health(base, n, rounds, health_timings, lock), range(args.citizens)))
             health_s = time.perf_counter() - started
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            serving.stop(server)
             engine.dispose()
     result = {"benchmark": "portal", "database": "postgresql", "citizens": args.citizens,
               "gunicorn_workers": args.workers,
               "portal": {"requests": len(portal), "seconds": round(portal_s, 2),
-                         "requests_per_s": round(len(portal) / portal_s, 1), **_stats(portal)},
-              "by_step": {kind: _stats(values) for kind, values in sorted(timings.items())},
+                         "requests_per_s": round(len(portal) / portal_s, 1), **serving.stats(portal)},
+              "by_step": {kind: serving.stats(values) for kind, values in sorted(timings.items())},
               "health": {"requests": len(health_timings["health"]), "seconds": round(health_s, 2),
                          "requests_per_s": round(len(health_timings["health"]) / health_s, 1),
-                         **_stats(health_timings["health"])},
+                         **serving.stats(health_timings["health"])},
               "baseline": "the same clients on GET /healthz, same run"}
     result["ratio"] = round(result["portal"]["p50_ms"] / max(result["health"]["p50_ms"], 0.1), 1)
     print(json.dumps(result))
