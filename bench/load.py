@@ -13,7 +13,9 @@ national scope per simulated user, with an API token each. The Redis database is
 (the login form, its CSRF token, the password) and browses until the time or the request budget runs out: the
 applications list (pages, status filters), an application, the households list and a household, the cases list and
 a case, and the applications API with the bearer token. Then as many clients, for as long, on GET /healthz alone.
-Every server is stopped at the end, also on errors and Ctrl-C.
+The load starts once the worker's start-up runs of the periodic jobs are done (its schedule keeps
+running). Every server is stopped at the end, also on errors and Ctrl-C; the servers import the code of this
+checkout.
 
 Prints one JSON object: per kind of request its count, errors, requests/s and p50/p95/p99 (`by_kind`); the staff
 totals (`staff`, sign-in included); the health endpoint's alone (`health`), and as a probe five times a second during
@@ -36,7 +38,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from bench import serving
 from bench.database import ensure_database
@@ -137,6 +139,26 @@ def start_servers(url: str, folder: str, redis: str, workers: int, stack) -> str
     server, base = serving.gunicorn(env, workers, Path(folder) / "gunicorn.log")
     stack.append(server)
     return base
+
+
+def settle(url: str, quiet: float = 3, seconds: float = 180) -> float:
+    """Wait until no job has been queued or running for `quiet` seconds (the worker's start-up runs of the periodic
+    jobs done), at most `seconds`; the seconds waited."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    started = time.monotonic()
+    calm_since = None
+    try:
+        while time.monotonic() - started < seconds:
+            with engine.connect() as conn:
+                busy = conn.execute(text("SELECT count(*) FROM job WHERE status IN ('queued', 'running')")).scalar()
+            now = time.monotonic()
+            calm_since = None if busy else (calm_since or now)
+            if calm_since and now - calm_since >= quiet:
+                break
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    return time.monotonic() - started
 
 
 class Recorder:
@@ -284,7 +306,10 @@ def main(argv=None) -> None:
             started = time.perf_counter()
             data = setup(args.database, folder, args.users, args.households, args.cases)
             setup_s = time.perf_counter() - started
+            started = time.perf_counter()
             base = start_servers(args.database, folder, args.redis, args.workers, stack)
+            start_s = time.perf_counter() - started
+            settle_s = settle(args.database)
             load_before = _load()
             staff, staff_s, staff_probe = run(base, lambda n, d, r: user(base, n, data, d, r), args.users,
                                               args.seconds, args.requests)
@@ -301,7 +326,8 @@ def main(argv=None) -> None:
     total, baseline = staff.total(staff_s), limit.total(limit_s)
     result = {"benchmark": "staff load", "database": "postgresql", "cpus": os.cpu_count(), "users": args.users,
               "seconds": args.seconds, "request_budget": args.requests, "gunicorn_workers": args.workers,
-              "data": data["counts"], "setup_s": round(setup_s, 1),
+              "data": data["counts"], "setup_s": round(setup_s, 1), "servers_start_s": round(start_s, 1),
+              "worker_settle_s": round(settle_s, 1),
               "staff": total, "by_kind": staff.summary(staff_s),
               "health_during_staff": staff_probe.total(staff_s),
               "health": baseline, "baseline": "the same clients on GET /healthz alone, same run, same duration",

@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 def start(command: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    """A process in its own session (process group), with the environment on top of this one's; its output
-    appended to `log` when given."""
+    """A process in its own session (process group), with the environment on top of this one's, importing the
+    code of this checkout (ahead of the installed one); its output appended to `log` when given."""
+    env = {"PYTHONPATH": str(ROOT), **env}
     if log is None:
         return subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, start_new_session=True)
     with open(log, "ab") as output:
