@@ -20,8 +20,11 @@ checkout.
 Prints one JSON object: per kind of request its count, errors, requests/s and p50/p95/p99 (`by_kind`); the staff
 totals (`staff`, sign-in included); the health endpoint's alone (`health`), and as a probe five times a second during
 the staff load (`health_during_staff`: the wait for a free gunicorn worker); `ratio` = staff requests/s / health
-requests/s; the load average before and after; the targets and whether they are met. List pages are drawn from the
-first 40, as people page through lists.
+requests/s; the load average before and after; the CPU seconds each part used in each phase (`cpu_s`: gunicorn, the
+worker, the simulator, this database's PostgreSQL backends, the load generator) beside the machine's capacity; the
+average number of the app's PostgreSQL sessions in each state during the staff load
+(`database_sessions_during_staff`: running a query, waiting for a lock, idle in a transaction while Python works,
+idle); the targets and whether they are met. List pages are drawn from the first 40, as people page through lists.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, func, select, text
 
@@ -159,6 +164,29 @@ def settle(url: str, quiet: float = 3, seconds: float = 180) -> float:
     finally:
         engine.dispose()
     return time.monotonic() - started
+
+
+def sample_sessions(url: str, stopped: threading.Event, seen: Counter) -> None:
+    """Five times a second until `stopped`: what the app's PostgreSQL sessions are doing (state and wait event), to
+    tell queries, lock waits and transactions held open by Python work apart. `seen["samples"]` counts the samples."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    sql = text("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+               "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    try:
+        with engine.connect() as conn:
+            while not stopped.wait(0.2):
+                for state, kind, event in conn.execute(sql):
+                    seen[f"{state}: {kind}/{event}" if kind and state == "active" else state] += 1
+                conn.rollback()
+                seen["samples"] += 1
+    finally:
+        engine.dispose()
+
+
+def _sessions(seen: Counter) -> dict:
+    """The average number of sessions in each state over the samples, busiest first."""
+    samples = seen.pop("samples", 0) or 1
+    return {state: round(count / samples, 2) for state, count in seen.most_common()}
 
 
 class Recorder:
@@ -285,6 +313,37 @@ def _show_logs(folder: str, lines: int = 20) -> None:
         print(f"== {log.name}", *tail, sep="\n", file=sys.stderr)
 
 
+def cpu_seconds(groups: dict[str, int], database: str) -> dict[str, float]:
+    """CPU seconds used so far by each started process group (name: group id), by the PostgreSQL backends of
+    `database` alive now, and by this process (the load generator)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys([*groups, "postgresql", "load_generator"], 0.0)
+    names = {group: name for name, group in groups.items()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            if int(fields[2]) in names:
+                used[names[int(fields[2])]] += seconds
+            elif stat[stat.index("(") + 1:stat.rindex(")")] == "postgres" and \
+                    f" {database} " in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                used["postgresql"] += seconds
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not readable
+    times = os.times()
+    used["load_generator"] = times.user + times.system
+    return used
+
+
+def _cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict:
+    """CPU seconds per part between two readings, and the machine's CPU capacity in that time."""
+    spent = {name: round(after[name] - before.get(name, 0), 1) for name in after}
+    return {**spent, "total": round(sum(spent.values()), 1), "capacity": round(seconds * os.cpu_count(), 1)}
+
+
 def _load() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
@@ -310,13 +369,20 @@ def main(argv=None) -> None:
             base = start_servers(args.database, folder, args.redis, args.workers, stack)
             start_s = time.perf_counter() - started
             settle_s = settle(args.database)
-            load_before = _load()
+            groups = dict(zip(("simulator", "worker", "gunicorn"), (p.pid for p in stack), strict=True))
+            database = urlsplit(args.database).path.lstrip("/")
+            load_before, cpu_before = _load(), cpu_seconds(groups, database)
+            sessions, stopped = Counter(), threading.Event()
+            sampler = threading.Thread(target=sample_sessions, args=(args.database, stopped, sessions), daemon=True)
+            sampler.start()
             staff, staff_s, staff_probe = run(base, lambda n, d, r: user(base, n, data, d, r), args.users,
                                               args.seconds, args.requests)
-            load_staff = _load()
+            stopped.set()
+            sampler.join()
+            load_staff, cpu_staff = _load(), cpu_seconds(groups, database)
             limit, limit_s, _ = run(base, lambda n, d, r: health(base, n, d, r), args.users, args.seconds,
                                     args.requests)
-            load_after = _load()
+            load_after, cpu_after = _load(), cpu_seconds(groups, database)
         except BaseException:
             _show_logs(folder)
             raise
@@ -334,6 +400,9 @@ def main(argv=None) -> None:
               "ratio": round(total["requests_per_s"] / baseline["requests_per_s"], 3)
               if baseline.get("requests_per_s") else None,
               "load_average": {"before": load_before, "after_staff": load_staff, "after_health": load_after},
+              "database_sessions_during_staff": _sessions(sessions),
+              "cpu_s": {"staff": _cpu_share(cpu_before, cpu_staff, staff_s),
+                        "health": _cpu_share(cpu_staff, cpu_after, limit_s)},
               "targets": TARGETS,
               "targets_met": {"requests_per_s": total["requests_per_s"] >= TARGETS["requests_per_s"],
                               "p95_ms": total.get("p95_ms", float("inf")) < TARGETS["p95_ms"],
