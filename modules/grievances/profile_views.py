@@ -10,7 +10,7 @@ from flask_login import current_user
 from modules.enrolment.models import EnrolmentStatus
 from modules.grievances import profile
 from webapp.auth.permissions import require
-from webapp.auth.scope import areas_in_scope
+from webapp.auth.scope import area_choices
 from webapp.extensions import db
 from webapp.filters import load_filters
 from webapp.models import AreaLevel
@@ -26,10 +26,10 @@ def household_search():
     page = db.paginate(profile.filtered_households(current_user, filters), page=filters["page"],
                        per_page=filters["per_page"], error_out=False)
     profile.record_search(page.items, current_user, searched=bool(filters.get("q")))
-    areas = areas_in_scope(current_user, AreaLevel.region) + areas_in_scope(current_user, AreaLevel.district)
+    areas = area_choices(current_user, (AreaLevel.region, AreaLevel.district))
     return render_template("grievances/household_search.html", page=page, filters=filters,
                            rows=profile.summaries(page.items), programmes=offered_programmes(),
-                           statuses=list(EnrolmentStatus), areas=sorted(areas, key=lambda area: area.code))
+                           statuses=list(EnrolmentStatus), areas=areas)
 
 
 @require(PERMISSION)

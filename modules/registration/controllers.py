@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import selectinload
 
 from modules.registration import operations
-from modules.registration.models import Application, ApplicationStatus, Channel, Relation
+from modules.registration.models import Application, ApplicationMember, ApplicationStatus, Channel, Relation
 from modules.registration.schemas import (
     MAX_MEMBERS,
     REASON_MAX,
@@ -27,7 +27,7 @@ from modules.registration.tasks import FORMATS as EXPORT_FORMATS
 from modules.registration.tasks import export_applications
 from webapp import jobs
 from webapp.auth.permissions import require
-from webapp.auth.scope import areas_in_scope
+from webapp.auth.scope import area_choices
 from webapp.boundary import Refusal, caught_refusal, flatten_errors
 from webapp.extensions import db
 from webapp.filters import load_filters
@@ -47,9 +47,9 @@ def application_list():
         selectinload(Application.applicant), selectinload(Application.area), selectinload(Application.programmes))
     page = db.paginate(query, page=filters["page"], per_page=filters["per_page"], error_out=False)
     operations.record_list_view(page.items, current_user, searched=bool(filters["q"]))
-    areas = areas_in_scope(current_user, AreaLevel.region) + areas_in_scope(current_user, AreaLevel.district)
+    areas = area_choices(current_user, (AreaLevel.region, AreaLevel.district))
     return render_template("registration/list.html", page=page, filters=filters, statuses=list(ApplicationStatus),
-                           programmes=_programmes(), areas=sorted(areas, key=lambda a: a.code),
+                           programmes=_programmes(), areas=areas,
                            today=operations.today())
 
 
@@ -144,8 +144,9 @@ def _load_withdraw_args(form) -> dict:
         raise operations.RegistrationError(errors, next(iter(errors.values()))[0]) from error
 
 
-def _load_or_404(application_id: int):
-    application = operations.get_application(current_user, application_id)
+def _load_or_404(application_id: int, *options):
+    application = db.session.scalar(operations.scoped_applications(current_user)
+                                    .where(Application.id == application_id).options(*options))
     if application is None:
         abort(404)  # out of scope looks exactly like missing: no hint that the record exists
     return application
@@ -153,7 +154,9 @@ def _load_or_404(application_id: int):
 
 @require("application.view")
 def application_detail(application_id: int):
-    application = _load_or_404(application_id)
+    # The members with their persons in one query each, not one per member.
+    application = _load_or_404(application_id, selectinload(Application.members).selectinload(ApplicationMember.person),
+                               selectinload(Application.programmes))
     operations.record_view(application, current_user)
     from modules.enrolment.operations import enrolments_for_application
     from modules.means_test.evidence import source_table

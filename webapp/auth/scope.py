@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from flask_babel import get_locale
+from sqlalchemy import ColumnElement, false, func, or_, select, true
 
 from webapp.extensions import db
 from webapp.models import Area
@@ -29,3 +30,13 @@ def areas_in_scope(user, level=None):
     if level is not None:
         query = query.where(Area.level == level)
     return db.session.scalars(query).all()
+
+
+def area_choices(user, levels) -> list:
+    """The areas of `levels` a user may pick in a list's filter, ordered by code: rows of (id, code, level, name in
+    the reader's language). Plain rows in one query, not objects: a national user's picker lists every region and
+    district, on every list page."""
+    column = getattr(Area, f"name_{get_locale() or 'uz'}", Area.name_uz)
+    name = func.coalesce(func.nullif(column, ""), Area.name_uz).label("name")
+    query = select(Area.id, Area.code, Area.level, name).where(area_clause(user, Area.id), Area.level.in_(levels))
+    return db.session.execute(query.order_by(Area.code)).all()
