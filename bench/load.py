@@ -24,7 +24,8 @@ requests/s; the load average before and after; the CPU seconds each part used in
 worker, the simulator, this database's PostgreSQL backends, the load generator) beside the machine's capacity; the
 average number of the app's PostgreSQL sessions in each state during the staff load
 (`database_sessions_during_staff`: running a query, waiting for a lock, idle in a transaction while Python works,
-idle); the targets and whether they are met. List pages are drawn from the first 40, as people page through lists.
+idle; and holding an advisory lock, as an append to the audit chain does until its commit); the targets and whether
+they are met. List pages are drawn from the first 40, as people page through lists.
 """
 
 from __future__ import annotations
@@ -172,11 +173,14 @@ def sample_sessions(url: str, stopped: threading.Event, seen: Counter) -> None:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     sql = text("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    holders = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                   "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
     try:
         with engine.connect() as conn:
             while not stopped.wait(0.2):
                 for state, kind, event in conn.execute(sql):
                     seen[f"{state}: {kind}/{event}" if kind and state == "active" else state] += 1
+                seen["holding an advisory lock"] += conn.execute(holders).scalar()
                 conn.rollback()
                 seen["samples"] += 1
     finally:
@@ -313,11 +317,11 @@ def _show_logs(folder: str, lines: int = 20) -> None:
         print(f"== {log.name}", *tail, sep="\n", file=sys.stderr)
 
 
-def cpu_seconds(groups: dict[str, int], database: str) -> dict[str, float]:
-    """CPU seconds used so far by each started process group (name: group id), by the PostgreSQL backends of
-    `database` alive now, and by this process (the load generator)."""
+def cpu_seconds(groups: dict[str, int], database: str) -> dict[str, dict[int, float]]:
+    """CPU seconds used so far, per process, by each started process group (name: group id), by the PostgreSQL
+    backends of `database` alive now, and by this process (the load generator)."""
     tick = os.sysconf("SC_CLK_TCK")
-    used = dict.fromkeys([*groups, "postgresql", "load_generator"], 0.0)
+    used: dict[str, dict[int, float]] = {name: {} for name in [*groups, "postgresql", "load_generator"]}
     names = {group: name for name, group in groups.items()}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -327,20 +331,22 @@ def cpu_seconds(groups: dict[str, int], database: str) -> dict[str, float]:
             fields = stat[stat.rindex(")") + 2:].split()
             seconds = (int(fields[11]) + int(fields[12])) / tick
             if int(fields[2]) in names:
-                used[names[int(fields[2])]] += seconds
+                used[names[int(fields[2])]][int(entry.name)] = seconds
             elif stat[stat.index("(") + 1:stat.rindex(")")] == "postgres" and \
                     f" {database} " in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                used["postgresql"] += seconds
+                used["postgresql"][int(entry.name)] = seconds
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile, or not readable
     times = os.times()
-    used["load_generator"] = times.user + times.system
+    used["load_generator"][os.getpid()] = times.user + times.system
     return used
 
 
-def _cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict:
-    """CPU seconds per part between two readings, and the machine's CPU capacity in that time."""
-    spent = {name: round(after[name] - before.get(name, 0), 1) for name in after}
+def _cpu_share(before: dict, after: dict, seconds: float) -> dict:
+    """CPU seconds per part between two readings (of the processes alive at the second: a backend that ended
+    meanwhile is left out), and the machine's CPU capacity in that time."""
+    spent = {name: round(sum(used - before[name].get(pid, 0) for pid, used in after[name].items()), 1)
+             for name in after}
     return {**spent, "total": round(sum(spent.values()), 1), "capacity": round(seconds * os.cpu_count(), 1)}
 
 
