@@ -9,6 +9,7 @@ a ceiling, so a page that starts running many more statements than it does today
 from __future__ import annotations
 
 import contextlib
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -47,6 +48,7 @@ CEILINGS = {
 # Statements a page may add when it shows more rows: none; the slack covers a page that asks once more for a
 # second page of results or a second month.
 SLACK = 1
+_districts = itertools.count()
 
 
 @contextlib.contextmanager
@@ -69,8 +71,9 @@ def _add_rows(households: int, period: str, staff: dict, children: int) -> None:
     """`households` decided and enrolled households of two parents and `children`, a case about each, and a
     payroll of `period` paying them."""
     for _ in range(households):
+        district = f"UZ-TK-{next(_districts) % 11 + 1:02d}"  # each household in another mahalla
         assessment = factories.household_decided(300_000, datetime(2025, 11, 20, 8, tzinfo=UTC),
-                                                 family=factories.make_family(children=children))
+                                                 family=factories.make_family(district, children=children))
         cases.open_case({"kind": "update", "category": "birth", "channel": "mahalla", "description": "Qiz tug'ildi",
                          "application_id": assessment.application_id}, staff["social_worker"])
     generation.generate("child_allowance", "UZ-TK", period, staff["finance_maker"])
