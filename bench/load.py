@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -366,6 +367,7 @@ def main(argv=None) -> None:
     parser.add_argument("--cases", type=int, default=3000)
     args = parser.parse_args(argv)
     stack: list[subprocess.Popen] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped as on Ctrl-C: the servers too
     with tempfile.TemporaryDirectory() as folder:
         try:
             started = time.perf_counter()

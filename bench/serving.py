@@ -71,7 +71,11 @@ def gunicorn(env: dict[str, str], workers: int, log: Path | None = None) -> tupl
     server = start([str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                     "webapp:create_app()"], env, log)
     base = f"http://127.0.0.1:{port}"
-    wait_for(f"{base}/healthz", server, "gunicorn")
+    try:
+        wait_for(f"{base}/healthz", server, "gunicorn")
+    except BaseException:  # Ctrl-C while it starts: the caller has no process to stop yet
+        stop(server)
+        raise
     return server, base
 
 
