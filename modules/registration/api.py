@@ -31,7 +31,10 @@ def list_applications():
 
 def get_application(application_id: int):
     check_api_permission("application.view")
-    application = operations.get_application(current_user, application_id)
+    # The members with their persons, and the timeline, in one query each rather than one per member.
+    application = db.session.scalar(operations.scoped_applications(current_user).where(Application.id == application_id)
+                                    .options(selectinload(Application.members).selectinload(ApplicationMember.person),
+                                             selectinload(Application.programmes), selectinload(Application.events)))
     if application is None:
         abort(404)
     operations.record_view(application, current_user)

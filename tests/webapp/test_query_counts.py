@@ -44,6 +44,7 @@ CEILINGS = {
     "/reports/<period>": 25,
     "/reports/adhoc": 13,
     "/api/v1/applications": 14,
+    "/api/v1/applications/<id>": 14,
 }
 # Statements a page may add when it shows more rows: none; the slack covers a page that asks once more for a
 # second page of results or a second month.
@@ -94,7 +95,8 @@ def _urls() -> dict[str, str]:
             "/payrolls": "/payrolls", "/payrolls/<id>": f"/payrolls/{payroll.id}",
             "/notifications": "/notifications", "/jobs": "/jobs", "/admin/users": "/admin/users",
             "/admin/audit": "/admin/audit", "/reports": "/reports", "/reports/<period>": "/reports/2026-01",
-            "/reports/adhoc": "/reports/adhoc", "/api/v1/applications": "/api/v1/applications"}
+            "/reports/adhoc": "/reports/adhoc", "/api/v1/applications": "/api/v1/applications",
+            "/api/v1/applications/<id>": f"/api/v1/applications/{application.id}"}
 
 
 def _count_pages(client, headers: dict) -> dict[str, int]:
