@@ -99,19 +99,20 @@ def setup(url: str, folder: str, users: int, households: int, cases: int) -> dic
         sim_engine.dispose()
         create_demo_history()
         db.session.commit()
-        accounts = []
+        accounts, user_ids = [], []
         for number in range(users):
             user = create_user(f"bench.load.{number}", PASSWORD, Role.social_worker, f"Bench user {number}",
                                national_scope=True)
             accounts.append((user.username, issue_token(user, "bench")))
+            user_ids.append(user.id)
         district = db.session.scalars(select(Area).where(Area.level == AreaLevel.district).order_by(Area.code)).first()
         db.session.commit()
-        if cases:
-            populate(cases, _user_id("bench.load.0"), district, local_today())
+        if cases and user_ids:
+            populate(cases, user_ids[0], district, local_today())  # a share of them assigned to the first user
+        applied = select(Application.household_id)
         ids = {"application": db.session.scalars(select(Application.id)).all(),
-               "household": db.session.scalars(select(Household.id).where(
-                   Household.id.in_(select(Application.household_id)))).all() or
-               db.session.scalars(select(Household.id).limit(5000)).all(),
+               # the households with an application: their profiles have something to show
+               "household": db.session.scalars(select(Household.id).where(Household.id.in_(applied))).all(),
                "case": db.session.scalars(select(Case.id)).all()}
         counts = {"applications": len(ids["application"]),
                   "households": db.session.scalar(select(func.count(Household.id))), "cases": len(ids["case"])}
@@ -119,12 +120,6 @@ def setup(url: str, folder: str, users: int, households: int, cases: int) -> dic
             conn.exec_driver_sql("ANALYZE")
     return {"accounts": accounts, "ids": ids, "counts": counts,
             "pages": {kind: max(1, min(40, count // PAGE_SIZE)) for kind, count in counts.items()}}
-
-
-def _user_id(username: str) -> int:
-    from webapp.models import User
-
-    return db.session.scalar(select(User.id).where(User.username == username))
 
 
 def simulator_url(folder: str) -> str:
@@ -259,7 +254,9 @@ def user(base: str, number: int, data: dict, deadline: float, recorder: Recorder
     """Sign in, then browse until the deadline or the budget."""
     username, token = data["accounts"][number]
     rng = random.Random(number)
-    kinds, weights = zip(*BROWSING, strict=True)
+    # A kind whose rows the set-up has none of (--cases 0) is left out.
+    kinds, weights = zip(*[(kind, weight) for kind, weight in BROWSING
+                           if data["ids"].get(kind.removesuffix("_detail"), True)], strict=True)
     with serving.client(base, number, headers={"Accept-Language": "uz"}) as client:
         if not recorder.take():
             return
