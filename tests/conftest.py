@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 
 import flask_babel
 import pytest
@@ -62,6 +63,37 @@ def base_config(instance_dir, database_url) -> dict:
         "COLLECT_ON_SUBMIT": False,  # registration tests stop at `submitted`; collection tests switch it on
         "BANK_ACCOUNTS_ON_ENROLMENT": False,  # payments tests point the bank connector at the simulator themselves
     }
+
+
+def demo_instance(folder, households: int, **config):
+    """The demo's own app and simulator database, as `srsp demo run` makes them: migrated, areas and programmes
+    loaded, the demo users, and `households` synthetic Tashkent households copied into the register copy, all
+    committed. Returns (app, simulator database URL, simulator engine)."""
+    from sqlalchemy import select
+
+    from connectors.simulator import store
+    from connectors.synthetic import synthesize
+    from demo.population import copy_simulated_population
+    from demo.setup import create_demo_users
+    from webapp.models import Area, AreaLevel
+
+    app = create_app({**base_config(folder, f"sqlite:///{folder / 'demo.db'}"), "COLLECT_ON_SUBMIT": True, **config})
+    sim_url = f"sqlite:///{folder / 'simulator.db'}"
+    sim_engine = store.engine_for(sim_url)
+    store.create_schema(sim_engine)
+    with app.app_context():
+        upgrade()
+        load_areas(mahallas_per_district=1)
+        load_programmes()
+        db.session.commit()
+        create_demo_users()
+        mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla,
+                                                              Area.code.startswith("UZ-TK"))).all()
+        synthesize(sim_engine, households=households, seed=5, areas=mahallas, as_of=date.today())
+        copy_simulated_population(sim_engine)
+        db.session.commit()
+        db.session.remove()
+    return app, sim_url, sim_engine
 
 
 def _reset_database(app) -> None:

@@ -7,16 +7,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from connectors.simulator import store
 from connectors.simulator.app import create_simulator_app
-from connectors.synthetic import synthesize
 from demo import cli as demo_cli
 from demo.cases import create_demo_cases
 from demo.events import newborn_pin
-from demo.population import copy_simulated_population
 from demo.setup import create_demo_users
 from modules.enrolment.models import Enrolment, EnrolmentStatus
 from modules.grievances import reassessment
@@ -25,13 +22,10 @@ from modules.means_test.models import Assessment, Decision
 from modules.payments.models import LineStatus, PayrollLine
 from modules.registration.models import Application, HouseholdMember, Person
 from tests import factories
-from tests.conftest import base_config
+from tests.conftest import demo_instance
 from tests.connectors.transport import live_server
-from webapp import create_app
-from webapp.areas import load_areas
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, AuditEvent, Notification, User
-from webapp.programmes import load_programmes
+from webapp.models import AuditEvent, Notification, User
 
 TODAY = date.today()
 
@@ -54,22 +48,9 @@ def test_demo_cases_are_opened_once_with_the_intake_sms(app):
 def demo(tmp_path_factory):
     """(demo app, simulator engine, lines printed by two runs): `srsp demo run`'s background work, twice, on its
     own database, with the simulator and the demo server live (the civil registry notifies the server)."""
-    tmp = tmp_path_factory.mktemp("demo_cases")
-    demo = create_app({**base_config(tmp, f"sqlite:///{tmp / 'demo.db'}"),
-                       "BANK_ACCOUNTS_ON_ENROLMENT": True, "COLLECT_ON_SUBMIT": True})
-    sim_url = f"sqlite:///{tmp / 'simulator.db'}"
-    sim_engine = store.engine_for(sim_url)
-    store.create_schema(sim_engine)
+    demo, sim_url, sim_engine = demo_instance(tmp_path_factory.mktemp("demo_cases"), households=90,
+                                              BANK_ACCOUNTS_ON_ENROLMENT=True)
     with demo.app_context():
-        upgrade()
-        load_areas(mahallas_per_district=1)
-        load_programmes()
-        db.session.commit()
-        create_demo_users()
-        mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla,
-                                                              Area.code.startswith("UZ-TK"))).all()
-        synthesize(sim_engine, households=90, seed=5, areas=mahallas, as_of=TODAY)
-        copy_simulated_population(sim_engine)
         create_demo_cases()
         db.session.commit()
         db.session.remove()

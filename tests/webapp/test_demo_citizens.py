@@ -8,29 +8,21 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from connectors.simulator import store
 from connectors.simulator.app import create_simulator_app
-from connectors.synthetic import synthesize
 from demo.citizens import CITIZENS, banner_lines, create_demo_citizens
-from demo.population import copy_simulated_population
-from demo.setup import create_demo_users
 from modules.enrolment.models import Enrolment, EnrolmentStatus
 from modules.means_test.models import Assessment, Decision
 from modules.portal.apply import household_of, proposed_family
 from modules.registration.models import Application, ApplicationStatus, Channel, Person
 from modules.registration.operations import register_application
 from modules.registration.schemas import ApplicationArgs
-from tests.conftest import base_config
+from tests.conftest import demo_instance
 from tests.connectors.transport import live_server
-from webapp import create_app
-from webapp.areas import load_areas
 from webapp.boundary import unit_of_work
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel
-from webapp.programmes import load_programmes
 
 TODAY = date.today()
 
@@ -38,22 +30,8 @@ TODAY = date.today()
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """(demo app, simulator engine, simulator URL, the citizens of two runs) on the demo's own databases."""
-    tmp = tmp_path_factory.mktemp("demo_citizens")
-    demo = create_app({**base_config(tmp, f"sqlite:///{tmp / 'demo.db'}"), "COLLECT_ON_SUBMIT": True})
-    sim_url = f"sqlite:///{tmp / 'simulator.db'}"
-    sim_engine = store.engine_for(sim_url)
-    store.create_schema(sim_engine)
+    demo, sim_url, sim_engine = demo_instance(tmp_path_factory.mktemp("demo_citizens"), households=60)
     with demo.app_context():
-        upgrade()
-        load_areas(mahallas_per_district=1)
-        load_programmes()
-        db.session.commit()
-        create_demo_users()
-        mahallas = db.session.scalars(select(Area.code).where(Area.level == AreaLevel.mahalla,
-                                                              Area.code.startswith("UZ-TK"))).all()
-        synthesize(sim_engine, households=60, seed=5, areas=mahallas, as_of=TODAY)
-        copy_simulated_population(sim_engine)
-        db.session.commit()
         runs = []
         for _ in range(2):
             with unit_of_work():
