@@ -41,7 +41,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select, text
 
 from bench.database import ensure_database
-from modules.reporting import compute, exports, operations
+from modules.reporting import compute, exports, month, operations
 from webapp import create_app
 from webapp.areas import load_areas
 from webapp.extensions import db
@@ -133,8 +133,8 @@ def populate(beneficiaries: int, month_list: list[str]) -> dict:
     first_month = month_list[0]
     # Terms were granted at different times: a twelfth of the enrolments end in the last month, the rest in each of
     # the next eleven, so that the month measured has a real month's exits, not everyone's.
-    last = compute.month_bounds(month_list[-1])[0]
-    ends = [date.fromordinal(compute.month_bounds(f"{last.year + (last.month - 1 + shift) // 12:04d}-"
+    last = month.month_bounds(month_list[-1])[0]
+    ends = [date.fromordinal(month.month_bounds(f"{last.year + (last.month - 1 + shift) // 12:04d}-"
                                                   f"{(last.month - 1 + shift) % 12 + 1:02d}")[1].toordinal() - 1)
             .isoformat() for shift in range(12)]
     timings: dict[str, float] = {}

@@ -57,11 +57,11 @@ def _exports():
 @click.option("--publication", is_flag=True, help="Suppress small figures, for publication.")
 @with_appcontext
 def monthly_command(period, as_json, refresh, fmt, output, language, publication):
-    from modules.reporting import compute, operations
+    from modules.reporting import month, operations
 
     try:
-        compute.month_bounds(period)
-    except compute.BadPeriod:
+        month.month_bounds(period)
+    except month.BadPeriod:
         _fail(_("The period must be a month written YYYY-MM, e.g. 2026-01."))
     if fmt and not output:
         _fail(_("Give the file to export to with -o."))

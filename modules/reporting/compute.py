@@ -33,19 +33,11 @@ from sqlalchemy import String
 
 from modules.reporting import summary
 from modules.reporting.indicators import indicators
-from modules.reporting.month import (  # noqa: F401 - the month's definitions, used through this module too
-    ACTIVE,
+from modules.reporting.month import (
     AMOUNT_STATUSES,
     CASES_OVERDUE,
-    ENROLMENTS,
-    FROZEN_PAYROLLS,
     LAST_IN_MONTH,
-    LIVING,
-    PAYROLL_LINES,
-    PERIOD,
-    BadPeriod,
     Month,
-    month_bounds,
     number,
     region_join,
     row_of,

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from modules.reporting import breakdowns, compute, dashboard, exports, operations
+from modules.reporting import breakdowns, dashboard, exports, month, operations
 from modules.reporting.exports.labels import LANGUAGES, format_value, unit_name
 from modules.reporting.indicators import by_code
 from modules.reporting.models import MonthlyReturn
@@ -61,14 +61,14 @@ def _cut(data: dict, regions: set[str] | None) -> dict:
     indicators = {}
     for code, figures in data["indicators"].items():
         rows = [row for row in figures["rows"] if row.get("region") in regions]
-        total = (compute.number(sum(_number(row["value"]) for row in rows)) if figures["unit"] in _ADDITIVE
+        total = (month.number(sum(_number(row["value"]) for row in rows)) if figures["unit"] in _ADDITIVE
                  else None)
         indicators[code] = {**figures, "rows": rows, "total": total}
     return {**data, "indicators": indicators, "breakdowns": breakdowns.cut(data.get("breakdowns") or {}, regions)}
 
 
 def _number(value):
-    return value if isinstance(value, int | float) else compute.number(value) if value is not None else 0
+    return value if isinstance(value, int | float) else month.number(value) if value is not None else 0
 
 
 @dataclass
@@ -102,7 +102,7 @@ def _names(language: str) -> dict:
 
 def _period_or_404(period: str) -> str:
     try:
-        compute.month_bounds(period)
+        month.month_bounds(period)
     except ValueError:
         abort(404)
     return period
@@ -131,7 +131,7 @@ def report_freeze():
     period = (request.form.get("period") or "").strip()
     with caught_refusal():
         try:
-            compute.month_bounds(period)
+            month.month_bounds(period)
         except ValueError:
             raise Refusal(_l("The period must be a month written YYYY-MM, e.g. 2026-01.")) from None
         row = operations.freeze(period, current_user)

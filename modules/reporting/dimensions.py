@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from modules.grievances.page_labels import KIND as CASE_KINDS
 from modules.reporting import summary
+from modules.reporting.month import month_bounds
 from webapp.extensions import db
 from webapp.models import Area, Programme
 from webapp.models.area import AreaLevel
@@ -164,8 +165,6 @@ class Labels:
 
     def _month(self, period: str) -> str:
         from modules.portal.follow import period_words
-        from modules.reporting.compute import month_bounds
-
         try:
             month_bounds(period)
         except ValueError:

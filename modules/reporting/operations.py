@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from modules.reporting import breakdowns, compute
+from modules.reporting import month as definitions
 from modules.reporting.models import MonthlyReturn
 from webapp import audit
 from webapp.extensions import db
@@ -49,14 +50,14 @@ def code_version() -> str:
 
 def _sources(period: str) -> dict[tuple[str, str, str], Decimal]:
     """(what, programme, region) → the amount the payment records say, by one grouped query per record."""
-    month = compute.Month(period)
+    month = definitions.Month(period)
     found: dict[tuple[str, str, str], Decimal] = {}
     payrolls = (f"SELECT p.code, r.code, COALESCE(SUM(pr.total_amount), 0) FROM payroll pr JOIN programme p ON "
-                f"p.id = pr.programme_id {compute.region_join('pr.area_id')} WHERE pr.period = :period "
-                f"AND pr.status IN {compute.FROZEN_PAYROLLS} GROUP BY p.code, r.code")
+                f"p.id = pr.programme_id {definitions.region_join('pr.area_id')} WHERE pr.period = :period "
+                f"AND pr.status IN {definitions.FROZEN_PAYROLLS} GROUP BY p.code, r.code")
     for programme, region, amount in month.run(payrolls):
         found["amount_approved", programme, region] = Decimal(amount)
-    lines = compute.PAYROLL_LINES.replace("FROM payroll_line l",
+    lines = definitions.PAYROLL_LINES.replace("FROM payroll_line l",
                                           "FROM payroll_line l JOIN payment_ledger g ON g.payroll_line_id = l.id")
     ledger = (f"SELECT l.status, p.code, r.code, COALESCE(SUM(g.amount), 0) {lines} "
               "AND l.status IN ('paid', 'failed', 'returned') GROUP BY l.status, p.code, r.code")
@@ -78,8 +79,8 @@ def reconcile(data: dict) -> dict:
         if ours != theirs:
             what, programme, region = key
             differences.append({"programme": programme, "region": region, "what": what,
-                                "reported": compute.number(ours), "source": compute.number(theirs),
-                                "difference": compute.number(ours - theirs)})
+                                "reported": definitions.number(ours), "source": definitions.number(theirs),
+                                "difference": definitions.number(ours - theirs)})
     return {"ok": not differences, "differences": differences}
 
 

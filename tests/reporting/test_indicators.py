@@ -13,7 +13,8 @@ from modules.grievances import operations as grievances
 from modules.means_test.models import Assessment, Decision
 from modules.payments import checks, generation, status
 from modules.reporting import indicators
-from modules.reporting.compute import BadPeriod, compute_indicator, compute_return
+from modules.reporting.compute import compute_indicator, compute_return
+from modules.reporting.month import BadPeriod
 from tests import factories
 from webapp.extensions import db
 
