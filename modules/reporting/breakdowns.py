@@ -8,7 +8,8 @@ Each table is {"dimensions": [...], "indicators": [...], "rows": [{<dimension>: 
 from __future__ import annotations
 
 from modules.reporting import summary
-from modules.reporting.exports.tables import SUPPRESSED, SUPPRESSION_LIMIT
+from modules.reporting.exports.tables import COUNT_UNITS, SUPPRESSED, SUPPRESSION_LIMIT
+from modules.reporting.indicators import by_code
 
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "by_district": (("region", "district"), ("beneficiaries", "beneficiary_households", "amount_approved",
@@ -20,8 +21,6 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # What a reader of some regions may see: the tables that say which region each row is in.
 BY_REGION = ("by_district",)
-COUNTS = ("beneficiaries", "beneficiary_households", "population", "applications_received", "cases_overdue",
-          "new_entrants", "exits")
 
 
 def build(period: str) -> dict:
@@ -46,8 +45,9 @@ def suppressed(table: dict) -> list[dict]:
     cannot bring it back. A group is the rows sharing every key but the last (all the rows of a one-key table)."""
     rows = [{**row, "values": dict(row["values"])} for row in table["rows"]]
     dimensions = table["dimensions"]
+    registry = by_code()
     for code in table["indicators"]:
-        if code not in COUNTS:
+        if code not in registry or registry[code].unit not in COUNT_UNITS:
             continue
         groups: dict[tuple, list[dict]] = {}
         for row in rows:

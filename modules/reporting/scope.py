@@ -58,8 +58,3 @@ def reach(user) -> Reach:
                                                                  Area.parent_id.in_(regions))))
     return Reach(frozenset(whole | set(partial.values())), frozenset(inside))
 
-
-def visible_regions(user) -> set[str] | None:
-    """The region codes whose rows the user may read; None for all (national scope)."""
-    regions = reach(user).regions
-    return None if regions is None else set(regions)
