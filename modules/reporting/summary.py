@@ -19,6 +19,7 @@ from datetime import date
 from sqlalchemy import Date, delete, func, select
 
 from modules.reporting import month as definitions
+from modules.reporting.indicators import indicators
 from modules.reporting.models import SummaryMark, SummaryMonth, SummaryRow
 from webapp.extensions import db
 from webapp.timeutil import local_today, month_of, utcnow
@@ -315,8 +316,6 @@ DERIVED = ("coverage",)
 
 def indicators_in_summary() -> tuple[str, ...]:
     """The indicators an ad hoc report can choose, in the indicators file's order."""
-    from modules.reporting.indicators import indicators
-
     kept = {*_SUMMED, *DERIVED}
     return tuple(indicator.code for indicator in indicators() if indicator.code in kept)
 
