@@ -47,13 +47,20 @@ def _person(pin: str):
     return row
 
 
+def _living_non_heads(count):
+    """(id, pin) of `count` different living people of the registry who are not heads of households."""
+    non_heads = select(HouseholdMember.person_id).where(HouseholdMember.relation != "head")
+    rows = db.session.execute(select(Person.id, Person.pin)
+                              .where(Person.death_date.is_(None), Person.id.in_(non_heads))
+                              .order_by(func.random()).limit(count)).all()
+    db.session.rollback()
+    assert len(rows) == count
+    return rows
+
+
 def _living_non_head():
     """(id, pin) of a living person of the registry who is not the head of a household."""
-    row = db.session.execute(select(Person.id, Person.pin).join(HouseholdMember, HouseholdMember.person_id == Person.id)
-                             .where(Person.death_date.is_(None), HouseholdMember.relation != "head")
-                             .order_by(func.random()).limit(1)).first()
-    db.session.rollback()
-    assert row is not None
+    (row,) = _living_non_heads(1)
     return row
 
 
@@ -132,8 +139,7 @@ def _refused(notify_url: str, envelope: dict, pins: list[str], status: int = 401
 
 def test_tampered_notify_is_refused(srsp, ctx):
     _app, notify_url, sim_state = srsp
-    signed_for, swapped_in = _living_non_head(), _living_non_head()
-    assert signed_for.pin != swapped_in.pin
+    signed_for, swapped_in = _living_non_heads(2)
     envelope = _death_notify(sim_state.keyring, signed_for.pin, date(2026, 9, 29))
     tampered = copy.deepcopy(envelope)
     tampered["message"]["notify_event"][0]["data"]["reg_records"]["pin"] = swapped_in.pin
