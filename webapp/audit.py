@@ -25,6 +25,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import inspect, select, text
+from sqlalchemy.event import listens_for
+from sqlalchemy.orm import Session
 
 from webapp import audit_store
 from webapp.extensions import db
@@ -79,13 +81,12 @@ def _current_actor(actor):
 
 
 def record(action: str, obj_type: str, obj_id, details: dict | None = None, actor=None) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction (no commit)."""
+    """Add one event to the caller's transaction (no commit). It joins the chain when the transaction commits, or
+    earlier when the transaction reads the trail; in bulk mode at once. Joining takes the chain's lock, which is
+    held until the commit: taken late, it serialises only the commits, not whole requests."""
     session = db.session()  # the request's Session itself: its transaction keeps the chain's head in bulk mode
-    bulk = session.info.get(_BULK) is session.get_transaction()
-    last = _chain_head(session, bulk)
     actor = _current_actor(actor)
     event = AuditEvent(
-        id=(last.id + 1) if last else 1,
         occurred_at=utcnow(),
         actor_id=actor.id if actor else None,
         actor_name=actor.username if actor else "system",
@@ -93,18 +94,88 @@ def record(action: str, obj_type: str, obj_id, details: dict | None = None, acto
         object_type=obj_type,
         object_id=str(obj_id),
         details=details or {},
-        prev_hash=last.hash if last else GENESIS_HASH,
     )
-    event.hash = content_hash(event)
-    session.add(event)
-    if bulk:
+    bulk = session.info.get(_BULK)
+    if bulk is not None and bulk is session.get_transaction():
+        _link(session, event, bulk=True)
         session.info[_HEAD] = event  # written with the next flush, together with the others of the loop
     else:
-        session.flush()
+        session.connection()  # begins the transaction, so that its rollback forgets the event
+        session.info.setdefault(_PENDING, []).append((session.get_nested_transaction(), event))
     return event
 
 
-_BULK, _HEAD = "audit_bulk", "audit_chain_head"
+_BULK, _HEAD, _PENDING = "audit_bulk", "audit_chain_head", "audit_pending"
+
+
+def _link(session, event: AuditEvent, bulk: bool) -> None:
+    """Give the event its place after the chain's head: id, previous hash, own hash."""
+    last = _chain_head(session, bulk)
+    event.id = (last.id + 1) if last else 1
+    event.prev_hash = last.hash if last else GENESIS_HASH
+    event.hash = content_hash(event)
+    session.add(event)
+
+
+def link_pending(session=None) -> None:
+    """Chain the events this transaction recorded and has not chained yet, in the order they were recorded."""
+    session = session or db.session()
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    previous = None
+    for _savepoint, event in pending:
+        if previous is None:
+            _link(session, event, bulk=False)
+        else:  # the lock is held: the head is the event chained just before
+            event.id, event.prev_hash = previous.id + 1, previous.hash
+            event.hash = content_hash(event)
+            session.add(event)
+        previous = event
+    session.flush()
+
+
+def _within(savepoint, rolled_back) -> bool:
+    """Whether an event recorded in `savepoint` (None: outside any) goes with the rollback of `rolled_back`."""
+    if not rolled_back.nested:
+        return True
+    while savepoint is not None:
+        if savepoint is rolled_back:
+            return True
+        savepoint = savepoint.parent
+    return False
+
+
+@listens_for(Session, "before_commit")
+def _chain_before_commit(session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release is not the end: the events wait for the commit
+        link_pending(session)
+
+
+@listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session, previous_transaction) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [item for item in pending if not _within(item[0], previous_transaction)]
+
+
+@listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+@listens_for(Session, "do_orm_execute")
+def _chain_before_reading_the_trail(state) -> None:
+    """A transaction that reads the trail sees its own events in it, as it would any row it wrote."""
+    if state.session.info.get(_PENDING) and _reads_the_trail(state):
+        link_pending(state.session)
+
+
+def _reads_the_trail(state) -> bool:
+    if state.all_mappers:
+        return any(mapper.class_ is AuditEvent for mapper in state.all_mappers)
+    return "audit_event" in str(state.statement)
 
 
 @contextmanager
@@ -114,6 +185,7 @@ def appending_in_bulk():
     is held), and the rows go to the database with the session's flushes instead of one by one."""
     session = db.session()
     session.connection()  # begins the transaction now, so it is the one the appends below recognise
+    link_pending(session)  # what was recorded before keeps its place ahead of the loop's events
     session.info[_BULK] = session.get_transaction()
     try:
         yield

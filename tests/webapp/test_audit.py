@@ -12,7 +12,9 @@ from webapp.models import AuditEvent
 
 
 def _append(n):
-    return [audit.record("test.event", "thing", i, {"n": i}) for i in range(n)]
+    events = [audit.record("test.event", "thing", i, {"n": i}) for i in range(n)]
+    audit.link_pending()  # as the commit would: the events join the chain
+    return events
 
 
 def test_chain_links_every_row_to_the_previous_one(app):

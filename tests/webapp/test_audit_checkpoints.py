@@ -40,7 +40,9 @@ def checkpoints(app, tmp_path, monkeypatch):
 
 
 def _append(n):
-    return [audit.record("test.event", "thing", i, {"n": i}) for i in range(n)]
+    events = [audit.record("test.event", "thing", i, {"n": i}) for i in range(n)]
+    audit.link_pending()  # as the commit would: the events join the chain
+    return events
 
 
 def _lines(folder) -> list[dict]:

@@ -44,7 +44,9 @@ def test_a_rolled_back_savepoint_takes_its_rows_and_the_head_back():
 
 def test_outside_bulk_mode_every_append_reads_the_head_so_rows_written_otherwise_are_followed():
     first = audit.record("test.one", "test", 1)
+    audit.link_pending()
     with audit.appending_in_bulk():
         pass  # leaves nothing behind
     second = audit.record("test.two", "test", 2)
+    audit.link_pending()
     assert second.prev_hash == first.hash and audit.verify_chain().ok
