@@ -8,6 +8,9 @@ never loses the job it needs.
 
 Jobs take ids, never ORM objects, and must be idempotent: a job can run twice (retries, a worker restart).
 Task functions never commit: `execute` runs each one in a unit of work and records the outcome with it.
+
+A job may split its work into other jobs, its parts (`webapp.fanout`): it returns `Waiting` and stays running,
+with no worker and no lease, until its last part queues it again to assemble the result.
 """
 
 from __future__ import annotations
@@ -57,6 +60,17 @@ class Retry:
 
 
 NO_RETRY = Retry()
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What a task returns when its work goes on in other jobs (its parts): the job stays running with no worker
+    and no lease, so the sweeper leaves it alone, until a part queues it again (`webapp.fanout`)."""
+
+    progress: int = 0
+    message: str | None = None
+
+
 TASKS: dict[str, Task] = {}
 
 
@@ -224,17 +238,35 @@ def execute(job_id: str, reraise: bool) -> None:
     claimed = _claim(job_id)
     if claimed is None:
         return  # already running elsewhere, finished, or gone: a repeated hand-over changes nothing
-    job, params, attempt = claimed
+    job, params, attempt, subject = claimed
     try:
         with unit_of_work():
             result = job.func(job_id, **params)
-            db.session.execute(update(Job).where(Job.id == job_id).values(
-                status=JobStatus.finished, progress=100, finished_at=utcnow(), lease_until=None,
-                result=result if isinstance(result, dict) else None))
+            db.session.execute(update(Job).where(Job.id == job_id).values(**_outcome(result)))
+            if not isinstance(result, Waiting):
+                _settled(subject)
     except Exception as error:
         log.exception("job %s (%s) failed on attempt %d", job_id, job.name, attempt)
-        if _after_failure(job, job_id, attempt, error) is None and reraise:
+        if _after_failure(job, job_id, attempt, error, subject) is None and reraise:
             raise  # rq keeps the final failure in its failed registry for operators
+
+
+def _outcome(result) -> dict:
+    """The job row's values after its task returned `result`."""
+    if isinstance(result, Waiting):
+        return {"status": JobStatus.running, "worker": None, "lease_until": None,
+                "progress": max(0, min(100, int(result.progress))), "message": result.message}
+    return {"status": JobStatus.finished, "progress": 100, "finished_at": utcnow(), "lease_until": None,
+            "result": result if isinstance(result, dict) else None}
+
+
+def _settled(subject: str | None) -> None:
+    """A job has its final outcome: when it is a part of another job, that job counts it (same transaction)."""
+    from webapp import fanout  # fanout builds on this module
+
+    parent_id = fanout.parent_of(subject)
+    if parent_id is not None:
+        fanout.part_settled(parent_id)
 
 
 def _claim(job_id: str):
@@ -243,17 +275,18 @@ def _claim(job_id: str):
         row = db.session.get(Job, job_id, populate_existing=True)
         if row is None or row.status is not JobStatus.queued:
             return None
-        job, attempt, params = resolve(row.kind), (row.attempts or 0) + 1, dict(row.params or {})
+        job, attempt, params, subject = resolve(row.kind), (row.attempts or 0) + 1, dict(row.params or {}), row.subject
         now = utcnow()
         claimed = db.session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.queued).values(
             status=JobStatus.running, attempts=Job.attempts + 1, started_at=now, worker=worker_name(),
             lease_until=now + timedelta(seconds=job.timeout) + LEASE_GRACE)).rowcount
         if not claimed:
             return None
-        return job, params, attempt
+        return job, params, attempt, subject
 
 
-def _after_failure(job: Task, job_id: str, attempt: int, error: Exception) -> float | None:
+def _after_failure(job: Task, job_id: str, attempt: int, error: Exception, subject: str | None = None
+                   ) -> float | None:
     """Queue the next attempt of a transient failure (returns its delay), or mark the job failed (None)."""
     message = f"{type(error).__name__}: {error}"[:2000]
     with unit_of_work():
@@ -267,7 +300,17 @@ def _after_failure(job: Task, job_id: str, attempt: int, error: Exception) -> fl
         db.session.execute(update(Job).where(Job.id == job_id).values(
             status=JobStatus.failed, finished_at=utcnow(), lease_until=None, error=message,
             message=message.splitlines()[0][:500]))
+        _settled(subject)
     return None
+
+
+def requeue(row: Job) -> None:
+    """Run a failed job again from its first attempt (a person asked to, once the cause is fixed); handed over
+    after the caller's commit."""
+    row.status, row.attempts, row.progress = JobStatus.queued, 0, 0
+    row.message = row.error = row.result = row.started_at = row.finished_at = row.run_after = None
+    row.worker = row.lease_until = row.dispatched_at = row.dispatch_id = None
+    _pending(db.session).append((row.id, row.queue, 0, _timeout_of(row)))
 
 
 def report_progress(job_id: str, progress: int, message: str | None = None) -> None:

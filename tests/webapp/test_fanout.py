@@ -1,0 +1,126 @@
+"""The fan-out of one job into a job per part (region): parts with their own outcome, the parent's progress, the
+assembly once when the last part finishes, a failed part retried alone, inline runs and the job page."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from webapp import fanout, jobs
+from webapp.extensions import db
+from webapp.models import Job, JobStatus
+
+FAILING: set[str] = set()
+ASSEMBLED: list[dict] = []
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    FAILING.clear()
+    ASSEMBLED.clear()
+
+
+@jobs.task("default", timeout=60)
+def count_letters(job_id: str, region: str) -> dict:
+    if region in FAILING:
+        raise RuntimeError(f"{region} is unreachable")
+    jobs.report_progress(job_id, 50, "half-way")
+    return {"done": len(region), "region": region}
+
+
+def assemble_letters(results: dict, regions: list[str]) -> dict:
+    ASSEMBLED.append(results)
+    return {"regions": list(results), "letters": sum(item["done"] for item in results.values())}
+
+
+@fanout.fan_out("default", child=count_letters, assemble=assemble_letters, permission="payroll.prepare",
+                done_label="Letters")
+def letters_by_region(regions: list[str]) -> list[fanout.Part]:
+    return [fanout.Part(key=code, title=f"Region {code}", params={"region": code}) for code in regions]
+
+
+def _job(job_id: str) -> Job:
+    return db.session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
+
+
+def _parts(parent_id: str) -> dict[str, Job]:
+    return {fanout.part_key(part): part for part in fanout.parts_of(parent_id)}
+
+
+def test_a_job_per_part_runs_inline_and_the_result_is_assembled_once(app):
+    parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK", "UZ-SA", "UZ-NW"])
+    db.session.commit()
+    parts = _parts(parent_id)
+    assert sorted(parts) == ["UZ-NW", "UZ-SA", "UZ-TK"]
+    assert all(part.status is JobStatus.finished and part.result["region"] == key for key, part in parts.items())
+    assert {part.params["region"] for part in parts.values()} == set(parts), "a part carries its codes only"
+    parent = _job(parent_id)
+    assert parent.status is JobStatus.finished and parent.progress == 100
+    assert parent.result == {"regions": ["UZ-NW", "UZ-SA", "UZ-TK"], "letters": 15}
+    assert len(ASSEMBLED) == 1
+
+
+def test_nothing_planned_is_assembled_at_once(app):
+    parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=[])
+    db.session.commit()
+    assert _job(parent_id).status is JobStatus.finished and _job(parent_id).result == {"regions": [], "letters": 0}
+
+
+def test_a_failed_part_fails_the_parent_and_is_retried_alone(app):
+    FAILING.add("UZ-SA")
+    parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK", "UZ-SA", "UZ-NW"])
+    db.session.commit()
+    parts = _parts(parent_id)
+    assert parts["UZ-SA"].status is JobStatus.failed and "unreachable" in parts["UZ-SA"].error
+    parent = _job(parent_id)
+    assert parent.status is JobStatus.failed and parent.progress == 66 and not ASSEMBLED
+    before = {key: (part.finished_at, part.attempts, part.result) for key, part in parts.items() if key != "UZ-SA"}
+
+    FAILING.clear()  # the cause is fixed
+    assert [job.id for job in fanout.retry(parts["UZ-SA"])] == [parts["UZ-SA"].id]
+    assert _job(parent_id).status is JobStatus.running, "the parent waits for the part again"
+    db.session.commit()
+    parts = _parts(parent_id)
+    assert parts["UZ-SA"].status is JobStatus.finished and parts["UZ-SA"].attempts == 1
+    assert {key: (part.finished_at, part.attempts, part.result) for key, part in parts.items()
+            if key != "UZ-SA"} == before, "the other parts did not run again"
+    parent = _job(parent_id)
+    assert parent.status is JobStatus.finished and parent.result["letters"] == 15 and len(ASSEMBLED) == 1
+
+
+def test_retrying_a_failed_parent_retries_its_failed_parts(app):
+    FAILING.update({"UZ-SA", "UZ-NW"})
+    parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK", "UZ-SA", "UZ-NW"])
+    db.session.commit()
+    FAILING.clear()
+    again = fanout.retry(_job(parent_id))
+    assert sorted(fanout.part_key(job) for job in again) == ["UZ-NW", "UZ-SA"]
+    db.session.commit()
+    assert _job(parent_id).status is JobStatus.finished and len(ASSEMBLED) == 1
+
+
+def test_a_job_that_has_not_failed_is_not_retried(app):
+    parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK"])
+    db.session.commit()
+    with pytest.raises(fanout.NotRetryable):
+        fanout.retry(_parts(parent_id)["UZ-TK"])
+
+
+def test_the_last_two_parts_finishing_together_queue_the_assembly_once(app, monkeypatch):
+    """Two parts' outcomes counted one after the other (as the parent's row lock orders them): each sees both
+    finished, only the first moves the parent out of waiting."""
+    with monkeypatch.context() as held:
+        held.setattr(jobs, "dispatch", lambda *args, **kwargs: None)  # committed jobs stay queued, not run
+        parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK", "UZ-SA"])
+        db.session.commit()
+        jobs.execute(parent_id, reraise=True)  # plans the parts
+    parts = _parts(parent_id)
+    assert _job(parent_id).status is JobStatus.running and _job(parent_id).worker is None
+    for part in parts.values():
+        part.status, part.result = JobStatus.finished, {"done": 1}
+    fanout.part_settled(parent_id)
+    fanout.part_settled(parent_id)
+    handed = [item for item in db.session.info.get(jobs._PENDING, []) if item[0] == parent_id]
+    assert len(handed) == 1 and _job(parent_id).status is JobStatus.queued
+    db.session.commit()
+    assert _job(parent_id).status is JobStatus.finished and len(ASSEMBLED) == 1
