@@ -3,10 +3,12 @@ page, health."""
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select, text
 
+from webapp import fanout
 from webapp.auth.permissions import has_permission
 from webapp.extensions import db
 from webapp.models import Job
@@ -59,14 +61,22 @@ def _job_or_404(job_id: str) -> Job:
 @bp.route("/jobs")
 @login_required
 def job_list():
-    jobs = db.session.scalars(_visible_jobs().limit(100)).all()
+    # A job split into parts is listed once: its page shows the parts.
+    jobs = db.session.scalars(_visible_jobs().where(fanout.not_a_part()).limit(100)).all()
     return render_template("core/jobs.html", jobs=jobs)
 
 
 @bp.route("/jobs/<job_id>")
 @login_required
 def job_detail(job_id):
-    return render_template("core/job.html", job=_job_or_404(job_id))
+    job = _job_or_404(job_id)
+    spec = fanout.spec_of(job)
+    is_parent = spec is not None and job.kind == spec.parent.name
+    parent_id = fanout.parent_of(job.subject)
+    return render_template("core/job.html", job=job, spec=spec, is_parent=is_parent,
+                           parts=fanout.parts_of(job.id) if is_parent else [],
+                           parent=_job_or_404(parent_id) if parent_id else None,
+                           may_retry=lambda item: fanout.may_retry(current_user, item))
 
 
 @bp.route("/jobs/<job_id>.json")
@@ -74,7 +84,23 @@ def job_detail(job_id):
 def job_status(job_id):
     job = _job_or_404(job_id)
     return jsonify({"id": job.id, "status": job.status.value, "progress": job.progress, "message": job.message,
-                    "done": job.done, "has_file": bool(job.result and job.result.get("file"))})
+                    "done": job.done, "has_file": bool(job.result and job.result.get("file")),
+                    "parts": [{"id": part.id, "status": part.status.value, "progress": part.progress,
+                               "done": (part.result or {}).get("done"), "message": part.message}
+                              for part in fanout.parts_of(job.id)]})
+
+
+@bp.route("/jobs/<job_id>/retry", methods=["POST"])
+@login_required
+def job_retry(job_id):
+    """Run a failed part (or a failed job's failed parts) again; the others keep their results."""
+    job = _job_or_404(job_id)
+    if not fanout.may_retry(current_user, job):
+        abort(403)
+    again = fanout.retry(job)
+    flash(_("Queued again: %(jobs)s.", jobs=", ".join(item.title or item.id for item in again)), "success")
+    parent_id = fanout.parent_of(job.subject) or job.id
+    return redirect(url_for("core.job_detail", job_id=parent_id))
 
 
 @bp.route("/jobs/<job_id>/file")

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from webapp.auth.permissions import has_permission
 from webapp.boundary import Refusal
@@ -49,7 +49,8 @@ class Part:
 @dataclass(frozen=True)
 class FanOut:
     """A registered fanned-out task: how it plans its parts, the task each part runs, how it assembles their
-    results, who may retry a failed part, and what a part's `done` counts (shown per part on the job page)."""
+    results, who may retry a failed part, what a part's result["done"] counts (shown per part on the job page),
+    and the template that shows the assembled result there (given `result`)."""
 
     parent: Task
     child: Task
@@ -57,6 +58,7 @@ class FanOut:
     assemble: Callable[..., dict]
     permission: str
     done_label: object
+    result_template: str | None = None
 
 
 FANOUTS: dict[str, FanOut] = {}
@@ -67,10 +69,11 @@ class PartsFailed(Exception):
 
 
 def fan_out(queue: str, *, child: Task, assemble: Callable[..., dict], permission: str, done_label=None,
-            timeout: int = 600) -> Callable[[Callable[..., list[Part]]], Task]:
+            result_template: str | None = None, timeout: int = 600) -> Callable[[Callable[..., list[Part]]], Task]:
     """Register `plan(**params) -> [Part]` as a task that runs `child` once per part (child(job_id, **part.params))
     and, when all have finished, returns `assemble({part key: part's result}, **params)` as its own result.
-    `permission` names who may retry a failed part; `done_label` what a part's result["done"] counts."""
+    `permission` names who may retry a failed part; `done_label` what a part's result["done"] counts;
+    `result_template` shows the assembled result on the job page."""
 
     def register(plan: Callable[..., list[Part]]) -> Task:
         def run(job_id: str, **params):
@@ -79,7 +82,8 @@ def fan_out(queue: str, *, child: Task, assemble: Callable[..., dict], permissio
         run.__module__, run.__name__, run.__doc__ = plan.__module__, plan.__name__, plan.__doc__
         parent = task(queue, timeout=timeout)(run)
         FANOUTS[parent.name] = FanOut(parent=parent, child=child, plan=plan, assemble=assemble,
-                                      permission=permission, done_label=done_label or _l("Done"))
+                                      permission=permission, done_label=done_label or _l("Done"),
+                                      result_template=result_template)
         return parent
 
     return register
@@ -136,6 +140,11 @@ def parts_of(parent_id: str) -> list[Job]:
     """The parent's parts, in the order of their titles."""
     return list(db.session.scalars(select(Job).where(Job.subject == subject_of(parent_id))
                                    .order_by(Job.title, Job.id).execution_options(populate_existing=True)))
+
+
+def not_a_part():
+    """WHERE clause: jobs that are not a part of another (the jobs people follow in a list)."""
+    return or_(Job.subject.is_(None), Job.subject.not_like(f"{_PARENT}%"))
 
 
 def part_key(part: Job) -> str:

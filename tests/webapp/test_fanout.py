@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from tests import factories
+from tests.conftest import sign_in
 from webapp import fanout, jobs
 from webapp.extensions import db
 from webapp.models import Job, JobStatus
@@ -124,3 +126,65 @@ def test_the_last_two_parts_finishing_together_queue_the_assembly_once(app, monk
     assert len(handed) == 1 and _job(parent_id).status is JobStatus.queued
     db.session.commit()
     assert _job(parent_id).status is JobStatus.finished and len(ASSEMBLED) == 1
+
+
+# --- the job page -------------------------------------------------------------------------------------------------
+
+
+def _failed_month(user) -> tuple[str, dict[str, Job]]:
+    FAILING.add("UZ-SA")
+    parent_id = jobs.enqueue(letters_by_region, title="Letters of the month", user=user,
+                             regions=["UZ-TK", "UZ-SA", "UZ-NW"])
+    db.session.commit()
+    FAILING.clear()
+    return parent_id, _parts(parent_id)
+
+
+def test_the_job_page_shows_each_region_with_its_status_and_the_retry_button(client, app):
+    maker = factories.make_user("finance_maker", national=True)
+    parent_id, parts = _failed_month(maker)
+    sign_in(client, maker)
+    page = client.get(f"/jobs/{parent_id}").get_data(as_text=True)
+    for key in ("UZ-TK", "UZ-SA", "UZ-NW"):
+        assert f"Region {key}" in page and f'id="part-{parts[key].id}"' in page
+    assert "2 of 3 parts finished" in page and "UZ-SA is unreachable" in page
+    assert page.count(f"/jobs/{parts['UZ-SA'].id}/retry") == 1, "a button on the failed part only"
+    listed = client.get("/jobs").get_data(as_text=True)
+    assert "Letters of the month" in listed and "Region UZ-TK" not in listed, "parts are listed on their job's page"
+    status = client.get(f"/jobs/{parent_id}.json").get_json()
+    assert sorted(part["status"] for part in status["parts"]) == ["failed", "finished", "finished"]
+
+
+def test_the_retry_button_runs_the_failed_region_again(client, app):
+    maker = factories.make_user("finance_maker", national=True)
+    parent_id, parts = _failed_month(maker)
+    sign_in(client, maker)
+    response = client.post(f"/jobs/{parts['UZ-SA'].id}/retry", data={"csrf_token": client.csrf})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/jobs/{parent_id}")
+    assert _job(parts["UZ-SA"].id).status is JobStatus.finished
+    assert _job(parent_id).status is JobStatus.finished and _job(parent_id).result["letters"] == 15
+
+
+def test_only_staff_with_the_fan_outs_permission_may_retry(client, app):
+    maker = factories.make_user("finance_maker", national=True)
+    admin = factories.make_user("admin")  # sees every job, may not prepare payrolls
+    parent_id, parts = _failed_month(maker)
+    sign_in(client, admin)
+    assert f"/jobs/{parts['UZ-SA'].id}/retry" not in client.get(f"/jobs/{parent_id}").get_data(as_text=True)
+    assert client.post(f"/jobs/{parts['UZ-SA'].id}/retry", data={"csrf_token": client.csrf}).status_code == 403
+    assert _job(parts["UZ-SA"].id).status is JobStatus.failed
+
+
+def test_the_retry_needs_the_forms_csrf_token(client, app):
+    maker = factories.make_user("finance_maker", national=True)
+    _parent_id, parts = _failed_month(maker)
+    sign_in(client, maker)
+    assert client.post(f"/jobs/{parts['UZ-SA'].id}/retry").status_code == 400
+    assert _job(parts["UZ-SA"].id).status is JobStatus.failed
+
+
+def test_another_makers_job_cannot_be_retried(client, app):
+    maker, other = (factories.make_user("finance_maker", national=True) for _ in range(2))
+    _parent_id, parts = _failed_month(maker)
+    sign_in(client, other)
+    assert client.post(f"/jobs/{parts['UZ-SA'].id}/retry", data={"csrf_token": client.csrf}).status_code == 404
