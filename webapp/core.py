@@ -72,9 +72,10 @@ def job_detail(job_id):
     job = _job_or_404(job_id)
     spec = fanout.spec_of(job)
     is_parent = spec is not None and job.kind == spec.parent.name
+    parts = fanout.parts_of(job.id) if is_parent else []
     parent_id = fanout.parent_of(job.subject)
-    return render_template("core/job.html", job=job, spec=spec, is_parent=is_parent,
-                           parts=fanout.parts_of(job.id) if is_parent else [],
+    return render_template("core/job.html", job=job, spec=spec, is_parent=is_parent, parts=parts,
+                           labels={fanout.part_key(part): spec.label(part) for part in parts},  # by part key
                            parent=_job_or_404(parent_id) if parent_id else None,
                            may_retry=lambda item: fanout.may_retry(current_user, item))
 

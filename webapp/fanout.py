@@ -30,7 +30,7 @@ from webapp.boundary import Refusal
 from webapp.extensions import db
 from webapp.jobs import Task, Waiting, enqueue, requeue, resolve, task
 from webapp.jobs import _pending as pending_dispatch
-from webapp.models import Job, JobStatus
+from webapp.models import Area, AreaLevel, Job, JobStatus
 from webapp.timeutil import utcnow
 
 _PARENT = "job:"
@@ -59,6 +59,11 @@ class FanOut:
     permission: str
     done_label: object
     result_template: str | None = None
+    part_label: Callable[[str], str] | None = None
+
+    def label(self, part: Job) -> str:
+        """What people read for a part: its label in their language when the fan-out has one, else its title."""
+        return (self.part_label(part_key(part)) if self.part_label else None) or part.title or part_key(part)
 
 
 FANOUTS: dict[str, FanOut] = {}
@@ -69,11 +74,12 @@ class PartsFailed(Exception):
 
 
 def fan_out(queue: str, *, child: Task, assemble: Callable[..., dict], permission: str, done_label=None,
-            result_template: str | None = None, timeout: int = 600) -> Callable[[Callable[..., list[Part]]], Task]:
+            part_label: Callable[[str], str] | None = None, result_template: str | None = None,
+            timeout: int = 600) -> Callable[[Callable[..., list[Part]]], Task]:
     """Register `plan(**params) -> [Part]` as a task that runs `child` once per part (child(job_id, **part.params))
     and, when all have finished, returns `assemble({part key: part's result}, **params)` as its own result.
     `permission` names who may retry a failed part; `done_label` what a part's result["done"] counts;
-    `result_template` shows the assembled result on the job page."""
+    `part_label(key)` names a part in the reader's language; `result_template` shows the assembled result."""
 
     def register(plan: Callable[..., list[Part]]) -> Task:
         def run(job_id: str, **params):
@@ -83,7 +89,7 @@ def fan_out(queue: str, *, child: Task, assemble: Callable[..., dict], permissio
         parent = task(queue, timeout=timeout)(run)
         FANOUTS[parent.name] = FanOut(parent=parent, child=child, plan=plan, assemble=assemble,
                                       permission=permission, done_label=done_label or _l("Done"),
-                                      result_template=result_template)
+                                      result_template=result_template, part_label=part_label)
         return parent
 
     return register
@@ -120,6 +126,17 @@ def _progress(finished: int, total: int) -> int:
 
 def _tally(finished: int, total: int) -> str:
     return f"{finished}/{total}"
+
+
+def regions() -> list[Area]:
+    """The country's regions, the usual parts of a national job."""
+    return list(db.session.scalars(select(Area).where(Area.level == AreaLevel.region).order_by(Area.code)))
+
+
+def region_name(code: str) -> str | None:
+    """A region's name in the reader's language (the `part_label` of jobs split by region)."""
+    region = db.session.scalar(select(Area).where(Area.code == code))
+    return region.name if region is not None else None
 
 
 # --- links between a parent and its parts ---------------------------------------------------------------------

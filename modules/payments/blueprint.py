@@ -7,6 +7,7 @@ from modules.payments import controllers as c
 bp = Blueprint("payments", __name__, template_folder="templates")
 bp.add_url_rule("/payrolls", "payroll_list", c.payroll_list)
 bp.add_url_rule("/payrolls/prepare", "payroll_prepare", c.payroll_prepare, methods=["POST"])
+bp.add_url_rule("/payrolls/prepare-month", "payroll_prepare_month", c.payroll_prepare_month, methods=["POST"])
 bp.add_url_rule("/payrolls/funds", "payroll_request_month_funds", c.payroll_request_month_funds, methods=["POST"])
 bp.add_url_rule("/payrolls/<int:payroll_id>", "payroll_detail", c.payroll_detail)
 bp.add_url_rule("/payrolls/<int:payroll_id>/approve", "payroll_approve", c.payroll_approve, methods=["POST"])

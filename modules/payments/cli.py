@@ -1,4 +1,4 @@
-"""`srsp payroll …`: generate a month's payroll, list payrolls, export a payroll's bank file."""
+"""`srsp payroll …`: generate a payroll or the whole month's, list payrolls, export a payroll's bank file."""
 
 from __future__ import annotations
 
@@ -53,6 +53,33 @@ def generate_command(programme_code, region_code, period, username):
 
     payroll = generate(programme_code, region_code, period, _actor_or_fail(username))
     click.echo(f"Payroll {payroll.id}: {payroll.line_count} lines, {payroll.total_amount} UZS ({payroll.status})")
+
+
+@payroll_group.command("generate-month", help="Prepare the month's payrolls of every programme and region, one job "
+                       "per region (workers share them). Prints the job's id; without Redis it runs here and prints "
+                       "the month's result too.")
+@click.option("--period", required=True, help="Month as YYYY-MM.")
+@click.option("--user", "username", help="The preparer (a finance maker with national scope); default: the system.")
+@with_appcontext
+def generate_month_command(period, username):
+    from flask import current_app
+
+    from modules.payments.tasks import start_month
+    from webapp.boundary import Refusal, unit_of_work
+    from webapp.models import Job
+
+    try:
+        with unit_of_work():  # without Redis the job runs when this commits
+            job_id = start_month(_actor_or_fail(username), period)
+    except Refusal as refusal:
+        raise click.ClickException(str(refusal)) from None
+    click.echo(f"Job {job_id}")
+    if current_app.config["JOBS_INLINE"]:
+        job = db.session.get(Job, job_id, populate_existing=True)
+        click.echo(json.dumps({"status": job.status.value, "error": job.error, **(job.result or {})},
+                              ensure_ascii=False))
+        if job.status.value != "finished":
+            raise SystemExit(2)
 
 
 def _rows() -> list[dict]:

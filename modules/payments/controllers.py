@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from modules.enrolment.models import Enrolment
-from modules.payments import export, operations, payees, sending
+from modules.payments import export, operations, payees, sending, tasks
 from modules.payments import status as machine
 from modules.payments.checks import CHECKS
 from modules.payments.funding import requests_of
@@ -93,6 +93,19 @@ def payroll_prepare():
     flash(_("Payroll %(id)d prepared and checked: %(lines)d lines included, %(excluded)d excluded.",
             id=payroll.id, lines=payroll.line_count, excluded=sum(summary.values())), "success")
     return redirect(url_for("payments.payroll_detail", payroll_id=payroll.id))
+
+
+@require("payroll.prepare")
+def payroll_prepare_month():
+    """Every region's payrolls of the month, one job per region; the job's page follows them."""
+    period = MonthFundsArgs().load(request.form)["period"]
+    with caught_refusal() as refused:
+        job_id = tasks.start_month(current_user, period)
+    if refused:
+        return redirect(url_for("payments.payroll_list", _anchor="prepare-month"))
+    flash(_("The payrolls of %(period)s are prepared region by region; this page follows them.",
+            period=period.strip()), "success")
+    return redirect(url_for("core.job_detail", job_id=job_id))
 
 
 def _load_or_404(payroll_id: int) -> Payroll:
