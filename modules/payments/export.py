@@ -8,13 +8,17 @@ account: the same payroll always gives the same bytes, whatever changed in the r
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
+from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from modules.payments.bankfiles import BankFileError, Batch, Debtor, Payment, csvfile, ids, pain001
+from modules.payments.bankfiles.model import MAX_TEXT, Header
+from modules.payments.bankfiles.text import latin
 from modules.payments.bankfiles.xsd import VERSIONS
 from modules.payments.models import FROZEN, LineStatus, Payroll, PayrollLine
 from modules.payments.status import PayrollError
@@ -34,9 +38,7 @@ def debtor() -> Debtor:
 
 def build_batch(payroll: Payroll) -> Batch:
     """The batch of the payroll's included lines; PayrollError if the payroll is not approved or has no line."""
-    if payroll.status not in FROZEN:
-        raise PayrollError(_l("Payroll %(id)d has the status %(status)s: only an approved payroll has a bank file.",
-                               id=payroll.id, status=_l(payroll.status.value)))
+    _must_be_frozen(payroll)
     programme = db.session.get(Programme, payroll.programme_id)
     line = PayrollLine
     rows = db.session.execute(
@@ -52,12 +54,24 @@ def build_batch(payroll: Payroll) -> Batch:
                         remittance=remittance if period == payroll.period else arrears_remittance(remittance, period),
                         creditor_pin=pin if pin and len(pin) == 14 and is_ascii_digits(pin) else None)
                for end_to_end_id, amount, name, pin, account, bank_code, period in rows]
-    created = payroll.approved_at or payroll.created_at
-    if created.tzinfo is None:  # SQLite gives back naive datetimes; they are stored in UTC
-        created = created.replace(tzinfo=UTC)
+    created = _created_at(payroll)
     return Batch(message_id=ids.message_id(payroll.id, VERSION_TAG), created_at=created,
                  requested_execution_date=local_time(created).date(), debtor=debtor(), payments=tuple(payments),
                  initiating_party=current_app.config["PAYER_NAME"])
+
+
+def _must_be_frozen(payroll: Payroll) -> None:
+    if payroll.status not in FROZEN:
+        raise PayrollError(_l("Payroll %(id)d has the status %(status)s: only an approved payroll has a bank file.",
+                               id=payroll.id, status=_l(payroll.status.value)))
+
+
+def _created_at(payroll: Payroll):
+    """The file's creation time: the approval's (in UTC)."""
+    created = payroll.approved_at or payroll.created_at
+    if created.tzinfo is None:  # SQLite gives back naive datetimes; they are stored in UTC
+        created = created.replace(tzinfo=UTC)
+    return created
 
 
 def arrears_remittance(remittance: str, period: str) -> str:
@@ -72,7 +86,99 @@ def render(payroll: Payroll, file_format: str) -> bytes:
         raise PayrollError(_l("The file format must be one of %(formats)s, not %(format)s.",
                                formats=", ".join(FORMATS), format=file_format))
     try:
+        if file_format != "csv":
+            xml = _stream_pain001(payroll, file_format)
+            if xml is not None:
+                return xml
         batch = build_batch(payroll)
         return csvfile.render(batch) if file_format == "csv" else pain001.render(batch, file_format)
     except BankFileError as exc:  # the data of some line cannot go into a bank file: say which, in the bank's terms
         raise PayrollError(_l("The bank file could not be made: %(why)s", why=str(exc))) from exc
+
+
+# The fields of a line as `Payment` accepts them without change (its usual case): an amount with exactly 2 decimals,
+# positive and within ISO 20022's 18 digits, a 20-digit account and a 5-digit bank code; checked as one text.
+_USUAL_LINE = re.compile(r"[A-Za-z0-9-]{1,35} (?!0+\.00 )\d{1,16}\.\d\d \d{20} \d{5}")
+
+
+def _stream_pain001(payroll: Payroll, version: str) -> bytes | None:
+    """The pain.001 file of the payroll written from its lines as they are read, part by part, with no `Payment`
+    object per line (a national payroll has a million lines); the same bytes as `pain001.render(build_batch(...))`.
+
+    None when some line is not the usual kind (a text `latin` must shorten or empties, a malformed amount, account
+    or bank code, end-to-end ids out of order): then the caller builds the `Batch`, whose checks name the line."""
+    _must_be_frozen(payroll)
+    line = PayrollLine
+    paid = (line.payroll_id == payroll.id, line.status != LineStatus.excluded)
+    count, total = db.session.execute(select(func.count(), func.sum(line.amount)).where(*paid)).one()
+    if not count:
+        raise PayrollError(_l("Payroll %(id)d has no line to pay.", id=payroll.id))
+    created = _created_at(payroll)
+    header = Header(message_id=ids.message_id(payroll.id, VERSION_TAG), created_at=created,
+                    requested_execution_date=local_time(created).date(), debtor=debtor(),
+                    initiating_party=current_app.config["PAYER_NAME"], number_of_payments=count, control_sum=total)
+    in_order = line.end_to_end_id
+    if db.session.get_bind().dialect.name == "postgresql":
+        in_order = in_order.collate("C")  # the order of Python's str, which `Batch` sorts by
+    # Through the session's connection, not the session: plain rows, without the ORM's handling of each one.
+    rows = db.session.connection().execute(
+        select(line.end_to_end_id, line.amount, line.payee_name, line.payee_pin, line.payee_account,
+               line.payee_bank_code, line.period)
+        .where(*paid).order_by(in_order).execution_options(yield_per=pain001.PART_SIZE))
+    parts = _parts(rows.partitions(), _remittances(payroll))
+    try:
+        return pain001.render_stream(header, parts, version)
+    except _Unusual:
+        return None
+    finally:
+        rows.close()
+
+
+class _Unusual(Exception):
+    """A line `_parts` does not write: the Batch path takes the payroll over."""
+
+
+def _parts(partitions, remittance_of):
+    """(text, number, sum) of each partition of lines, written by `pain001.transaction_text`; `_Unusual` at the
+    first line that is not the usual kind."""
+    names: dict[str, str | None] = {}
+    previous = ""
+    for rows in partitions:
+        texts, total = [], Decimal("0.00")
+        for end_to_end_id, amount, name, pin, account, bank_code, period in rows:
+            written = str(amount)
+            if not (type(end_to_end_id) is str and end_to_end_id > previous and type(account) is str
+                    and type(bank_code) is str and type(amount) is Decimal
+                    and _USUAL_LINE.fullmatch(f"{end_to_end_id} {written} {account} {bank_code}")):
+                raise _Unusual
+            latin_name = names[name] if name in names else names.setdefault(name, _usual_text(name))
+            remittance = remittance_of(period)
+            if latin_name is None or remittance is None:
+                raise _Unusual
+            texts.append(pain001.transaction_text(end_to_end_id, written, bank_code, latin_name, account, remittance,
+                                                  pin if pin and len(pin) == 14 and is_ascii_digits(pin) else None))
+            total += amount
+            previous = end_to_end_id
+        yield "".join(texts), len(texts), total
+
+
+def _usual_text(value) -> str | None:
+    """The text as a bank file writes it (`latin`), or None if it is not text or `Payment` would refuse it."""
+    if type(value) is not str:
+        return None
+    written = latin(value)
+    return written if 0 < len(written) <= MAX_TEXT else None
+
+
+def _remittances(payroll: Payroll):
+    """The payment details of a line by its period, as a bank file writes them (None if `Payment` would refuse)."""
+    programme = db.session.get(Programme, payroll.programme_id)
+    remittance = f"{programme.code} {payroll.period}"
+    known: dict[str, str | None] = {}
+
+    def of(period: str) -> str | None:
+        if period not in known:
+            known[period] = _usual_text(remittance if period == payroll.period
+                                        else arrears_remittance(remittance, period))
+        return known[period]
+    return of

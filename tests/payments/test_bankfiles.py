@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from modules.payments.bankfiles import BankFileError, Batch, Debtor, Payment, csvfile, ids, pain001, xsd
+from modules.payments.bankfiles.model import Header
 from modules.payments.bankfiles.text import latin
 
 VERSIONS = ("pain.001.001.03", "pain.001.001.09")
@@ -292,3 +293,46 @@ def test_bad_id_parts_are_refused(call):
 def test_frozen_batch_copies_are_revalidated():
     with pytest.raises(BankFileError, match="^amount"):
         replace(payment(1), amount=Decimal("-1"))
+
+
+# --- streamed files -----------------------------------------------------------------------------------------------
+
+
+def _header(sample: Batch, **changes) -> Header:
+    values = dict(message_id=sample.message_id, created_at=sample.created_at,
+                  requested_execution_date=sample.requested_execution_date, debtor=sample.debtor,
+                  initiating_party=sample.initiating_party, number_of_payments=len(sample.payments),
+                  control_sum=sample.control_sum)
+    return Header(**{**values, **changes})
+
+
+def _parts(sample: Batch):
+    texts = [pain001.transaction_text(p.end_to_end_id, f"{p.amount:.2f}", p.creditor_bank_code, p.creditor_name,
+                                      p.creditor_account, p.remittance, p.creditor_pin) for p in sample.payments]
+    return [("".join(texts[:2]), 2, sum(p.amount for p in sample.payments[:2])),
+            ("".join(texts[2:]), len(texts) - 2, sum(p.amount for p in sample.payments[2:]))]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_stream_of_parts_gives_the_batchs_file(version):
+    sample = batch([payment(1, "1.00"), payment(2, "2.00", creditor_pin="31502851234567"), payment(10, "3.00")])
+    assert pain001.render_stream(_header(sample), _parts(sample), version) == pain001.render(sample, version)
+
+
+def test_a_stream_whose_parts_do_not_add_up_to_its_header_is_refused():
+    sample = batch()
+    with pytest.raises(BankFileError, match="^payments: 3 payments of 0.30 in total, the header says 4 of 0.30"):
+        pain001.render_stream(_header(sample, number_of_payments=4), _parts(sample))
+    with pytest.raises(BankFileError, match="^payments: "):
+        pain001.render_stream(_header(sample, control_sum=Decimal("0.40")), _parts(sample))
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"number_of_payments": 0}, "payments"),
+    ({"control_sum": Decimal("-1.00")}, "control_sum"),
+    ({"control_sum": Decimal("0.001")}, "control_sum"),
+    ({"message_id": "M" * 36}, "message_id"),
+])  # fmt: skip
+def test_a_header_is_checked_as_a_batch_is(changes, field):
+    with pytest.raises(BankFileError, match=rf"^{re.escape(field)}\b"):
+        _header(batch(), **changes)

@@ -1,4 +1,5 @@
-"""One payment batch as the bank files see it, independent of the ORM: `Debtor`, `Payment`, `Batch`.
+"""One payment batch as the bank files see it, independent of the ORM: `Debtor`, `Payment`, `Batch` (and
+`Header`, a batch's totals without its payments).
 
 Everything is checked when an object is built, so a file renderer never meets a bad value: an invalid field
 raises `BankFileError` naming the field (and the payment's end-to-end id). Free text (names, remittance) is
@@ -173,6 +174,42 @@ class Batch:
     def currency(self) -> str:
         """The one currency of every payment (and of the debtor account)."""
         return self.payments[0].currency
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file says about its whole batch, without the payments themselves: for a batch too large to hold as
+    `Payment` objects, whose payments are written as they are read (`pain001.render_stream`). Checked as `Batch`
+    checks the same fields; the number and sum of the payments are given, and the writer holds the payments to them.
+    """
+
+    message_id: str
+    created_at: datetime
+    requested_execution_date: date
+    debtor: Debtor
+    initiating_party: str
+    number_of_payments: int
+    control_sum: Decimal
+    currency: str = "UZS"
+
+    def __post_init__(self) -> None:
+        _check_pattern(self.message_id, ID_PATTERN, "message_id", "1-35 characters A-Z a-z 0-9 -")
+        object.__setattr__(self, "created_at", _utc_second(self.created_at))
+        if isinstance(self.requested_execution_date, datetime) or not isinstance(self.requested_execution_date, date):
+            _fail("requested_execution_date", f"must be a date, got {self.requested_execution_date!r}")
+        if not isinstance(self.debtor, Debtor):
+            _fail("debtor", f"must be a Debtor, got {self.debtor!r}")
+        _clean_text(self, "initiating_party")
+        if isinstance(self.number_of_payments, bool) or not isinstance(self.number_of_payments, int) \
+                or self.number_of_payments < 1:
+            _fail("payments", "a batch needs at least one payment")
+        _check_pattern(self.currency, CURRENCY_PATTERN, "currency", "a 3-letter ISO 4217 code")
+        total = self.control_sum
+        if not isinstance(total, Decimal) or not total.is_finite() or total <= 0 or total != total.quantize(CENT):
+            _fail("control_sum", f"must be a positive Decimal with at most 2 decimals, got {total!r}")
+        if total >= MAX_AMOUNT:
+            _fail("payments", f"total {total} has more than {MAX_TOTAL_DIGITS} digits")
+        object.__setattr__(self, "control_sum", total.quantize(CENT))
 
 
 def _utc_second(value: object) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -69,6 +69,13 @@ def _part_is_valid(xml_bytes: bytes, version: str) -> bool:
     except etree.XMLSyntaxError:
         return False
     return _own_schema(version).validate(document)
+
+
+def submit(document: bytes, version: str) -> Future:
+    """Start checking one document on the pool: a future of True if it is well-formed and valid (no error report:
+    validate the whole file for that). The caller goes on writing the next part meanwhile."""
+    schema(version)  # refuses an unknown version as `validate` does
+    return _pool().submit(_part_is_valid, document, version)
 
 
 def all_valid(documents: list[bytes], version: str) -> bool:
