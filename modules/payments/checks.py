@@ -3,7 +3,8 @@
 Checks run in the order of `CHECKS` and only look at lines still included, so a line excluded by one check keeps
 that first reason. The checks that look only at a line's own enrolment run first, together, as one UPDATE (one pass
 over the payroll's lines instead of five); the checks that compare a line with the month's other lines (the same
-person in two households, incompatible programmes) run after them, so they count only lines still to be paid.
+person in two households, incompatible programmes) run after them, together as a second UPDATE, so they count only
+lines still to be paid.
 `run_checks` moves the payroll from draft to checked and returns {reason: lines excluded}.
 
 A line paying an owed month (arrears: its period is before the payroll's) is checked like any other, against its
@@ -19,7 +20,7 @@ from datetime import date
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from modules.enrolment.models import BankAccount, Enrolment, EnrolmentStatus
@@ -77,13 +78,13 @@ def _two_households(payroll: Payroll, first: date, last: date):
     Within one programme a person has at most one live enrolment (a unique index), so the duplicate shows up across
     programmes: e.g. a child paid the child allowance in one household and material support as the head of another.
     """
-    other_line, other_enrolment, mine = aliased(PayrollLine), aliased(Enrolment), aliased(Enrolment)
+    other_line, other_enrolment = aliased(PayrollLine), aliased(Enrolment)
     return exists().where(
-        mine.id == L.enrolment_id, other_line.period == month_of(first), other_line.id != L.id,
+        other_line.period == month_of(first), other_line.id != L.id,
         other_line.status != LineStatus.excluded, other_enrolment.id == other_line.enrolment_id,
-        other_enrolment.household_id != mine.household_id,
-        (other_enrolment.beneficiary_person_id == mine.beneficiary_person_id)
-        | (other_enrolment.payee_person_id == mine.beneficiary_person_id))
+        other_enrolment.household_id != E.household_id,
+        (other_enrolment.beneficiary_person_id == E.beneficiary_person_id)
+        | (other_enrolment.payee_person_id == E.beneficiary_person_id))
 
 
 def _incompatible(payroll: Payroll, first: date, last: date):
@@ -92,10 +93,10 @@ def _incompatible(payroll: Payroll, first: date, last: date):
     others = incompatible_codes(code, first)
     if not others:
         return None
-    other_line, other_enrolment, mine = aliased(PayrollLine), aliased(Enrolment), aliased(Enrolment)
+    other_line, other_enrolment = aliased(PayrollLine), aliased(Enrolment)
     return exists().where(
-        mine.id == L.enrolment_id, other_line.period == month_of(first), other_line.status != LineStatus.excluded,
-        other_enrolment.id == other_line.enrolment_id, other_enrolment.household_id == mine.household_id,
+        other_line.period == month_of(first), other_line.status != LineStatus.excluded,
+        other_enrolment.id == other_line.enrolment_id, other_enrolment.household_id == E.household_id,
         other_enrolment.programme_id.in_(select(Programme.id).where(Programme.code.in_(others))))
 
 
@@ -141,7 +142,9 @@ OWN_CHECKS = {
     "amount_mismatch": _amount_mismatch,
     "child_aged_out": _child_aged_out,
 }
-# Against the month's other lines still to be paid: one at a time, in this order.
+# Against the month's other lines still to be paid, after the own checks: together, the first that holds giving the
+# reason. (The other lines an incompatible programme has are in that programme's payrolls, never in this one, so a
+# line excluded here as paid in two households changes nothing the incompatible check reads.)
 CROSS_CHECKS = {
     "two_households": _two_households,
     "incompatible_programmes": _incompatible,
@@ -183,35 +186,30 @@ def apply_checks(payroll: Payroll) -> dict[str, int]:
     """Run every check on the payroll's included lines; {reason: lines excluded}. Does not change its status."""
     arrears = arrears_months(payroll)
     before = _excluded_by_reason(payroll.id)
-    _exclude_own(payroll, arrears)
-    for reason, check in CROSS_CHECKS.items():
-        condition = _by_month(payroll, arrears, check)
-        if condition is not None:
-            _exclude(payroll.id, condition, literal(reason))
+    _exclude_first_that_holds(payroll, arrears, OWN_CHECKS, ARREARS_CHECKS)
+    _exclude_first_that_holds(payroll, arrears, CROSS_CHECKS)
     after = _excluded_by_reason(payroll.id)
     refresh_totals(payroll)
     return {reason: after.get(reason, 0) - before.get(reason, 0) for reason in CHECKS}
 
 
-def _exclude_own(payroll: Payroll, arrears: list[str]) -> None:
-    """One UPDATE … FROM a join of each included line with its enrolment, beneficiary and account, the reason being
-    the first own-enrolment check that holds (joins the database can hash, instead of a lookup per line and check)."""
-    whens = [(condition, reason) for reason, check in OWN_CHECKS.items()
-             if (condition := _by_month(payroll, arrears, check, ARREARS_CHECKS.get(reason))) is not None]
-    judged = (select(L.id.label("line_id"), case(*whens).label("reason")).select_from(L)
-              .join(E, E.id == L.enrolment_id).join(_b(), _b().id == E.beneficiary_person_id)
-              .outerjoin(A, A.id == E.bank_account_id)
-              .where(L.payroll_id == payroll.id, L.status == LineStatus.included).subquery())
+def _exclude_first_that_holds(payroll: Payroll, arrears: list[str], kinds: dict, arrears_kinds=None) -> None:
+    """One UPDATE … FROM a join of each included line with its enrolment (and for the own checks its beneficiary and
+    account), the reason being the first of the checks `kinds` that holds: one pass over the payroll's lines for all
+    of them, the enrolment looked up once per line, instead of one pass per check."""
+    arrears_kinds = arrears_kinds or {}
+    whens = [(condition, reason) for reason, check in kinds.items()
+             if (condition := _by_month(payroll, arrears, check, arrears_kinds.get(reason))) is not None]
+    if not whens:
+        return
+    judged = select(L.id.label("line_id"), case(*whens).label("reason")).select_from(L).join(E, E.id == L.enrolment_id)
+    if kinds is OWN_CHECKS:  # the cross checks read only the line and its enrolment
+        judged = judged.join(_b(), _b().id == E.beneficiary_person_id).outerjoin(A, A.id == E.bank_account_id)
+    judged = judged.where(L.payroll_id == payroll.id, L.status == LineStatus.included).subquery()
     db.session.execute(
         update(L).where(L.id == judged.c.line_id, judged.c.reason.is_not(None))
         .values(status=LineStatus.excluded, exclusion_reason=judged.c.reason)
         .execution_options(synchronize_session=False))
-
-
-def _exclude(payroll_id: int, condition, reason) -> None:
-    db.session.execute(
-        update(L).where(and_(L.payroll_id == payroll_id, L.status == LineStatus.included, condition))
-        .values(status=LineStatus.excluded, exclusion_reason=reason).execution_options(synchronize_session=False))
 
 
 def _excluded_by_reason(payroll_id: int) -> dict[str, int]:
