@@ -73,7 +73,7 @@ def _per_household(hid: np.ndarray, weights: np.ndarray, count: int) -> np.ndarr
 def member_primitives(frames: FactsFrames, window_months: int) -> dict[str, np.ndarray]:
     m, h = frames.members, frames.households
     hid = m["hid"].to_numpy()
-    on_y, on_m, on_d = (h[c].to_numpy()[hid] for c in ("year", "month", "day"))
+    on_y, on_m, on_d = (_seen_from_members(h[c].to_numpy(), hid) for c in ("year", "month", "day"))
     by, bm, bd = (m[c].to_numpy() for c in ("birth_year", "birth_month", "birth_day"))
     before_birthday = (on_m < bm) | ((on_m == bm) & (on_d < bd))
     group = m["disability_group"]
@@ -86,25 +86,31 @@ def member_primitives(frames: FactsFrames, window_months: int) -> dict[str, np.n
         "non_state_worker": m["non_state"].to_numpy(bool),
         **_window_sums(frames, window_months, on_y * 12 + on_m - 1),
     }
-    relation = m["relation"].to_numpy()
-    values.update({f"is_{name}": relation == name for name in RELATIONS})
+    # Compared as a Series: a categorical column (a bulk loader's) compares its codes, not a string per member.
+    values.update({f"is_{name}": (m["relation"] == name).to_numpy(bool) for name in RELATIONS})
     values.update({flag: m[flag].to_numpy(bool) for flag in STATUS_FLAGS})
     return values
 
 
-def _window_sums(frames: FactsFrames, window_months: int, current_by_member: np.ndarray) -> dict:
+def _seen_from_members(values: np.ndarray, hid: np.ndarray):
+    """A household column per member; one number when every household has the same (a batch run's single
+    date), which spares copying it to millions of members."""
+    if len(values) and (values == values[0]).all():
+        return values[0]
+    return values[hid]
+
+
+def _window_sums(frames: FactsFrames, window_months: int, current_by_member) -> dict:
     lines, count = frames.income, len(frames.members)
     member = lines["member"].to_numpy(np.int64)
     month = lines["month"].to_numpy()
-    current = current_by_member[member] if len(member) else np.zeros(0, dtype=np.int64)
+    current = current_by_member if np.ndim(current_by_member) == 0 else current_by_member[member]
     in_window = (month >= current - window_months) & (month < current)
     alimony = lines["alimony_paid"].to_numpy(bool)
-    amount = lines["amount"].to_numpy(float)
-    return {
-        "window_income": np.bincount(member, weights=np.where(in_window & ~alimony, amount, 0.0), minlength=count),
-        "window_alimony_paid": np.bincount(member, weights=np.where(in_window & alimony, amount, 0.0),
-                                           minlength=count),
-    }
+    # One pass for both sums: bin 2m holds member m's income, bin 2m + 1 the alimony it paid.
+    sums = np.bincount(member * 2 + alimony, weights=np.where(in_window, lines["amount"].to_numpy(float), 0.0),
+                       minlength=2 * count).reshape(count, 2)
+    return {"window_income": np.ascontiguousarray(sums[:, 0]), "window_alimony_paid": np.ascontiguousarray(sums[:, 1])}
 
 
 def household_primitives(frames: FactsFrames) -> dict[str, np.ndarray]:

@@ -65,7 +65,10 @@ def _lookup(name: str, scope: _Scope):
 
 
 def _column(value, count: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(value), (count,)).copy()
+    array = np.asarray(value)
+    if array.shape == (count,):
+        return array  # a column already (every operation above makes a new array)
+    return np.broadcast_to(array, (count,)).copy()
 
 
 @dataclass
@@ -98,8 +101,9 @@ def evaluate_frames(facts: frames.FactsFrames, version: Version) -> BatchResult:
         for programme in pack.programmes:
             columns[f"eligible_{programme.code}"] = _column(_evaluate(programme.eligible, top), count).astype(bool)
             columns[f"amount_{programme.code}"] = _column(_evaluate(programme.amount, top), count).astype(float)
-    member_frame = pd.DataFrame({"hid": hid, "pin": facts.members["pin"].to_numpy(), **member})
-    return BatchResult(version, pd.DataFrame(columns), member_frame)
+    # copy=False: the columns are fresh arrays already; stacking them into one block would copy every one of them
+    member_frame = pd.DataFrame({"hid": hid, "pin": facts.members["pin"].to_numpy(), **member}, copy=False)
+    return BatchResult(version, pd.DataFrame(columns, copy=False), member_frame)
 
 
 def results(batch: BatchResult, documents: list[dict], language: str = "en") -> list[dict]:
