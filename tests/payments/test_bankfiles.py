@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from modules.payments.bankfiles import BankFileError, Batch, Debtor, Payment, csvfile, ids, pain001, xsd
+from modules.payments.bankfiles import BankFileError, Batch, Debtor, Payment, csvfile, ids, pain001, streaming, xsd
 from modules.payments.bankfiles.model import Header
 from modules.payments.bankfiles.text import latin
 
@@ -336,3 +336,26 @@ def test_a_stream_whose_parts_do_not_add_up_to_its_header_is_refused():
 def test_a_header_is_checked_as_a_batch_is(changes, field):
     with pytest.raises(BankFileError, match=rf"^{re.escape(field)}\b"):
         _header(batch(), **changes)
+
+
+@pytest.mark.skipif(not streaming.available(), reason="no system libxml2")
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_streaming_validator_answers_as_lxml_does(version):
+    xml = pain001.render(batch([payment(1), payment(2, creditor_pin="31502851234567")]), version)
+    path = xsd.XSD_DIR / f"{version}.xsd"
+    assert streaming.is_valid(xml, path) is True
+    wrong_element = xml.replace(b"<MmbId>00450</MmbId>", b"<MemberId>00450</MemberId>", 1)
+    too_long = xml.replace(b"<EndToEndId>SRSP-P000123-L0000001<", b"<EndToEndId>" + b"X" * 36 + b"<", 1)
+    for bad in (wrong_element, too_long, xml[:-20], b"<Document>&undefined;</Document>"):
+        assert streaming.is_valid(bad, path) is False
+    assert not xsd.schema(version).validate(etree.fromstring(wrong_element))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_large_file_with_an_invalid_part_is_refused_with_the_schemas_report(version, monkeypatch):
+    monkeypatch.setattr(pain001, "_PART_MIN", 1)  # parts checked on the threads, as for a national payroll
+    good = batch([payment(n) for n in range(1, 9)])
+    assert xsd.validate(pain001.render(good, version), version) is None
+    monkeypatch.setattr(pain001, "transaction_text", lambda *a, **k: "      <Wrong/>\n")
+    with pytest.raises(BankFileError, match=f"^not a valid {version} file:\nline "):
+        pain001.render(good, version)
