@@ -109,7 +109,7 @@ def _stream_pain001(payroll: Payroll, version: str) -> bytes | None:
     or bank code, end-to-end ids out of order): then the caller builds the `Batch`, whose checks name the line."""
     _must_be_frozen(payroll)
     line = PayrollLine
-    paid = (line.payroll_id == payroll.id, line.status != LineStatus.excluded)
+    paid = (line.payroll_id == payroll.id, line.status != LineStatus.excluded.value)
     count, total = db.session.execute(select(func.count(), func.sum(line.amount)).where(*paid)).one()
     if not count:
         raise PayrollError(_l("Payroll %(id)d has no line to pay.", id=payroll.id))
@@ -117,21 +117,31 @@ def _stream_pain001(payroll: Payroll, version: str) -> bytes | None:
     header = Header(message_id=ids.message_id(payroll.id, VERSION_TAG), created_at=created,
                     requested_execution_date=local_time(created).date(), debtor=debtor(),
                     initiating_party=current_app.config["PAYER_NAME"], number_of_payments=count, control_sum=total)
-    in_order = line.end_to_end_id
-    if db.session.get_bind().dialect.name == "postgresql":
-        in_order = in_order.collate("C")  # the order of Python's str, which `Batch` sorts by
-    # Through the session's connection, not the session: plain rows, without the ORM's handling of each one.
-    rows = db.session.connection().execute(
-        select(line.end_to_end_id, line.amount, line.payee_name, line.payee_pin, line.payee_account,
-               line.payee_bank_code, line.period)
-        .where(*paid).order_by(in_order).execution_options(yield_per=pain001.PART_SIZE))
-    parts = _parts(rows.partitions(), _remittances(payroll))
+    rows = select(line.end_to_end_id, line.amount, line.payee_name, line.payee_pin, line.payee_account,
+                  line.payee_bank_code, line.period).where(*paid)
     try:
-        return pain001.render_stream(header, parts, version)
+        return pain001.render_stream(header, _parts(_partitions(rows), _remittances(payroll)), version)
     except _Unusual:
         return None
-    finally:
-        rows.close()
+
+
+def _partitions(rows):
+    """The lines of `rows` in lists of `PART_SIZE` tuples, in end-to-end id order.
+
+    PostgreSQL: from a server-side cursor of the driver itself, whose tuples are as wanted (amounts as Decimal),
+    without SQLAlchemy's handling of each row; ordered in the "C" collation, the order of Python's str that `Batch`
+    sorts by. SQLite: through SQLAlchemy, whose types make its amounts Decimal."""
+    line = PayrollLine
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        yield from connection.execute(rows.order_by(line.end_to_end_id)
+                                      .execution_options(yield_per=pain001.PART_SIZE)).partitions()
+        return
+    query = rows.order_by(line.end_to_end_id.collate("C")).compile(dialect=connection.dialect)
+    with connection.connection.driver_connection.cursor(name="payroll_bank_file") as cursor:
+        cursor.execute(str(query), query.params)
+        while part := cursor.fetchmany(pain001.PART_SIZE):
+            yield part
 
 
 class _Unusual(Exception):
@@ -155,8 +165,10 @@ def _parts(partitions, remittance_of):
             remittance = remittance_of(period)
             if latin_name is None or remittance is None:
                 raise _Unusual
+            if pin is not None and not (len(pin) == 14 and is_ascii_digits(pin)):
+                pin = None  # as `build_batch`: a PINFL that is not one is left out of the file
             texts.append(pain001.transaction_text(end_to_end_id, written, bank_code, latin_name, account, remittance,
-                                                  pin if pin and len(pin) == 14 and is_ascii_digits(pin) else None))
+                                                  pin))
             total += amount
             previous = end_to_end_id
         yield "".join(texts), len(texts), total
