@@ -112,11 +112,13 @@ def _insert_lines(payroll: Payroll, programme_id: int, region_path: str, period:
     columns = ["payroll_id", "enrolment_id", "period", "amount", "status", "cancelled", *payees.COLUMNS]
     if db.session.get_bind().dialect.name == "postgresql":
         due, columns = _due_first(due, payroll, period, amount), ["id", *columns, "end_to_end_id"]
-    else:
-        due = payees.joined(due.add_columns(*payees.columns(e)), e)
+        # The INSERT counts its own rows (psycopg reports none for SQLAlchemy's INSERT … SELECT), rather than two
+        # counts of the payroll's lines around it, each reading every new line.
+        inserted = insert(line.__table__).from_select(columns, due).returning(line.id).cte("inserted")
+        return db.session.scalar(select(func.count()).select_from(inserted))
+    due = payees.joined(due.add_columns(*payees.columns(e)), e)
     before = _line_count(payroll.id)
     result = db.session.execute(insert(line.__table__).from_select(columns, due))
-    # psycopg reports no row count for SQLAlchemy's INSERT … SELECT (-1): count the lines then.
     return result.rowcount if result.rowcount >= 0 else _line_count(payroll.id) - before
 
 
