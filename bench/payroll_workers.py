@@ -112,7 +112,17 @@ def _regions(parts: list[Job]) -> dict:
     return {fanout.part_key(part): {
         "start_s": round((part.started_at - first).total_seconds(), 2) if part.started_at else None,
         "end_s": round((part.finished_at - first).total_seconds(), 2) if part.finished_at else None,
-        "lines": (part.result or {}).get("lines")} for part in parts}
+        "lines": (part.result or {}).get("lines"),
+        "seconds": _steps(part.result or {})} for part in parts}
+
+
+def _steps(result: dict) -> dict:
+    """The region's seconds generating, waiting for the month's turn to check, and checking (all programmes)."""
+    total: dict[str, float] = {}
+    for payroll in result.get("payrolls", []):
+        for step, seconds in (payroll.get("seconds") or {}).items():
+            total[step] = round(total.get(step, 0) + seconds, 2)
+    return total
 
 
 def _wait(job_id: str, started: float) -> Job:

@@ -15,6 +15,7 @@ assembled on the job.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -63,16 +64,27 @@ def _prepare(programme: str, region: str, period: str, actor, generated=None) ->
     existing = _live_payroll(programme, region, period)
     if existing is not None and existing.status is not PayrollStatus.draft:
         return _summary(existing, programme, {}, prepared=False)
+    clock = [time.perf_counter()]
+
+    def lap() -> float:
+        clock.append(time.perf_counter())
+        return round(clock[-1] - clock[-2], 3)
+
     try:
         payroll = generate(programme, region, period, actor)
     except NothingDue:
         return None
     if generated is not None:
         generated(payroll.line_count)
+    seconds = {"generate": lap()}
     _checks_in_turn(period)
+    seconds["waiting"] = lap()
     excluded = run_checks(payroll, actor)
+    seconds["checks"] = lap()
     payroll = db.session.get(Payroll, payroll.id)  # the checks expire what the session held
-    return _summary(payroll, programme, {reason: n for reason, n in excluded.items() if n}, prepared=True)
+    # The seconds of each step say how much of a region's time waited for the month's turn to check.
+    return {**_summary(payroll, programme, {reason: n for reason, n in excluded.items() if n}, prepared=True),
+            "seconds": seconds}
 
 
 def _live_payroll(programme: str, region: str, period: str) -> Payroll | None:
