@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select, text
@@ -91,17 +92,21 @@ def run_month(app, workers: int, env: dict, folder: str, redis, maker_id: int) -
         with app.app_context():
             maker = db.session.get(User, maker_id)
             job_id = start_month(maker, PERIOD)
-            started = time.perf_counter()
+            started, queued_at = time.perf_counter(), datetime.now(UTC)
             db.session.commit()  # the month goes to Redis now
             job = _wait(job_id, started)
             seconds = time.perf_counter() - started
-            regions = _regions(fanout.parts_of(job_id))
+            parts = fanout.parts_of(job_id)
+            regions = _regions(parts)
+            # Planning: until the parts were made; assembling: the parent's last run (it starts again to assemble).
+            steps = {"plan_s": round((min(part.created_at for part in parts) - queued_at).total_seconds(), 2),
+                     "assemble_s": round((job.finished_at - job.started_at).total_seconds(), 2)}
             outcome = {"status": job.status.value, "error": job.error, "result": job.result}
     finally:
         for process in processes:
             serving.stop(process)
     _progress(f"{workers} worker(s): {seconds:.1f} s")
-    return {"s": round(seconds, 2), "load_average_before": load_before, "load_average_after": _load(),
+    return {"s": round(seconds, 2), **steps, "load_average_before": load_before, "load_average_after": _load(),
             "regions": regions, **outcome}
 
 
