@@ -96,7 +96,7 @@ def record(action: str, obj_type: str, obj_id, details: dict | None = None, acto
         details=details or {},
     )
     bulk = session.info.get(_BULK)
-    if bulk is not None and bulk is session.get_transaction():
+    if (bulk is not None and bulk is session.get_transaction()) or session.info.get(_COMMITTING):
         _link(session, event, bulk=True)
         session.info[_HEAD] = event  # written with the next flush, together with the others of the loop
     else:
@@ -106,6 +106,9 @@ def record(action: str, obj_type: str, obj_id, details: dict | None = None, acto
 
 
 _BULK, _HEAD, _PENDING = "audit_bulk", "audit_chain_head", "audit_pending"
+# Set from the start of a commit to its end: an event recorded by the commit's own flush (a listener) is chained at
+# once, after the ones chained when the commit began.
+_COMMITTING = "audit_committing"
 
 
 def _link(session, event: AuditEvent, bulk: bool) -> None:
@@ -132,6 +135,7 @@ def link_pending(session=None) -> None:
             event.hash = content_hash(event)
             session.add(event)
         previous = event
+    session.info[_HEAD] = previous
     session.flush()
 
 
@@ -149,6 +153,7 @@ def _within(savepoint, rolled_back) -> bool:
 @listens_for(Session, "before_commit")
 def _chain_before_commit(session) -> None:
     if not session.in_nested_transaction():  # a savepoint's release is not the end: the events wait for the commit
+        session.info[_COMMITTING] = True
         link_pending(session)
 
 
@@ -162,7 +167,8 @@ def _forget_rolled_back(session, previous_transaction) -> None:
 @listens_for(Session, "after_transaction_end")
 def _forget_at_the_end(session, transaction) -> None:
     if transaction.parent is None:
-        session.info.pop(_PENDING, None)
+        for key in (_PENDING, _COMMITTING, _HEAD):
+            session.info.pop(key, None)
 
 
 @listens_for(Session, "do_orm_execute")

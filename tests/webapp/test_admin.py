@@ -460,6 +460,7 @@ def test_verify_button_reports_an_intact_chain(admin_client):
 def test_verify_button_names_an_altered_row(admin_client):
 
     events = [audit.record("test.event", "thing", number, {"n": number}) for number in range(3)]
+    audit.link_pending()
     factories.tamper_audit("UPDATE audit_event SET details = :d WHERE id = :id", d='{"n": 99}', id=events[1].id)
     response = admin_client.post("/admin/audit/verify", data={"csrf_token": admin_client.csrf},
                                  follow_redirects=True)

@@ -5,7 +5,7 @@ with it, and a transaction that reads the trail sees its own events there."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 
 from tests.conftest import TEST_DATABASE_URL
 from webapp import audit
@@ -71,3 +71,18 @@ def test_recording_takes_no_lock_until_the_commit(app):
     assert held == 0
     db.session.commit()
     assert _actions() == ["test.open"]
+
+
+def test_an_event_recorded_by_the_commits_own_flush_is_kept(app):
+    def record_while_flushing(session, flush_context, instances):
+        if not session.info.get("recorded_while_flushing"):
+            session.info["recorded_while_flushing"] = True
+            audit.record("test.during_flush", "deferred", 2)
+
+    audit.record("test.before_commit", "deferred", 1)
+    event.listen(db.session(), "before_flush", record_while_flushing)
+    try:
+        db.session.commit()
+    finally:
+        event.remove(db.session(), "before_flush", record_while_flushing)
+    assert _actions() == ["test.before_commit", "test.during_flush"] and audit.verify_chain().ok
