@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from modules.payments.bankfiles import BankFileError, Batch, Debtor, Payment, csvfile, ids, pain001
 from modules.payments.bankfiles.model import MAX_TEXT, Header
@@ -110,7 +110,12 @@ def _stream_pain001(payroll: Payroll, version: str) -> bytes | None:
     _must_be_frozen(payroll)
     line = PayrollLine
     paid = (line.payroll_id == payroll.id, line.status != LineStatus.excluded.value)
-    count, total = db.session.execute(select(func.count(), func.sum(line.amount)).where(*paid)).one()
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Kept equal to the count and sum of its lines to pay by the database, and checked by it on approval; the
+        # stream is held to them line by line all the same.
+        count, total = payroll.line_count, payroll.total_amount
+    else:
+        count, total = db.session.execute(select(func.count(), func.sum(line.amount)).where(*paid)).one()
     if not count:
         raise PayrollError(_l("Payroll %(id)d has no line to pay.", id=payroll.id))
     created = _created_at(payroll)
@@ -119,10 +124,13 @@ def _stream_pain001(payroll: Payroll, version: str) -> bytes | None:
                     initiating_party=current_app.config["PAYER_NAME"], number_of_payments=count, control_sum=total)
     rows = select(line.end_to_end_id, line.amount, line.payee_name, line.payee_pin, line.payee_account,
                   line.payee_bank_code, line.period).where(*paid)
+    partitions = _partitions(rows)
     try:
-        return pain001.render_stream(header, _parts(_partitions(rows), _remittances(payroll)), version)
+        return pain001.render_stream(header, _parts(partitions, _remittances(payroll)), version)
     except _Unusual:
         return None
+    finally:
+        partitions.close()  # its cursor closed and its setting undone now, not whenever it is collected
 
 
 def _partitions(rows):
@@ -138,10 +146,19 @@ def _partitions(rows):
                                       .execution_options(yield_per=pain001.PART_SIZE)).partitions()
         return
     query = rows.order_by(line.end_to_end_id.collate("C")).compile(dialect=connection.dialect)
-    with connection.connection.driver_connection.cursor(name="payroll_bank_file") as cursor:
-        cursor.execute(str(query), query.params)
-        while part := cursor.fetchmany(pain001.PART_SIZE):
-            yield part
+    # A region's lines sorted in memory rather than in temporary files (about 150 bytes a line), for this query only.
+    before = connection.scalar(text("SELECT current_setting('work_mem')"))
+    connection.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": SORT_MEMORY})
+    try:
+        with connection.connection.driver_connection.cursor(name="payroll_bank_file") as cursor:
+            cursor.execute(str(query), query.params)
+            while part := cursor.fetchmany(pain001.PART_SIZE):
+                yield part
+    finally:
+        connection.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": before})
+
+
+SORT_MEMORY = "128MB"
 
 
 class _Unusual(Exception):

@@ -4,6 +4,7 @@ the `Batch` of the same lines gives; a line the stream does not write falls back
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from modules.payments import arrears, checks, export, generation, status
 from modules.payments.bankfiles import pain001
@@ -59,3 +60,13 @@ def test_a_line_the_stream_does_not_write_goes_through_the_batch_and_its_message
     assert export._stream_pain001(payroll, VERSIONS[0]) is None
     with pytest.raises(PayrollError, match="creditor_name"):
         export.render(payroll, VERSIONS[0])
+
+
+def test_the_export_leaves_the_sessions_settings_as_it_found_them(maker):
+    _enrol(_household())
+    payroll = _approved(maker)
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the sort memory is a PostgreSQL setting")
+    before = db.session.scalar(text("SELECT current_setting('work_mem')"))
+    assert export._stream_pain001(payroll, VERSIONS[0]) is not None
+    assert db.session.scalar(text("SELECT current_setting('work_mem')")) == before
