@@ -194,9 +194,11 @@ def apply_checks(payroll: Payroll) -> dict[str, int]:
 
 
 def _exclude_first_that_holds(payroll: Payroll, arrears: list[str], kinds: dict, arrears_kinds=None) -> None:
-    """One UPDATE … FROM a join of each included line with its enrolment (and for the own checks its beneficiary and
-    account), the reason being the first of the checks `kinds` that holds: one pass over the payroll's lines for all
-    of them, the enrolment looked up once per line, instead of one pass per check."""
+    """Find, in one pass over the payroll's included lines joined with their enrolment (and for the own checks their
+    beneficiary and account), the lines one of the checks `kinds` catches, with the first that holds as the reason;
+    then exclude just those lines. One pass for all the checks instead of one each, the enrolment read once per
+    line; and a read-only pass, which PostgreSQL can share between processes (an UPDATE it runs alone), where the
+    lines to change are a handful."""
     arrears_kinds = arrears_kinds or {}
     whens = [(condition, reason) for reason, check in kinds.items()
              if (condition := _by_month(payroll, arrears, check, arrears_kinds.get(reason))) is not None]
@@ -206,10 +208,18 @@ def _exclude_first_that_holds(payroll: Payroll, arrears: list[str], kinds: dict,
     if kinds is OWN_CHECKS:  # the cross checks read only the line and its enrolment
         judged = judged.join(_b(), _b().id == E.beneficiary_person_id).outerjoin(A, A.id == E.bank_account_id)
     judged = judged.where(L.payroll_id == payroll.id, L.status == LineStatus.included).subquery()
-    db.session.execute(
-        update(L).where(L.id == judged.c.line_id, judged.c.reason.is_not(None))
-        .values(status=LineStatus.excluded, exclusion_reason=judged.c.reason)
-        .execution_options(synchronize_session=False))
+    caught: dict[str, list[int]] = {}
+    for line_id, reason in db.session.execute(select(judged).where(judged.c.reason.is_not(None))):
+        caught.setdefault(reason, []).append(line_id)
+    for reason, line_ids in caught.items():
+        for start in range(0, len(line_ids), _IDS_PER_STATEMENT):
+            db.session.execute(
+                update(L).where(L.id.in_(line_ids[start:start + _IDS_PER_STATEMENT]), L.status == LineStatus.included)
+                .values(status=LineStatus.excluded, exclusion_reason=reason)
+                .execution_options(synchronize_session=False))
+
+
+_IDS_PER_STATEMENT = 10000  # well within the parameters a statement may have (SQLite: 32766)
 
 
 def _excluded_by_reason(payroll_id: int) -> dict[str, int]:
