@@ -1,9 +1,15 @@
 """Building the thirteen connectors from configuration; one set per app, so breakers and caches persist.
 
 Configuration (`app.config["SOURCES"]`, from the env var SRSP_SOURCES as JSON) is a dict of per-source sections
-plus "*" for all of them; each section may set `base_url` and the resilience keys of
+plus "*" for all of them; each section may set `base_url`, `batch` (default true; false: the registry has no
+batch lookup and is asked one person per request, see connectors/wire.py) and the resilience keys of
 connectors.transport.resilience (timeout, retry, breaker, concurrency, cache). The default base URL is the
 simulator's (SRSP_SOURCES_URL, default http://127.0.0.1:5001), so a fresh `make run` works with no set-up.
+
+Each source has its own HTTP client: a pool of kept-alive connections as large as the source's concurrency limit,
+so a registry's next request reuses a connection (no new TCP or TLS set-up) and a slow registry cannot hold the
+connections another one needs. `fetch_all` asks several sources at once on threads that live as long as the
+process, so a collection does not start a thread per source.
 
 The civil registry (DCI) reads more keys of its section; the defaults are DCI over X-Road as before:
 
@@ -21,7 +27,10 @@ The civil registry (DCI) reads more keys of its section; the defaults are DCI ov
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -35,7 +44,10 @@ from connectors.transport.xroad import XRoadClient
 
 DCI_SENDER_ID = "srsp"
 _RESILIENCE_KEYS = {"timeout", "connect_timeout", "retry", "breaker", "concurrency", "cache"}
+KEEPALIVE_EXPIRY = 30.0  # seconds an idle connection to a registry is kept for its next request
+FETCH_THREADS = 64  # sources fetched at once in one process: the 13 of a few collections running side by side
 _lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
 
 
 def connectors_for(app=None) -> dict:
@@ -49,22 +61,57 @@ def connectors_for(app=None) -> dict:
         return app.extensions["srsp_connectors"]
 
 
+def fetch_all(connectors: dict, names: Iterable[str], pins: list[str], *, window: tuple[str, str],
+              user_id: str | None = None) -> dict:
+    """{name: {pin: PullOutcome}}: the named sources asked at once, each for all `pins` (one batch per source)."""
+    futures = {name: _fetch_pool().submit(connectors[name].fetch, pins, window=window, user_id=user_id)
+               for name in names}
+    return {name: future.result() for name, future in futures.items()}
+
+
+def _fetch_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="srsp-source")
+        return _pool
+
+
+def _after_fork() -> None:
+    """A forked process (an rq work horse) has none of its parent's threads, and a lock one of them held stays
+    held: it starts its own pool under a new lock."""
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def build(config: dict, default_url: str, keyring: Keyring, http: httpx.Client | None = None, *,
           redis_url: str | None = None) -> dict:
-    """The connectors; `redis_url`: where an async search's on-search is handed over between processes (none:
-    within this process only)."""
+    """The connectors; `http`: one client for every source (tests), else each source gets its own;
+    `redis_url`: where an async search's on-search is handed over between processes (none: within this process
+    only)."""
     shared = config.get("*", {})
-    http = http or httpx.Client(follow_redirects=False, limits=httpx.Limits(max_connections=64))
+    tls = httpx.create_ssl_context() if http is None else None  # one for all: each costs the CA bundle's loading
     built = {}
     for source in SOURCES:
         section = {**shared, **config.get(source.name, {})}
         policy = SourcePolicy.from_config(source.name, {k: v for k, v in section.items() if k in _RESILIENCE_KEYS})
-        transport = XRoadClient(section.get("base_url", default_url), CLIENT_ID, source.service_id, policy, http)
-        connector = CONNECTORS[source.name](transport)
+        client = http or _http_client(policy, tls)
         if source.protocol == "dci":
-            connector = _dci_connector(source, section, policy, keyring, http, default_url, redis_url)
-        built[source.name] = connector
+            built[source.name] = _dci_connector(source, section, policy, keyring, client, default_url, redis_url)
+            continue
+        transport = XRoadClient(section.get("base_url", default_url), CLIENT_ID, source.service_id, policy, client)
+        built[source.name] = CONNECTORS[source.name](transport, batch=bool(section.get("batch", source.batch)))
     return built
+
+
+def _http_client(policy: SourcePolicy, tls) -> httpx.Client:
+    """One source's connections: as many as its calls in flight may be, kept open between its requests."""
+    size = policy.concurrency.limit
+    return httpx.Client(follow_redirects=False, verify=tls, limits=httpx.Limits(
+        max_connections=size, max_keepalive_connections=size, keepalive_expiry=KEEPALIVE_EXPIRY))
 
 
 def _dci_connector(source, section: dict, policy: SourcePolicy, keyring: Keyring, http: httpx.Client,

@@ -7,8 +7,17 @@ X-Road sources answer a batch lookup:
     200 {"results": [{"pin": "P1", "found": true, "data": {...}}, {"pin": "P2", "found": false}]}
 
 `from`/`to` bound the months of income-like lines (inclusive); sources without months ignore them. A person the
-registry does not know is `found: false`, never an error. Each source's `data` is in its own shape below, which
-its connector's `normalize()` turns into canonical records (connectors/records.py):
+registry does not know is `found: false`, never an error. One request answers the whole family: a collection
+asks each registry once, whatever the family's size.
+
+A registry without that batch lookup (its source set to `"batch": false` in the configuration) is asked one person
+per request, the family's requests at once:
+
+    GET {base}/r1/{...}/{service}/persons/{pin}?from=YYYY-MM&to=YYYY-MM
+    200 {"pin": "P1", "found": true, "data": {...}}          404 {"error": "not_found", ...} when it does not know P1
+
+Each source's `data` is in its own shape below, which its connector's `normalize()` turns into canonical records
+(connectors/records.py):
 
 population       {"surname", "given_name", "patronymic", "birth_date", "gender": "M|F", "death_date",
                   "address": {"mahalla_code", "text"},
@@ -35,6 +44,7 @@ The civil registry speaks DCI (connectors/transport/dci.py) over X-Road: a signe
 """
 
 BATCH_PATH = "persons"
+PERSON_PATH = "persons/{pin}"  # the one-person lookup of a registry without the batch
 PIN_PARAM = "pin"
 FROM_PARAM = "from"
 TO_PARAM = "to"

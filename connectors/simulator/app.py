@@ -10,6 +10,8 @@ X-Road REST (protocol r1, `connectors.transport.xroad`; wire formats in `connect
 
     GET  /r1/{service id}/persons?pin=P1&pin=P2&from=YYYY-MM&to=YYYY-MM     12 sources (all but civil_registry)
          200 {"results": [{"pin", "found": true, "data": {...}}, {"pin", "found": false}]}, in the order asked
+    GET  /r1/{service id}/persons/{pin}?from=YYYY-MM&to=YYYY-MM            one person, for a client configured as
+         if the registry had no batch lookup: 200 {"pin", "found": true, "data"}, or 404 {"error": "not_found"}
 
     The `X-Road-Client` header is required (else `X-Road-Error: Client.BadRequest`, 400); the response echoes
     `X-Road-Id` and adds `X-Road-Client`, `X-Road-Service`, `X-Road-Request-Id`, `X-Road-Request-Hash`. At most
@@ -185,6 +187,7 @@ INVALID_REQUEST = "Server.ServerProxy.InvalidRequest"
 SERVICE_FAILED = "Server.ServerProxy.ServiceFailed"
 SERVICE_TIMEOUT = "Server.ServerProxy.Timeout"
 _PIN = re.compile(r"^\d{14}$")
+_ONE_PERSON = re.compile(r"^/" + re.escape(wire.BATCH_PATH) + r"/([^/]+)$")  # /persons/{pin}
 SERVICE_IDS = {source.service_id: source for source in SOURCES}
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -600,10 +603,14 @@ def _invalid(xreq: XRoadRequest, message: str) -> Response:
 
 
 def _serve_persons(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Response:
-    if xreq.path != f"/{wire.BATCH_PATH}":
-        return _plain(f"no {xreq.path} below {source.service_id}: the batch lookup is /{wire.BATCH_PATH}", 404)
+    single = _ONE_PERSON.match(xreq.path)
+    if xreq.path != f"/{wire.BATCH_PATH}" and single is None:
+        return _plain(f"no {xreq.path} below {source.service_id}: the batch lookup is /{wire.BATCH_PATH}, "
+                      f"one person's /{wire.PERSON_PATH}", 404)
     if request.method != "GET":
-        return _plain(f"/{wire.BATCH_PATH} answers GET", 405)
+        return _plain(f"{xreq.path} answers GET", 405)
+    if single is not None:
+        return _serve_person(state, source, xreq, single.group(1))
     pins = request.args.getlist(wire.PIN_PARAM)
     if not pins:
         return _invalid(xreq, f"no `{wire.PIN_PARAM}` parameter: ask for 1 to {wire.MAX_BATCH} PINs")
@@ -623,6 +630,23 @@ def _serve_persons(state: SimulatorState, source: Source, xreq: XRoadRequest) ->
     results = [{"pin": pin, "found": True, "data": found[pin]} if pin in found else {"pin": pin, "found": False}
                for pin in pins]
     return _json({"results": results}, headers=xroad_response_headers(xreq, request.get_data()))
+
+
+def _serve_person(state: SimulatorState, source: Source, xreq: XRoadRequest, pin: str) -> Response:
+    """One person's lookup: their record, or a JSON 404 (the registry does not know them)."""
+    if not _PIN.match(pin):
+        return _invalid(xreq, f"a PIN is 14 digits; got {pin!r}")
+    try:
+        window = queries.Window.parse(request.args.get(wire.FROM_PARAM) or None,
+                                      request.args.get(wire.TO_PARAM) or None)
+    except ValueError as exc:
+        return _invalid(xreq, str(exc))
+    with state.engine.connect() as conn:
+        found = queries.QUERIES[source.name](conn, [pin], window)
+    headers = xroad_response_headers(xreq, request.get_data())
+    if pin not in found:
+        return _json({"error": "not_found", "message": f"{source.name} does not know this PIN"}, 404, headers)
+    return _json({"pin": pin, "found": True, "data": found[pin]}, headers=headers)
 
 
 # -- civil registry (DCI) --------------------------------------------------------------------------------------

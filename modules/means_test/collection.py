@@ -9,13 +9,12 @@ assessed from partial data.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
 
 from connectors import records as canonical
 from connectors.base import income_window
-from connectors.registry import connectors_for
+from connectors.registry import connectors_for, fetch_all
 from connectors.transport.xroad import user_id_of
 from modules.means_test.assessment import assess_safely
 from modules.means_test.evidence import latest_pulls, missing_sources
@@ -43,17 +42,18 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
         connectors = connectors_for()
         for name in wanted:
             connectors[name].allow_probe()
-    rounds = current_app.config["COLLECTION_ROUNDS"]
+    rounds, missing = current_app.config["COLLECTION_ROUNDS"], None
     for round_number in range(rounds):
         if wanted:
             _record(application.id, members, _pull(wanted, _unanswered(application, wanted), window, user))
             db.session.flush()
-        wanted = [name for name in wanted if name in missing_sources(application)]
+        missing = missing_sources(application)
+        wanted = [name for name in wanted if name in missing]
         if not wanted:
             break
         if round_number < rounds - 1:
             time.sleep(current_app.config.get("COLLECTION_BACKOFF", 0.5) * 2 ** round_number)
-    return finish(application, user)
+    return finish(application, user, missing)
 
 
 def _unanswered(application: Application, source_names: list[str]) -> list[str]:
@@ -67,12 +67,7 @@ def _unanswered(application: Application, source_names: list[str]) -> list[str]:
 
 def _pull(source_names: list[str], pins: list[str], window, user) -> dict:
     """All wanted sources at once (each source limits its own concurrency); one family batch per source."""
-    connectors = connectors_for()
-    user_id = user_id_of(user)
-    with ThreadPoolExecutor(max_workers=max(1, len(source_names))) as pool:
-        futures = {name: pool.submit(connectors[name].fetch, pins, window=window, user_id=user_id)
-                   for name in source_names}
-        return {name: future.result() for name, future in futures.items()}
+    return fetch_all(connectors_for(), source_names, pins, window=window, user_id=user_id_of(user))
 
 
 def _record(application_id: int, members: dict[str, int], outcomes: dict) -> None:
@@ -84,9 +79,10 @@ def _record(application_id: int, members: dict[str, int], outcomes: dict) -> Non
         for source, by_pin in outcomes.items() for pin, out in by_pin.items())
 
 
-def finish(application: Application, user) -> dict:
-    """End a collection: `collected` and assessed when every source answered, else manual verification."""
-    missing = missing_sources(application)
+def finish(application: Application, user, missing: list[str] | None = None) -> dict:
+    """End a collection: `collected` and assessed when every source answered, else manual verification.
+    `missing`: the sources still unanswered, when the caller has just worked them out."""
+    missing = missing_sources(application) if missing is None else missing
     if missing:
         status_machine.transition(application, S.manual_verification, user,
                                   note="no answer from: " + ", ".join(missing))
