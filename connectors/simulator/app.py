@@ -98,7 +98,9 @@ Configuration (arguments of `create_simulator_app`, else the environment):
   names an unknown key id (key rotation).
 
 Faults (`faults.py`) apply to every call of a source, X-Road and DCI alike, after the X-Road headers are checked:
-latency (+ jitter), then, for a failing call, 503 `Server.ServerProxy.ServiceFailed` (`5xx`, `down`), a hang of
+latency (+ jitter): a call's answer leaves that long after the call arrived, the registry's own work included (13
+registries answering in 50 ms each are not 13 answers queued behind one simulator's processor); then, for a failing
+call, 503 `Server.ServerProxy.ServiceFailed` (`5xx`, `down`), a hang of
 `timeout_s` ended early by `SimulatorState.shutdown()` (`timeout`), or a 200 with a broken JSON body (`malformed`).
 """
 
@@ -110,6 +112,7 @@ import os
 import random
 import re
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
@@ -126,7 +129,7 @@ from connectors import wire
 from connectors.catalog import BY_NAME, SOURCES, Source
 from connectors.simulator import finance, store
 from connectors.simulator import sources as queries
-from connectors.simulator.faults import FaultConfigError, Faults, interruptible_sleep
+from connectors.simulator.faults import Decision, FaultConfigError, Faults, interruptible_sleep
 from connectors.transport.dci import (
     EVENT_BIRTH,
     EVENT_DEATH,
@@ -425,17 +428,19 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
                 body, status, headers=xroad_response_headers(xreq, request.get_data())))
         source = SERVICE_IDS[str(xreq.service)]
         state.count(source.name, "calls")
-        failed = _inject(state, source, xreq)
+        arrived, decision = time.monotonic(), state.faults.decide(source.name)
+        failed = _inject(state, source, xreq, decision)
         if failed is not None:
             return failed
         try:
-            if source.protocol == "dci":
-                return _serve_dci(state, source, xreq)
-            return _serve_persons(state, source, xreq)
+            answer = _serve_dci(state, source, xreq) if source.protocol == "dci" else _serve_persons(state, source,
+                                                                                                      xreq)
         except SQLAlchemyError as exc:
             log.exception("simulator: database error serving %s", source.name)
-            return xroad_error_response(SERVICE_FAILED, f"the simulated registry's database failed: "
-                                        f"{type(exc).__name__}", status=500, request_id=xreq.request_id)
+            answer = xroad_error_response(SERVICE_FAILED, f"the simulated registry's database failed: "
+                                          f"{type(exc).__name__}", status=500, request_id=xreq.request_id)
+        interruptible_sleep(arrived + decision.delay_s - time.monotonic(), state.stop)
+        return answer
 
     @app.get(JWKS_PATH)
     @app.get(PLAIN_PREFIX + JWKS_PATH)
@@ -446,14 +451,20 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
     def plain_dci(_rest):
         endpoint = request.path[len(PLAIN_PREFIX):]
         state.count("civil_registry", "calls")
-        refused = _authorize(state) or _inject_plain(state)
+        refused = _authorize(state)
         if refused is not None:
             return refused
+        arrived, decision = time.monotonic(), state.faults.decide("civil_registry")
+        failed = _inject_plain(state, decision)
+        if failed is not None:
+            return failed
         try:
-            return _serve_dci_endpoint(state, endpoint, {}, signatures=state.signatures, callback_headers={})
+            answer = _serve_dci_endpoint(state, endpoint, {}, signatures=state.signatures, callback_headers={})
         except SQLAlchemyError:
             log.exception("simulator: database error serving the plain DCI server")
-            return _dci_error("err.service.unavailable", "the simulated registry's database failed", 500)
+            answer = _dci_error("err.service.unavailable", "the simulated registry's database failed", 500)
+        interruptible_sleep(arrived + decision.delay_s - time.monotonic(), state.stop)
+        return answer
 
     @app.get("/_control/dci/callbacks")
     def get_callbacks():
@@ -555,12 +566,12 @@ def create_simulator_app(database_url: str | None = None, faults: Mapping[str, A
 # -- faults ----------------------------------------------------------------------------------------------------
 
 
-def _inject(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Response | None:
-    decision = state.faults.decide(source.name)
-    if decision.delay_s:
-        interruptible_sleep(decision.delay_s, state.stop)
+def _inject(state: SimulatorState, source: Source, xreq: XRoadRequest, decision: Decision) -> Response | None:
+    """A failing call's answer, after the call's delay; None for a call that succeeds (its caller prepares the
+    answer and sends it when the delay is over, so the registry's own work is part of its latency)."""
     if decision.failure is None:
         return None
+    interruptible_sleep(decision.delay_s, state.stop)
     state.count(source.name, decision.failure)
     if decision.failure == "timeout":
         finished = interruptible_sleep(decision.timeout_s, state.stop)
@@ -577,13 +588,11 @@ def _inject(state: SimulatorState, source: Source, xreq: XRoadRequest) -> Respon
                                 request_id=xreq.request_id)
 
 
-def _inject_plain(state: SimulatorState) -> Response | None:
+def _inject_plain(state: SimulatorState, decision: Decision) -> Response | None:
     """The civil registry's faults on the plain DCI server, answered as a DCI server would (no X-Road errors)."""
-    decision = state.faults.decide("civil_registry")
-    if decision.delay_s:
-        interruptible_sleep(decision.delay_s, state.stop)
     if decision.failure is None:
         return None
+    interruptible_sleep(decision.delay_s, state.stop)
     state.count("civil_registry", decision.failure)
     if decision.failure == "timeout":
         if interruptible_sleep(decision.timeout_s, state.stop):

@@ -7,12 +7,15 @@ entry overrides the keys it names, the rest come from `"*"`:
 
 | key          | meaning                                                                            | default |
 |--------------|------------------------------------------------------------------------------------|---------|
-| `latency_ms` | added to every call of the source (before the answer, whatever it is)              | 0       |
+| `latency_ms` | every call of the source is answered this long after it arrived (see below)         | 0       |
 | `jitter_ms`  | plus a uniform random 0..jitter_ms                                                  | 0       |
 | `error_rate` | share of calls (0..1) that fail in `mode`                                           | 0       |
 | `mode`       | how a failing call fails: `5xx`, `timeout`, `malformed`; `down` fails every call     | `5xx`   |
 | `seed`       | seed of the source's random draws                                                  | 0       |
 | `timeout_s`  | how long a `timeout` call hangs before giving up (longer than any client timeout)  | 30      |
+
+Latency is the registry's response time: a call that succeeds is answered when its latency is over, the work of
+preparing the answer included (longer work answers later); a failing call waits its latency, then fails.
 
 Modes: `5xx` answers 503 with the X-Road error `Server.ServerProxy.ServiceFailed`; `timeout` hangs for
 `timeout_s` (interruptible: the wait ends at once when the simulator shuts down) and then answers 504
