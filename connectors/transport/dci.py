@@ -477,8 +477,8 @@ class DCISchemas:
                 path = self.spec_dir / f"{registry}_api_v1.0.0.yaml"
                 if not path.is_file():
                     raise FileNotFoundError(f"DCI spec {path} not found (set {SPEC_DIR_ENV} or spec_dir)")
-                with path.open(encoding="utf-8") as handle:
-                    self._docs[registry] = yaml.safe_load(handle)
+                with path.open(encoding="utf-8") as handle:  # libyaml's parser when present: 10 times faster
+                    self._docs[registry] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             return self._docs[registry]
 
     def _pointer(self, doc: Mapping[str, Any], endpoint: str, part: str) -> str:
