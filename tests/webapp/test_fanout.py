@@ -3,6 +3,8 @@ assembly once when the last part finishes, a failed part retried alone, inline r
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -188,3 +190,17 @@ def test_another_makers_job_cannot_be_retried(client, app):
     _parent_id, parts = _failed_month(maker)
     sign_in(client, other)
     assert client.post(f"/jobs/{parts['UZ-SA'].id}/retry", data={"csrf_token": client.csrf}).status_code == 404
+
+
+def test_the_sweeper_leaves_a_parent_waiting_for_its_parts_alone(app, monkeypatch):
+    with monkeypatch.context() as held:
+        held.setattr(jobs, "dispatch", lambda *args, **kwargs: None)
+        parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK"])
+        db.session.commit()
+        jobs.execute(parent_id, reraise=True)  # plans the part, whose hand-over is then lost
+    [part] = fanout.parts_of(parent_id)
+    part.created_at = _job(parent_id).created_at - timedelta(minutes=5)
+    counts = jobs.sweep_jobs("sweep")
+    assert counts == {"handed_over": 1, "restarted": 0, "failed": 0}, "the part is handed over, the parent waits"
+    db.session.commit()
+    assert _job(part.id).status is JobStatus.finished and _job(parent_id).status is JobStatus.finished
