@@ -37,7 +37,8 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
         return {"skipped": application.status.value}  # idempotent: a second run of the job changes nothing
     members = {member.person.pin: member.person_id for member in application.members}
     window = income_window(application_day(application))
-    wanted = sources or missing_sources(application)
+    latest = latest_pulls(application.id)
+    wanted = sources or missing_sources(application, latest)
     if probe:
         connectors = connectors_for()
         for name in wanted:
@@ -45,9 +46,10 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
     rounds, missing = current_app.config["COLLECTION_ROUNDS"], None
     for round_number in range(rounds):
         if wanted:
-            _record(application.id, members, _pull(wanted, _unanswered(application, wanted), window, user))
+            _record(application.id, members, _pull(wanted, _unanswered(application, wanted, latest), window, user))
             db.session.flush()
-        missing = missing_sources(application)
+            latest = latest_pulls(application.id)
+        missing = missing_sources(application, latest)
         wanted = [name for name in wanted if name in missing]
         if not wanted:
             break
@@ -56,10 +58,9 @@ def collect(application: Application, sources: list[str] | None = None, user=Non
     return finish(application, user, missing)
 
 
-def _unanswered(application: Application, source_names: list[str]) -> list[str]:
+def _unanswered(application: Application, source_names: list[str], latest: dict) -> list[str]:
     """The PINs of the members some wanted source has not answered for: a retry, or a re-assessment that carries
     the other members' evidence over, asks the registries only about them."""
-    latest = latest_pulls(application.id)
     return [member.person.pin for member in application.members
             if any((pull := latest.get((name, member.person_id))) is None or not pull.status.answered
                    for name in source_names)]

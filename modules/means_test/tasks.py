@@ -6,11 +6,12 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from connectors.transport.errors import CircuitOpen, SourceTimeout, SourceUnavailable
 from modules.means_test.collection import collect as collect_sources
 from modules.means_test.recertification import recertify
-from modules.registration.models import Application
+from modules.registration.models import Application, ApplicationMember
 from webapp import fanout
 from webapp.extensions import db
 from webapp.jobs import Retry, report_progress, task
@@ -25,8 +26,10 @@ COLLECTION_RETRY = Retry(attempts=3, backoff=10, transient=(SourceTimeout, Sourc
 def collect(job_id: str, application_id: int, sources: list[str] | None = None, user_id: int | None = None,
             probe: bool = False) -> dict:
     # Locked: two runs of the same collection (a restarted job and the one it replaced) take turns, and the
-    # second finds the application no longer collecting.
-    application = db.session.scalar(select(Application).where(Application.id == application_id).with_for_update())
+    # second finds the application no longer collecting. Its members and their persons come in one query each:
+    # every step of the collection reads them.
+    application = db.session.scalar(select(Application).where(Application.id == application_id).with_for_update()
+                                    .options(selectinload(Application.members).selectinload(ApplicationMember.person)))
     if application is None:
         return {"skipped": "no such application"}
     user = db.session.get(User, user_id) if user_id else None
