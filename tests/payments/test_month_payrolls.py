@@ -161,3 +161,19 @@ def test_the_command_line_prints_the_job_and_inline_the_months_result(app, month
     outcome = json.loads(outcome)
     assert (outcome["status"], outcome["payrolls"], outcome["lines"]) == ("finished", 3, 3)
     assert sorted(outcome["regions"]) == ["UZ-SA", "UZ-TK"]
+
+
+def test_with_workers_the_command_line_prints_the_job_only(app, month, monkeypatch):
+    db.session.commit()
+    monkeypatch.setitem(app.config, "JOBS_INLINE", False)
+    monkeypatch.setattr("webapp.jobs.dispatch", lambda *args, **kwargs: None)  # on Redis, for the workers
+    result = app.test_cli_runner().invoke(args=["payroll", "generate-month", "--period", PERIOD])
+    assert result.exit_code == 0, result.output
+    [line] = result.output.strip().splitlines()
+    job = _job(line.removeprefix("Job "))
+    assert job.status is JobStatus.queued and job.kind == tasks.prepare_month.name
+
+
+def test_the_command_line_refuses_a_bad_month(app):
+    result = app.test_cli_runner().invoke(args=["payroll", "generate-month", "--period", "2026-13"])
+    assert result.exit_code == 1 and "2026-13 is not a month" in result.output
