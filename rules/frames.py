@@ -132,3 +132,29 @@ def household_primitives(frames: FactsFrames) -> dict[str, np.ndarray]:
         "non_residential_properties": _per_household(estate_hid, ~residential, count),
         "securities_value": h["securities_value"].to_numpy(float),
     }
+
+
+def take(frames: FactsFrames, households: np.ndarray) -> FactsFrames:
+    """The frames of some households only (`households`: their rows, in the order wanted), renumbered; members
+    and lines keep their order, so that every sum adds up as it does in the whole."""
+    households = np.asarray(households, dtype=np.int64)
+    new_household = np.full(len(frames), -1, dtype=np.int64)
+    new_household[households] = np.arange(len(households))
+    hid = new_household[frames.members["hid"].to_numpy(np.int64)]
+    kept = hid >= 0
+    new_member = np.full(len(kept), -1, dtype=np.int64)
+    new_member[kept] = np.arange(int(kept.sum()))
+    lines = frames.income
+    member = new_member[lines["member"].to_numpy(np.int64)]
+    return FactsFrames(
+        households=frames.households.iloc[households].reset_index(drop=True),
+        members=frames.members[kept].assign(hid=hid[kept]).reset_index(drop=True),
+        income=lines[member >= 0].assign(member=member[member >= 0]).reset_index(drop=True),
+        vehicles=_of_households(frames.vehicles, new_household),
+        real_estate=_of_households(frames.real_estate, new_household),
+    )
+
+
+def _of_households(table: pd.DataFrame, new_household: np.ndarray) -> pd.DataFrame:
+    hid = new_household[table["hid"].to_numpy(np.int64)]
+    return table[hid >= 0].assign(hid=hid[hid >= 0]).reset_index(drop=True)

@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from modules.means_test.models import Assessment
-from modules.registration.models import Application
-from rules import frames
+from modules.means_test import bulk_facts
 from rules.evaluation import INCOME_NAME, reason_message
 from rules.pack import Pack, PackError, Version, get_pack, load_pack
 from rules.vectorised import evaluate_frames
-from webapp.auth.scope import area_clause
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 
@@ -196,11 +193,11 @@ def simulate(pack_id: str, changes: dict[str, float], pack_text: str | None = No
     report = SimulationReport(pack_id=pack.id, changes=changes, draft="parameters" if draft_pack is None
                               else DRAFT_FILE, as_of=as_of)
 
-    rows = _latest_assessments(pack.id, user)
-    rows, report.skipped = [r for r in rows if _usable(r.facts)], sum(1 for r in rows if not _usable(r.facts))
-    documents = [row.facts for row in rows]
-    dates = [as_of or date.fromisoformat(facts["application_date"]) for facts in documents]
-
+    facts = _load(pack.id, user)
+    report.skipped = facts.skipped
+    days = facts.application_days()
+    if as_of is not None:
+        days = np.full(len(facts), np.datetime64(as_of, "D"))
     drafts: dict[tuple, Version] = {}
 
     def draft_version(on: date) -> Version:
@@ -211,35 +208,26 @@ def simulate(pack_id: str, changes: dict[str, float], pack_text: str | None = No
         return drafts[key]
 
     built: dict = {}
-    before = _evaluate(documents, [pack.version_for(on) for on in dates], pack, built)
-    after = _evaluate(documents, [draft_version(on) for on in dates], target, built)
-    _summarise(report, rows, documents, before, after, target, pack, language)
+    before = _evaluate(facts, _versions(days, pack.version_for), pack, built)
+    after = _evaluate(facts, _versions(days, draft_version), target, built)
+    _summarise(report, facts, before, after, target, pack, language)
     return report
 
 
-@dataclass
-class _Row:
-    assessment_id: int
-    household_id: int
-    application_id: int
-    area_path: str | None
-    facts: dict
+def _load(pack_id: str, user=None) -> bulk_facts.AssessedFacts:
+    return bulk_facts.latest_facts(pack_id, user)
 
 
-def _latest_assessments(pack_id: str, user=None) -> list[_Row]:
-    latest = (select(func.max(Assessment.id)).where(Assessment.pack_id == pack_id)
-              .group_by(Assessment.household_id).scalar_subquery())
-    query = (select(Assessment.id, Assessment.household_id, Assessment.application_id, Area.path, Assessment.facts)
-             .join(Application, Application.id == Assessment.application_id)
-             .outerjoin(Area, Area.id == Application.area_id)
-             .where(Assessment.id.in_(latest)).order_by(Assessment.household_id))
-    if user is not None:
-        query = query.where(area_clause(user, Application.area_id))
-    return [_Row(*row) for row in db.session.execute(query)]
-
-
-def _usable(facts) -> bool:
-    return isinstance(facts, dict) and bool(facts.get("members")) and bool(facts.get("application_date"))
+def _versions(days: np.ndarray, version_for) -> dict[int, tuple[Version, np.ndarray]]:
+    """Households grouped by the version in force on their day: {id(version): (version, their rows)}. The version
+    is looked up once per distinct day, not once per household."""
+    unique, position = np.unique(days, return_inverse=True)
+    versions = [version_for(day.item()) for day in unique]
+    groups: dict[int, tuple[Version, list]] = {}
+    for index, version in enumerate(versions):
+        groups.setdefault(id(version), (version, []))[1].append(index)
+    return {key: (version, np.flatnonzero(np.isin(position, indices)))
+            for key, (version, indices) in groups.items()}
 
 
 @dataclass
@@ -255,25 +243,17 @@ class _Outcome:
     tables: list
 
 
-def _evaluate(documents: list[dict], versions: list[Version], pack: Pack, built: dict) -> _Outcome:
+def _evaluate(facts: bulk_facts.AssessedFacts, groups: dict, pack: Pack, built: dict) -> _Outcome:
     """Each group of households sharing a version is one `evaluate_frames` call; `built` keeps the frames of a
     group (the baseline's and the draft's groups are usually the same households) so they are built once."""
-    count = len(documents)
+    count = len(facts)
     outcome = _Outcome(np.zeros(count, bool), np.zeros(count), {p.code: np.zeros(count) for p in pack.programmes},
                        np.full(count, -1), np.zeros(count, np.int64), np.zeros(count, np.int64), [])
-    groups: dict[int, list[int]] = defaultdict(list)
-    by_id: dict[int, Version] = {}
-    for index, version in enumerate(versions):
-        groups[id(version)].append(index)
-        by_id[id(version)] = version
-    for key, indices in groups.items():
-        version = by_id[key]
-        members = tuple(indices)
-        if members not in built:
-            built[members] = frames.from_documents([documents[i] for i in indices])
-        batch = evaluate_frames(built[members], version)
-        table = batch.household
-        where = np.asarray(indices)
+    for version, where in groups.values():
+        key = where.tobytes()
+        if key not in built:
+            built[key] = facts.frames_of(where)
+        table = evaluate_frames(built[key], version).household
         fired = table[[f"fired_{rule.id}" for rule in pack.rules]].to_numpy(bool)
         eligible = ~fired.any(axis=1)
         outcome.eligible[where] = eligible
@@ -284,14 +264,21 @@ def _evaluate(documents: list[dict], versions: list[Version], pack: Pack, built:
             outcome.amounts[programme.code][where] = np.where(paid, amount, 0.0)
         outcome.first_rule[where] = np.where(eligible, -1, np.argmax(fired, axis=1) if len(pack.rules) else -1)
         outcome.group[where] = len(outcome.tables)
-        outcome.row[where] = np.arange(len(indices))
+        outcome.row[where] = np.arange(len(where))
         outcome.tables.append(table)
     return outcome
 
 
-def _region_names() -> dict[int, tuple[str, str]]:
-    return {area.id: (area.code, area.name) for area in db.session.scalars(
+def _regions_of_areas(area_ids: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """Each household's region code (from its application's area; NO_REGION without one) and the regions'
+    names by code. Looked up once per area, not once per household."""
+    regions = {area.id: (area.code, area.name) for area in db.session.scalars(
         select(Area).where(Area.level == AreaLevel.region))}
+    areas, position = np.unique(area_ids, return_inverse=True)
+    paths = dict(db.session.execute(select(Area.id, Area.path).where(Area.id.in_(areas.tolist()))).all())
+    found = [_region_of(paths.get(int(area)), regions) for area in areas]
+    codes = np.array([code for code, _ in found] or [NO_REGION], dtype=object)
+    return codes[position] if len(areas) else np.zeros(0, dtype=object), dict(found)
 
 
 def _region_of(path: str | None, regions: dict) -> tuple[str, str]:
@@ -306,10 +293,10 @@ def _programme_name(programme, language: str) -> str:
     return programme.name.get(language) or programme.name.get("en") or programme.code
 
 
-def _summarise(report: SimulationReport, rows: list[_Row], documents: list[dict], before: _Outcome,
-               after: _Outcome, draft_pack: Pack, pack: Pack, language: str) -> None:
-    people = np.array([len(facts["members"]) for facts in documents], dtype=np.int64)
-    report.households, report.people = len(rows), int(people.sum())
+def _summarise(report: SimulationReport, facts: bulk_facts.AssessedFacts, before: _Outcome, after: _Outcome,
+               draft_pack: Pack, pack: Pack, language: str) -> None:
+    people = facts.members()
+    report.households, report.people = len(facts), int(people.sum())
     report.eligible_before, report.eligible_after = int(before.eligible.sum()), int(after.eligible.sum())
     newly_eligible, newly_ineligible = after.eligible & ~before.eligible, before.eligible & ~after.eligible
     report.newly_eligible_households = int(newly_eligible.sum())
@@ -320,49 +307,72 @@ def _summarise(report: SimulationReport, rows: list[_Row], documents: list[dict]
     codes = [p.code for p in pack.programmes] + [p.code for p in draft_pack.programmes
                                                   if p.code not in before.amounts]
     names = {p.code: _programme_name(p, language) for p in [*draft_pack.programmes, *pack.programmes]}
-    zero = np.zeros(len(rows))
+    zero = np.zeros(len(facts))
     total_before = np.sum([before.amounts.get(code, zero) for code in codes], axis=0) if codes else zero
     total_after = np.sum([after.amounts.get(code, zero) for code in codes], axis=0) if codes else zero
     report.programmes = [CostRow(code, names[code], float(before.amounts.get(code, zero).sum()),
                                  float(after.amounts.get(code, zero).sum())) for code in codes]
 
-    regions = _region_names()
-    region_by_path = {path: _region_of(path, regions) for path in {row.area_path for row in rows}}
-    region_code = pd.Series([row.area_path for row in rows], dtype=object).map(
-        lambda path: region_by_path[path][0]).to_numpy()
+    region_code, region_names = _regions_of_areas(facts.area_id)
     sums = pd.DataFrame({"region": region_code, "before": total_before, "after": total_after}).groupby("region").sum()
-    region_names = dict(region_by_path.values())
     report.regions = sorted((CostRow(code, region_names[code], float(sums.at[code, "before"]),
                                      float(sums.at[code, "after"])) for code in sums.index),
                             key=lambda row: (row.code == NO_REGION, row.code))
 
     changed = (before.eligible != after.eligible) | (np.round(total_before, 2) != np.round(total_after, 2))
+    columns: dict[int, _Columns] = {}
     for index in np.flatnonzero(changed):
-        row, rule = rows[index], None
-        reason = ""
+        rule, reason = None, ""
         if after.first_rule[index] >= 0:
             rule = draft_pack.rules[int(after.first_rule[index])]
-            table = after.tables[int(after.group[index])]
-            reason = reason_message(rule, _environment(table, int(after.row[index])), language)
+            group = int(after.group[index])
+            table = columns.setdefault(group, _Columns(after.tables[group]))
+            reason = reason_message(rule, table.row(int(after.row[index])), language)
         report.changed.append(HouseholdChange(
-            household_id=row.household_id, application_id=row.application_id, region=str(region_code[index]),
-            members=int(people[index]), decision_before=_decision(before.eligible[index]),
-            decision_after=_decision(after.eligible[index]), per_capita_income=round(float(after.income[index]), 2),
+            household_id=int(facts.household_id[index]), application_id=int(facts.application_id[index]),
+            region=str(region_code[index]), members=int(people[index]),
+            decision_before=_decision(before.eligible[index]), decision_after=_decision(after.eligible[index]),
+            per_capita_income=round(float(after.income[index]), 2),
             monthly_amount_before=round(float(total_before[index]), 2),
             monthly_amount_after=round(float(total_after[index]), 2),
             main_reason_rule=rule.id if rule is not None else "", main_reason=reason))
 
 
-def _environment(table, position: int) -> dict:
-    values = {}
-    for name, value in table.iloc[position].items():
-        if isinstance(value, np.bool_ | bool):
-            values[name] = bool(value)
-        elif isinstance(value, np.integer | np.floating | int | float):
-            values[name] = float(value)
-        else:
-            values[name] = value
-    return values
+class _Columns:
+    """An evaluated table's columns as arrays, so that a reason reads the few values it names from one household's
+    row without building the whole row."""
+
+    def __init__(self, table: pd.DataFrame):
+        self.table = table
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def row(self, position: int) -> _RowValues:
+        return _RowValues(self, position)
+
+
+class _RowValues(Mapping):
+    def __init__(self, columns: _Columns, position: int):
+        self.columns, self.position = columns, position
+
+    def __getitem__(self, name: str):
+        arrays = self.columns.arrays
+        if name not in arrays:
+            arrays[name] = self.columns.table[name].to_numpy()
+        return _plain_value(arrays[name][self.position])
+
+    def __iter__(self):
+        return iter(self.columns.table.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns.table.columns)
+
+
+def _plain_value(value):
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer | np.floating | int | float):
+        return float(value)
+    return value
 
 
 def _decision(eligible) -> str:
