@@ -49,11 +49,18 @@ TARGET_SECONDS = 20
 def load_frames(path: str, on: date, window: int) -> facts_frames.FactsFrames:
     """Every living household's facts on `on`, straight from the registries' tables into columns."""
     queries = _queries(on.isoformat(), window_months(on, window))
-    # Two reads at a time: SQLite scans and aggregates with the interpreter lock released.
+    # Two reads at a time (SQLite scans and aggregates with the interpreter lock released), and the members are
+    # put together while the income, the biggest read, is still being read.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        tables = dict(zip(queries, pool.map(lambda query: read_columns(path, *query), queries.values()),
-                          strict=True))
-    return _frames(tables, on)
+        return _frames(_Pending({name: pool.submit(read_columns, path, *query) for name, query in queries.items()}),
+                       on)
+
+
+class _Pending(dict):
+    """Tables being read: a table is waited for where it is first used."""
+
+    def __getitem__(self, name: str) -> dict[str, np.ndarray]:
+        return super().__getitem__(name).result()
 
 
 def read_columns(path: str, columns: dict[str, tuple[str, int]], source: str,
