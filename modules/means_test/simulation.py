@@ -1,7 +1,8 @@
 """Policy simulation: what a draft policy would change for every household the registry has assessed.
 
 The baseline is each household's latest assessment of the pack (one per household, the highest id). Its stored
-facts are evaluated twice with the batch (pandas) engine: under the version in force on the household's
+facts, read in bulk into columns (`bulk_facts`: on PostgreSQL the database takes the documents apart), are
+evaluated twice with the batch (pandas) engine: under the version in force on the household's
 application date (recomputed, not read from the stored amounts, so that both sides are computed the same way)
 and under the draft, which is that version with some parameters changed or, when a whole draft pack is given,
 the draft pack's version in force on that date (with the changed parameters, if any, on top). Households are
