@@ -93,16 +93,19 @@ def _incompatible(payroll: Payroll, first: date, last: date):
     others = incompatible_codes(code, first)
     if not others:
         return None
-    other_line, other_enrolment = aliased(PayrollLine), aliased(Enrolment)
     month = month_of(first)
-    paid_in_others = [other_line.period == month, other_line.status != LineStatus.excluded,
-                      other_enrolment.id == other_line.enrolment_id,
-                      other_enrolment.programme_id.in_(select(Programme.id).where(Programme.code.in_(others)))]
-    # Asked once for the whole month first: when no incompatible programme pays anyone that month (the usual case
-    # while its payrolls are not made yet), no line can be caught, and no line's household is looked up.
-    if not db.session.scalar(select(exists().where(*paid_in_others))):
+    other_ids = select(Programme.id).where(Programme.code.in_(others))
+    # Asked once for the whole month first: a line pays its programme's enrolment in a payroll of that programme,
+    # of its month or later (arrears); when there is no such payroll (the usual case while the incompatible
+    # programme's payrolls are not made yet) no line can be caught, and no line's household is looked up.
+    if not db.session.scalar(select(exists().where(
+            Payroll.programme_id.in_(other_ids), Payroll.period >= month, Payroll.status != PayrollStatus.cancelled))):
         return None
-    return exists().where(*paid_in_others, other_enrolment.household_id == E.household_id)
+    other_line, other_enrolment = aliased(PayrollLine), aliased(Enrolment)
+    return exists().where(
+        other_line.period == month, other_line.status != LineStatus.excluded,
+        other_enrolment.id == other_line.enrolment_id, other_enrolment.household_id == E.household_id,
+        other_enrolment.programme_id.in_(other_ids))
 
 
 def _not_active(payroll: Payroll, first: date, last: date):
