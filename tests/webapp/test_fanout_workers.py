@@ -78,11 +78,20 @@ def test_two_workers_share_the_regions_and_the_result_is_assembled_once(tmp_path
             assert [part.status for part in parts] == [JobStatus.finished] * 2 and parent.progress == 100
         finally:
             for worker in workers:
-                os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(timeout=30)
+                _stop(worker)
             db.session.rollback()
             db.session.execute(delete(Job).where((Job.id == parent_id) | (Job.subject == fanout.subject_of(parent_id))))
             db.session.commit()
+
+
+def _stop(worker: subprocess.Popen) -> None:
+    """SIGTERM to the worker's group (it and its scheduler), SIGKILL when it has not stopped after a while."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
 
 
 def _wait_until_done(job_id: str, tmp_path: Path, timeout: float = 90) -> Job:
