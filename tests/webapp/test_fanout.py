@@ -204,3 +204,19 @@ def test_the_sweeper_leaves_a_parent_waiting_for_its_parts_alone(app, monkeypatc
     assert counts == {"handed_over": 1, "restarted": 0, "failed": 0}, "the part is handed over, the parent waits"
     db.session.commit()
     assert _job(part.id).status is JobStatus.finished and _job(parent_id).status is JobStatus.finished
+
+
+def test_the_parents_progress_is_the_parts_finished_out_of_all(app, monkeypatch):
+    with monkeypatch.context() as held:
+        held.setattr(jobs, "dispatch", lambda *args, **kwargs: None)  # the parts wait until the test runs them
+        parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK", "UZ-SA", "UZ-NW", "UZ-AN"])
+        db.session.commit()
+        jobs.execute(parent_id, reraise=True)
+        parts = list(_parts(parent_id).values())
+        assert (_job(parent_id).progress, _job(parent_id).message) == (0, "0/4")
+        for done, part in enumerate(parts[:3], start=1):
+            jobs.execute(part.id, reraise=True)
+            assert (_job(parent_id).progress, _job(parent_id).message) == (100 * done // 4, f"{done}/4")
+            assert _job(parent_id).status is JobStatus.running and not ASSEMBLED
+    jobs.execute(parts[3].id, reraise=True)  # the last part: the parent is queued, handed over and assembles
+    assert _job(parent_id).status is JobStatus.finished and len(ASSEMBLED) == 1
