@@ -167,28 +167,38 @@ class _Unusual(Exception):
 
 def _parts(partitions, remittance_of):
     """(text, number, sum) of each partition of lines, written by `pain001.transaction_text`; `_Unusual` at the
-    first line that is not the usual kind."""
+    first line that is not the usual kind. (A million lines go through here: the texts each line repeats, its
+    payee's name and its remittance, are converted once.)"""
     names: dict[str, str | None] = {}
+    remittances: dict[str, str | None] = {}
     previous = ""
+    write = pain001.transaction_text
     for rows in partitions:
         texts, total = [], Decimal("0.00")
         for end_to_end_id, amount, name, pin, account, bank_code, period in rows:
             written = str(amount)
-            if not (type(end_to_end_id) is str and end_to_end_id > previous and type(account) is str
-                    and type(bank_code) is str and type(amount) is Decimal
+            # The ids strictly increasing: in the order `Batch` sorts by, none twice. The account and bank code are
+            # checked by the pattern (None is written "None" and fails it).
+            if not (type(end_to_end_id) is str and end_to_end_id > previous and type(amount) is Decimal
                     and _USUAL_LINE.fullmatch(f"{end_to_end_id} {written} {account} {bank_code}")):
                 raise _Unusual
-            latin_name = names[name] if name in names else names.setdefault(name, _usual_text(name))
-            remittance = remittance_of(period)
+            latin_name = names.get(name, _UNSEEN)
+            if latin_name is _UNSEEN:
+                latin_name = names[name] = _usual_text(name)
+            remittance = remittances.get(period, _UNSEEN)
+            if remittance is _UNSEEN:
+                remittance = remittances[period] = remittance_of(period)
             if latin_name is None or remittance is None:
                 raise _Unusual
-            if pin is not None and not (len(pin) == 14 and is_ascii_digits(pin)):
+            if pin is not None and not (len(pin) == 14 and pin.isascii() and pin.isdigit()):
                 pin = None  # as `build_batch`: a PINFL that is not one is left out of the file
-            texts.append(pain001.transaction_text(end_to_end_id, written, bank_code, latin_name, account, remittance,
-                                                  pin))
+            texts.append(write(end_to_end_id, written, bank_code, latin_name, account, remittance, pin))
             total += amount
             previous = end_to_end_id
         yield "".join(texts), len(texts), total
+
+
+_UNSEEN = object()
 
 
 def _usual_text(value) -> str | None:
@@ -203,11 +213,7 @@ def _remittances(payroll: Payroll):
     """The payment details of a line by its period, as a bank file writes them (None if `Payment` would refuse)."""
     programme = db.session.get(Programme, payroll.programme_id)
     remittance = f"{programme.code} {payroll.period}"
-    known: dict[str, str | None] = {}
 
     def of(period: str) -> str | None:
-        if period not in known:
-            known[period] = _usual_text(remittance if period == payroll.period
-                                        else arrears_remittance(remittance, period))
-        return known[period]
+        return _usual_text(remittance if period == payroll.period else arrears_remittance(remittance, period))
     return of
