@@ -417,6 +417,8 @@ def _restart(row: Job) -> bool:
     if (row.attempts or 0) >= (row.max_attempts or 1) + RESTARTS:
         row.status, row.finished_at = JobStatus.failed, utcnow()
         row.message = "the worker running it stopped too many times"
+        db.session.flush()  # a job split into parts counts this one's outcome from the database
+        _settled(row.subject)
         return False
     row.status, row.worker, row.lease_until, row.dispatched_at, row.dispatch_id = (
         JobStatus.queued, None, None, None, None)

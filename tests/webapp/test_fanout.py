@@ -220,3 +220,17 @@ def test_the_parents_progress_is_the_parts_finished_out_of_all(app, monkeypatch)
             assert _job(parent_id).status is JobStatus.running and not ASSEMBLED
     jobs.execute(parts[3].id, reraise=True)  # the last part: the parent is queued, handed over and assembles
     assert _job(parent_id).status is JobStatus.finished and len(ASSEMBLED) == 1
+
+
+def test_a_part_that_keeps_killing_its_worker_fails_its_parent(app, monkeypatch):
+    with monkeypatch.context() as held:
+        held.setattr(jobs, "dispatch", lambda *args, **kwargs: None)
+        parent_id = jobs.enqueue(letters_by_region, title="Letters", regions=["UZ-TK"])
+        db.session.commit()
+        jobs.execute(parent_id, reraise=True)
+    [part] = fanout.parts_of(parent_id)
+    part.status, part.attempts, part.worker = JobStatus.running, 1 + jobs.RESTARTS, "another-host:1"
+    part.lease_until = part.created_at  # long past
+    assert jobs.sweep_jobs("sweep")["failed"] == 1
+    db.session.commit()
+    assert _job(parent_id).status is JobStatus.failed, "the parent does not wait for a part that will not run"
