@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 
@@ -134,9 +135,11 @@ def regions() -> list[Area]:
 
 
 def region_name(code: str) -> str | None:
-    """A region's name in the reader's language (the `part_label` of jobs split by region)."""
-    region = db.session.scalar(select(Area).where(Area.code == code))
-    return region.name if region is not None else None
+    """A region's name in the reader's language (the `part_label` of jobs split by region); the regions are read
+    once per request, not once per part."""
+    if "fanout_region_names" not in g:
+        g.fanout_region_names = {region.code: region.name for region in regions()}
+    return g.fanout_region_names.get(code)
 
 
 # --- links between a parent and its parts ---------------------------------------------------------------------
