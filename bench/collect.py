@@ -10,12 +10,14 @@ submission's commit returns after the collection job, and after the jobs the dec
 `submit_to_decision` ends when the decision is committed, `submit_to_return` when the commit returns.
 
 Prints one JSON object: the latencies, the limit, where the time went (`phases_p50_ms`: the median of each step
-of one submission; the sources' fetches overlap), and how many requests each registry got per application.
+of one submission; the sources' fetches overlap; `gc_pauses`: the garbage collector's, during which every thread
+waits), and how many requests each registry got per application.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -96,6 +98,8 @@ def _measure(families, runs: int, base: str) -> dict:
         measured = [_submit_and_decide(family, user, timer) for family in families[:runs]]
         calls = {source: (count - calls_before.get(source, 0)) / runs for source, count in _calls(base).items()}
         phases = timer.medians()
+        gc_pauses = {"per_application_ms": round(sum(timer.gc_pauses) / runs * 1000, 1),
+                     "longest_ms": round(max(timer.gc_pauses, default=0) * 1000, 1)}
     round_trips = [_one_round_trip(family) for family in families[:runs]]
     sequential = [_sequential(family) for family in families[runs:runs * 2]]
     to_decision = [m["to_decision"] for m in measured]
@@ -119,6 +123,7 @@ def _measure(families, runs: int, base: str) -> dict:
         "requests_per_registry_per_application": {source: round(count, 2) for source, count in sorted(calls.items())
                                                   if count},
         "phases_p50_ms": phases,
+        "gc_pauses": gc_pauses,
     }
 
 
@@ -193,12 +198,22 @@ class _Timer:
         self.times: dict[str, list[float]] = defaultdict(list)
         self.decided_at: float | None = None
         self._decision_pending = False
+        self._gc_started = 0.0
+        self.gc_pauses: list[float] = []
 
     def reset(self) -> None:
         self.times.clear()
+        self.gc_pauses.clear()
 
     def medians(self) -> dict[str, float]:
         return {name: round(statistics.median(values) * 1000, 1) for name, values in self.times.items()}
+
+    def _gc(self, phase: str, _info: dict) -> None:
+        """The cyclic garbage collector's pauses: every thread waits while it runs."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.append(time.perf_counter() - self._gc_started)
 
     @contextmanager
     def installed(self):
@@ -209,9 +224,11 @@ class _Timer:
         for cls, original in fetches:
             cls.fetch = self._timed_fetch(original)
         event.listen(Session, "after_commit", self._committed, insert=True)  # before the inline jobs run
+        gc.callbacks.append(self._gc)
         try:
             yield
         finally:
+            gc.callbacks.remove(self._gc)
             event.remove(Session, "after_commit", self._committed)
             for cls, original in fetches:
                 cls.fetch = original
