@@ -4,6 +4,7 @@ checked, the month's result assembled, a failed region retried alone, the page's
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from modules.payments import tasks
 from modules.payments.models import Payroll, PayrollStatus
 from modules.payments.status import PayrollError
 from tests import factories
+from tests.conftest import TEST_DATABASE_URL
 from tests.factories import PAYROLL_PERIOD as PERIOD
 from tests.factories import assessed_family as _household
 from tests.factories import enrol as _enrol
@@ -20,7 +22,7 @@ from tests.factories import page_text as _text
 from tests.payments.conftest import signed_in_client as _client
 from webapp import fanout
 from webapp.extensions import db
-from webapp.models import Job, JobStatus
+from webapp.models import Area, Job, JobStatus
 
 
 def _job(job_id: str) -> Job:
@@ -177,3 +179,58 @@ def test_with_workers_the_command_line_prints_the_job_only(app, month, monkeypat
 def test_the_command_line_refuses_a_bad_month(app):
     result = app.test_cli_runner().invoke(args=["payroll", "generate-month", "--period", "2026-13"])
     assert result.exit_code == 1 and "2026-13 is not a month" in result.output
+
+
+PROGRAMMES = {"UZ-TK": "child_allowance", "UZ-SA": "material_support"}
+
+
+@pytest.mark.committed
+@pytest.mark.skipif(not (TEST_DATABASE_URL or "").startswith("postgresql"), reason="regions side by side: PostgreSQL")
+def test_a_person_in_two_regions_is_paid_once_when_the_regions_run_side_by_side(app, monkeypatch):
+    """Both regions generate before either checks (a barrier holds them): the second to check sees the first's
+    committed lines, as if the regions had been prepared one after the other."""
+    period, start = "2027-04", date(2027, 4, 1)  # a month no other test pays
+    tashkent, samarkand = _household("UZ-TK"), _household("UZ-SA")
+    child = tashkent["children"][0]
+    # One person in two households: a child paid the child allowance in Tashkent is the beneficiary of material
+    # support in a Samarkand household too.
+    enrolments = {"UZ-TK": _enrol(tashkent, child, start=start),
+                  "UZ-SA": _enrol(samarkand, child, programme="material_support", amount="400000.00", start=start)}
+    db.session.commit()
+    families = {region: {"application": family["application"].id, "household": family["household"].id,
+                         "persons": [p.id for p in (family["head"], family["spouse"], *family["children"])]}
+                for region, family in (("UZ-TK", tashkent), ("UZ-SA", samarkand))}
+    enrolment_ids = {region: enrolment.id for region, enrolment in enrolments.items()}
+    db.session.remove()
+    both_generated, take_turn = threading.Barrier(2), tasks._checks_in_turn
+
+    def after_both_generated(month):
+        both_generated.wait(timeout=30)
+        take_turn(month)
+
+    monkeypatch.setattr(tasks, "_checks_in_turn", after_both_generated)
+    results = {}
+
+    def run(region):
+        with app.app_context():
+            try:
+                results[region] = tasks.prepare_region("job", period=period, region=region,
+                                                       programmes=[PROGRAMMES[region]])
+                db.session.commit()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(region,)) for region in PROGRAMMES]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(result["excluded"].get("two_households", 0) for result in results.values()) == [0, 1]
+        assert sum(result["lines"] for result in results.values()) == 1, "the child is paid in one household"
+    finally:
+        db.session.rollback()
+        payrolls = dict(db.session.execute(select(Area.code, Payroll.id).join(Area, Area.id == Payroll.area_id)
+                                           .where(Payroll.period == period)).all())
+        for region in ("UZ-SA", "UZ-TK"):  # Samarkand first: its enrolment pays a Tashkent child
+            factories.remove_payroll(payrolls[region], enrolment_ids[region], families[region])
