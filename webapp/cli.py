@@ -61,9 +61,12 @@ def programmes_load():
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty (no schedule unless --schedule).")
 @click.option("--schedule/--no-schedule", default=None, help="Run the periodic jobs' schedule beside the worker "
               "(default: on, off with --burst).")
+@click.option("--fork/--no-fork", default=True, help="Run each job in a fork of the worker (default), or in the "
+              "worker itself, keeping registry connections and caches from one job to the next (for the collection "
+              "queue).")
 @click.argument("queues", nargs=-1)
 @with_appcontext
-def worker(burst, schedule, queues):
+def worker(burst, schedule, fork, queues):
     from webapp.jobs import QUEUES
     from webapp.worker import run_worker
 
@@ -74,4 +77,4 @@ def worker(burst, schedule, queues):
     if unknown:
         raise click.UsageError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
     run_worker(current_app._get_current_object(), list(names), burst=burst,
-               schedule=not burst if schedule is None else schedule)
+               schedule=not burst if schedule is None else schedule, fork=fork)

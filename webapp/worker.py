@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from flask import Flask
 
 from webapp import jobs
@@ -9,17 +11,27 @@ from webapp.schedule import SCHEDULE
 from webapp.scheduler import start_in_thread
 
 
-def run_worker(app: Flask, queues: list[str], burst: bool = False, schedule: bool = True) -> None:
-    """Work the queues until stopped (or, with `burst`, until they are empty)."""
-    from redis import Redis
-    from rq import Queue, Worker
+def run_worker(app: Flask, queues: list[str], burst: bool = False, schedule: bool = True, fork: bool = True) -> None:
+    """Work the queues until stopped (or, with `burst`, until they are empty).
 
-    jobs.WORKER_APP = app  # rq's work horses are forks of this process: they run jobs in this app
+    By default each job runs in a fork of this process (rq's work horse), so a job that crashes or leaks takes only
+    itself down. Without `fork`, jobs run in this process one after another: the registry connectors built for one
+    job (open connections, key sets, compiled schemas, circuit breakers) serve the next, which is what a collection
+    queue wants."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker, Worker
+
+    from connectors.registry import connectors_for
+
+    jobs.WORKER_APP = app  # the app the jobs run in, in this process or in its forks
+    connectors_for(app)  # built once here: forks share the parsed schemas and keys instead of building their own
+    gc.freeze()  # what start-up allocated stays out of the collector's passes in every job
     connection = Redis.from_url(app.config["REDIS_URL"])
     stop = start_schedule(app) if schedule else None
+    worker_class = Worker if fork else SimpleWorker
     try:
         # with_scheduler: jobs queued with a delay (retries with backoff) are moved to their queue when due.
-        Worker([Queue(name, connection=connection) for name in queues], connection=connection).work(
+        worker_class([Queue(name, connection=connection) for name in queues], connection=connection).work(
             burst=burst, with_scheduler=True)
     finally:
         if stop is not None:

@@ -95,7 +95,8 @@ def test_jobs_page_shows_the_users_jobs_with_progress(client, app):
 
 
 @pytest.mark.committed
-def test_job_runs_on_redis_with_a_real_rq_worker_in_burst_mode(tmp_path, database_url):
+@pytest.mark.parametrize("fork", [True, False], ids=["fork", "no-fork"])
+def test_job_runs_on_redis_with_a_real_rq_worker_in_burst_mode(tmp_path, database_url, fork):
     redis_url = factories.reachable_redis_url()
     if redis_url is None:
         pytest.skip("no Redis reachable (CI sets REDIS_URL)")
@@ -115,14 +116,18 @@ def test_job_runs_on_redis_with_a_real_rq_worker_in_burst_mode(tmp_path, databas
 
         env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url,
                             "SECRET_KEY": config["SECRET_KEY"], "SRSP_INSTANCE_DIR": str(tmp_path)}
-        worker = subprocess.run([str(Path(sys.executable).parent / "srsp"), "worker", "--burst", "reports"],
-                                env=env, capture_output=True, text=True, timeout=120)
-        assert worker.returncode == 0, worker.stderr[-2000:]
+        command = [str(Path(sys.executable).parent / "srsp"), "worker", "--burst", "--fork" if fork else "--no-fork",
+                   "reports"]
+        worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err[-2000:]
 
         db.session.rollback()  # end our read transaction: a new one sees what the worker committed
         job = db.session.get(Job, job_id)
         assert job.status is JobStatus.finished, job.error
         assert (tmp_path / "exports" / job.result["file"]).read_text(encoding="utf-8-sig").startswith("Reference,")
+        ran_in_the_worker_itself = job.worker.endswith(f":{worker.pid}")
+        assert ran_in_the_worker_itself is not fork
 
 
 # --- retries, the outbox and the sweeper ------------------------------------------------------------------------
