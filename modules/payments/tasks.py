@@ -147,11 +147,13 @@ def _programmes_by_region(period: str) -> dict[int, list[str]]:
             .join(Programme, Programme.id == e.programme_id).where(active, EnrolmentArrear.period < period))
     pairs = set(db.session.execute(covering).all()) | set(db.session.execute(owed).all())
     region_of = _region_of_areas({area_id for _programme, area_id in pairs})
-    codes = dict(db.session.execute(select(Programme.id, Programme.code)).all())
+    programmes = db.session.execute(select(Programme.id, Programme.code).order_by(Programme.id)).all()
+    codes, order = dict(programmes), {code: n for n, (_id, code) in enumerate(programmes)}
     found: dict[int, set[str]] = {}
     for programme_id, area_id in pairs:
         found.setdefault(region_of[area_id], set()).add(codes[programme_id])
-    order = {code: n for n, code in enumerate(db.session.scalars(select(Programme.code).order_by(Programme.id)))}
+    # In the programmes' order, as a person preparing them one after another would (the checks of incompatible
+    # programmes keep the line of the one prepared first).
     return {region: sorted(found_codes, key=order.__getitem__) for region, found_codes in found.items()}
 
 
