@@ -93,7 +93,7 @@ def _facts_sql(dialect: str, window: int) -> str:
     children = "(i * 7 % 5)"
     spouse = "(i % 9 <> 0)"
     parent = "(i % 13 = 0)"
-    per_capita = "(250000 + (i * 7919 % 1000) * 1000)"
+    per_capita = "(250000 + (i % 100003) * 7919 % 1000 * 1000)"  # within 32-bit integers
     size = f"(1 + CASE WHEN {spouse} THEN 1 ELSE 0 END + {children} + CASE WHEN {parent} THEN 1 ELSE 0 END)"
     salary_lines = {d: arr + "(" + ", ".join(
         f"{obj}('source', 'salary', 'month', '{m}', 'amount', {per_capita} * {size})"

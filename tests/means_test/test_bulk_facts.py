@@ -115,3 +115,11 @@ def test_nobody_assessed_gives_empty_frames(app):
     assert len(loaded) == 0 and loaded.skipped == 0 and len(loaded.frames.members) == 0
     assert loaded.application_days().tolist() == []
     assert np.array_equal(loaded.members(), np.zeros(0))
+
+
+def test_a_document_missing_a_number_the_rules_read_is_refused_not_shifted(documents):
+    home, persons = _household("UZ-SA", children=0, spouse=False)
+    _store(home, persons, {"application_date": "2026-11-10", "members": [_member(persons[0][0], "head")],
+                           "vehicles": [{"owner_pin": persons[0][0].pin, "kind": "passenger"}]})
+    with pytest.raises((ValueError, KeyError)):
+        bulk_facts.latest_facts("uz")
