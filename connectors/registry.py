@@ -128,6 +128,7 @@ def _dci_connector(source, section: dict, policy: SourcePolicy, keyring: Keyring
                        async_search=mode == "async", callback_url=section.get("callback_url"),
                        async_timeout=float(section.get("async_timeout", 30)),
                        pending=_pending(redis_url) if mode == "async" else None)
+    client.prepare()
     connector = CONNECTORS[source.name](client)
     jwks_url = section.get("jwks_url", transport.base_url + "/.well-known/jwks.json")
     if jwks_url:

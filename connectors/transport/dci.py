@@ -452,6 +452,23 @@ def _format_checker():
     return checker
 
 
+_specs: dict[Path, dict[str, Any]] = {}
+_specs_lock = threading.Lock()
+
+
+def _spec(path: Path) -> dict[str, Any]:
+    """A DCI OpenAPI document, parsed once per process (and shared by every `DCISchemas`, which only read it)."""
+    import yaml
+
+    with _specs_lock:
+        if path not in _specs:
+            if not path.is_file():
+                raise FileNotFoundError(f"DCI spec {path} not found (set {SPEC_DIR_ENV} or spec_dir)")
+            with path.open(encoding="utf-8") as handle:  # libyaml's parser when present: 10 times faster
+                _specs[path] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return _specs[path]
+
+
 class DCISchemas:
     """Request/response validators for DCI endpoints, read from the OpenAPI YAML of each registry type.
 
@@ -470,15 +487,9 @@ class DCISchemas:
         return _format_checker()
 
     def document(self, registry: str) -> dict[str, Any]:
-        import yaml
-
         with self._lock:
             if registry not in self._docs:
-                path = self.spec_dir / f"{registry}_api_v1.0.0.yaml"
-                if not path.is_file():
-                    raise FileNotFoundError(f"DCI spec {path} not found (set {SPEC_DIR_ENV} or spec_dir)")
-                with path.open(encoding="utf-8") as handle:  # libyaml's parser when present: 10 times faster
-                    self._docs[registry] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+                self._docs[registry] = _spec(self.spec_dir / f"{registry}_api_v1.0.0.yaml")
             return self._docs[registry]
 
     def _pointer(self, doc: Mapping[str, Any], endpoint: str, part: str) -> str:
@@ -1320,6 +1331,20 @@ class DCIClient:
         self.callback_url = callback_url
         self.async_timeout = float(async_timeout)
         self.pending = pending or PENDING_SEARCHES
+
+    def prepare(self) -> None:
+        """Read and compile the schemas of the searches it makes now rather than in its first search: a worker
+        that forks a process per job builds its connectors once, so its jobs share them instead of each reading
+        them again. A schema that cannot be read fails the first search, as it would without this."""
+        if self.schemas is None:
+            return
+        endpoints = ((SEARCH, "request"), (SEARCH, "response")) if self.async_search else (
+            (SYNC_SEARCH, "request"), (SYNC_SEARCH, "response"))
+        try:
+            for endpoint, part in endpoints:
+                self.schemas.validator(self.registry, endpoint, part)
+        except (OSError, KeyError, ValueError):
+            pass
 
     def reply_keyring(self, envelope: Any) -> Keyring | None:
         """The keyring to verify a reply with; None when it is not to be verified (unsigned and accepted)."""
