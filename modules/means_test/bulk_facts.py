@@ -130,10 +130,15 @@ _FIRST_LINE = "COALESCE(l.ord, 1) = 1"
 
 
 def _text(condition: str, *numbers: str) -> str:
-    """The numbers of a row meeting `condition` as text, the assessment id first (NULL for the other rows). A
-    missing number is written "null", which the parser refuses, rather than left out, which would shift the rest."""
-    listed = ", ".join(f"COALESCE(CAST({number} AS text), 'null')" for number in numbers)
-    return f"CASE WHEN {condition} THEN concat_ws(' ', s.id, {listed}) END"
+    """The numbers of a row meeting `condition` as text, the assessment id first (NULL for the other rows)."""
+    return f"CASE WHEN {condition} THEN concat_ws(' ', s.id, {', '.join(numbers)}) END"
+
+
+def _required(number: str) -> str:
+    """A number a valid document always has: where it is missing, the text "null", which the parser refuses,
+    rather than nothing (concat_ws leaves NULLs out), which would shift the numbers after it. The other numbers
+    are CASE expressions, never NULL."""
+    return f"COALESCE(CAST({number} AS text), 'null')"
 
 
 # The documents taken apart in one chain of set-returning functions (which the database can hand to its parallel
@@ -151,11 +156,11 @@ SELECT {_text(f"COALESCE(i.ord, 1) = 1 AND {_FIRST_LINE}", _yyyymmdd("f.applicat
               f"+ CASE WHEN i.sex = 'M' THEN {_MALE} ELSE 0 END "
               f"+ CASE WHEN i.employment_sector = 'non_state' THEN {_NON_STATE} ELSE 0 END", _DISABILITY)} AS kind1,
        {_text("l.ord IS NOT NULL", "i.ord", f"CASE WHEN l.ord > jsonb_array_length({_INCOME}) THEN 1 ELSE 0 END",
-              "l.ord", _MONTH_INDEX)} AS kind2,
+              "l.ord", _required(_MONTH_INDEX))} AS kind2,
        CASE WHEN l.ord IS NOT NULL THEN COALESCE(CAST({_MONEY[_LINE]} AS text), 'null') END AS money2,
        {_text(f"i.ord > jsonb_array_length({_MEMBERS}) "
               f"AND i.ord <= jsonb_array_length({_MEMBERS}) + jsonb_array_length({_VEHICLES})",
-              "i.ord", "trunc(i.year)", "CASE WHEN i.kind = 'passenger' THEN 1 ELSE 0 END")} AS kind3,
+              "i.ord", _required("trunc(i.year)"), "CASE WHEN i.kind = 'passenger' THEN 1 ELSE 0 END")} AS kind3,
        {_text(f"i.ord > jsonb_array_length({_MEMBERS}) + jsonb_array_length({_VEHICLES})",
               "i.ord", "CASE WHEN i.kind = 'residential' THEN 1 ELSE 0 END")} AS kind4
 FROM assessment s
