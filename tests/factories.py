@@ -242,7 +242,8 @@ _GUARDED_TABLES = ("payment_ledger", "payroll", "payroll_line")
 @contextlib.contextmanager
 def past_the_guards():
     """Test clean-up only: the payment tables' own triggers (append-only ledger, frozen payrolls) do not fire inside;
-    foreign keys still do, so ON DELETE CASCADE still takes a deleted application's assessments with it.
+    foreign keys still do, so ON DELETE CASCADE still takes a deleted application's assessments with it. On
+    PostgreSQL a payroll line's payroll is checked by such a trigger, not a foreign key: off inside the block too.
     PostgreSQL: the tables' user triggers are disabled until the block ends, in the same transaction; SQLite: they
     are dropped and made again in the same transaction, and foreign keys are checked at its commit."""
     run = db.session.execute
