@@ -15,7 +15,8 @@ a disability, a car, a second dwelling, securities or alimony paid. Most applica
 2023 and 2022 (other pack versions); every tenth household also has an older assessment that must not count.
 
 Timed: `simulate("uz", {"income_threshold": 700000})` as the page and the CLI run it, by phase (the latest
-assessments' facts loaded into columns, evaluated twice, summarised), with client and server CPU seconds.
+assessments' facts loaded into columns, evaluated twice, summarised), with client and server CPU seconds (the
+server's: the session's own backend; the parallel workers it starts end with their query and are not counted).
 
 Prints one JSON object; `ratio` = simulation seconds / baseline seconds.
 """
