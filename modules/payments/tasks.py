@@ -25,7 +25,7 @@ from sqlalchemy import and_, select, text
 from modules.enrolment.models import Enrolment, EnrolmentStatus
 from modules.payments.checks import run_checks
 from modules.payments.generation import NothingDue, generate, month_bounds
-from modules.payments.models import EnrolmentArrear, Payroll, PayrollStatus
+from modules.payments.models import EnrolmentArrear, Payroll, PayrollLine, PayrollStatus
 from modules.payments.status import PayrollError
 from modules.registration.models import Household
 from webapp import fanout
@@ -70,6 +70,12 @@ def _prepare(programme: str, region: str, period: str, actor, generated=None) ->
         clock.append(time.perf_counter())
         return round(clock[-1] - clock[-2], 3)
 
+    if _no_line_yet():
+        # A new database: PostgreSQL plans generation's NOT EXISTS on payroll_line from the table's current size.
+        # Planned while another region has not yet inserted (empty: a scan per enrolment) and run while it fills
+        # the table, it reads that region's lines again for every enrolment (minutes instead of seconds). So the
+        # first regions generate one after another, until one has committed lines the next plans can see.
+        _checks_in_turn(period)
     try:
         payroll = generate(programme, region, period, actor)
     except NothingDue:
@@ -97,6 +103,11 @@ def _live_payroll(programme: str, region: str, period: str) -> Payroll | None:
 def _summary(payroll: Payroll, programme: str, excluded: dict, prepared: bool) -> dict:
     return {"id": payroll.id, "programme": programme, "status": payroll.status.value, "prepared": prepared,
             "lines": payroll.line_count, "total": str(payroll.total_amount), "excluded": excluded}
+
+
+def _no_line_yet() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql" and not db.session.scalar(
+        select(PayrollLine.id).limit(1))
 
 
 def _checks_in_turn(period: str) -> None:
