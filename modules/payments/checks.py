@@ -20,7 +20,7 @@ from datetime import date
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import case, exists, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from modules.enrolment.models import BankAccount, Enrolment, EnrolmentStatus
@@ -236,10 +236,23 @@ def _excluded_by_reason(payroll_id: int) -> dict[str, int]:
         .group_by(L.exclusion_reason)).all())
 
 
+def take_the_months_turn(period: str) -> None:
+    """PostgreSQL: wait for the month's turn to check, held until the caller's transaction ends.
+
+    The checks that compare a line with the month's other lines (one person in two households, incompatible
+    programmes) see only what other transactions have committed: two regions checked at the same moment could
+    each miss the other's line and pay one person twice. Taking turns, a region checked later sees every line of
+    the regions checked before."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('payroll_checks:' || :period))"),
+                           {"period": period})
+
+
 def run_checks(payroll: Payroll, actor=None) -> dict[str, int]:
     """Check a draft payroll and move it to checked; returns {reason: lines excluded}."""
     if payroll.status is not PayrollStatus.draft:
         raise machine.IllegalTransition(payroll.status, PayrollStatus.checked)
+    take_the_months_turn(payroll.period)
     with db.session.begin_nested():
         summary = apply_checks(payroll)
         machine.transition(payroll, PayrollStatus.checked, actor,

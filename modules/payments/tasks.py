@@ -20,10 +20,10 @@ from collections import Counter
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, select
 
 from modules.enrolment.models import Enrolment, EnrolmentStatus
-from modules.payments.checks import run_checks
+from modules.payments.checks import run_checks, take_the_months_turn
 from modules.payments.generation import NothingDue, generate, month_bounds
 from modules.payments.models import EnrolmentArrear, Payroll, PayrollLine, PayrollStatus
 from modules.payments.status import PayrollError
@@ -75,7 +75,7 @@ def _prepare(programme: str, region: str, period: str, actor, generated=None) ->
         # Planned while another region has not yet inserted (empty: a scan per enrolment) and run while it fills
         # the table, it reads that region's lines again for every enrolment (minutes instead of seconds). So the
         # first regions generate one after another, until one has committed lines the next plans can see.
-        _checks_in_turn(period)
+        take_the_months_turn(period)
     try:
         payroll = generate(programme, region, period, actor)
     except NothingDue:
@@ -83,7 +83,7 @@ def _prepare(programme: str, region: str, period: str, actor, generated=None) ->
     if generated is not None:
         generated(payroll.line_count)
     seconds = {"generate": lap()}
-    _checks_in_turn(period)
+    take_the_months_turn(period)
     seconds["waiting"] = lap()
     excluded = run_checks(payroll, actor)
     seconds["checks"] = lap()
@@ -108,13 +108,6 @@ def _summary(payroll: Payroll, programme: str, excluded: dict, prepared: bool) -
 def _no_line_yet() -> bool:
     return db.session.get_bind().dialect.name == "postgresql" and not db.session.scalar(
         select(PayrollLine.id).limit(1))
-
-
-def _checks_in_turn(period: str) -> None:
-    """PostgreSQL: wait for the month's turn to check, held until this job commits (see the module's doc)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('payroll_checks:' || :period))"),
-                           {"period": period})
 
 
 # --- the month --------------------------------------------------------------------------------------------------

@@ -202,13 +202,13 @@ def test_a_person_in_two_regions_is_paid_once_when_the_regions_run_side_by_side(
                 for region, family in (("UZ-TK", tashkent), ("UZ-SA", samarkand))}
     enrolment_ids = {region: enrolment.id for region, enrolment in enrolments.items()}
     db.session.remove()
-    both_generated, take_turn = threading.Barrier(2), tasks._checks_in_turn
+    both_generated, take_turn = threading.Barrier(2), tasks.take_the_months_turn
 
     def after_both_generated(month):
         both_generated.wait(timeout=30)
         take_turn(month)
 
-    monkeypatch.setattr(tasks, "_checks_in_turn", after_both_generated)
+    monkeypatch.setattr(tasks, "take_the_months_turn", after_both_generated)
     monkeypatch.setattr(tasks, "_no_line_yet", lambda: False)  # not a new database: regions generate side by side
     results = {}
 
@@ -235,3 +235,25 @@ def test_a_person_in_two_regions_is_paid_once_when_the_regions_run_side_by_side(
                                            .where(Payroll.period == period)).all())
         for region in ("UZ-SA", "UZ-TK"):  # Samarkand first: its enrolment pays a Tashkent child
             factories.remove_payroll(payrolls[region], enrolment_ids[region], families[region])
+
+
+@pytest.mark.skipif(not (TEST_DATABASE_URL or "").startswith("postgresql"), reason="the turn is a PostgreSQL lock")
+def test_checking_a_single_payroll_takes_the_months_turn_too(app, month):
+    """A payroll prepared on its own (the payrolls page) waits for the same turn as the month's regions."""
+    from sqlalchemy import create_engine, text
+
+    from modules.payments.checks import run_checks
+    from modules.payments.generation import generate
+
+    run_checks(generate("child_allowance", "UZ-TK", PERIOD))
+    other = create_engine(db.engine.url)
+    try:
+        with other.connect() as conn:
+            held = conn.scalar(text(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database() "
+                "AND l.objid::bigint = (hashtext('payroll_checks:' || :period)::bigint & 4294967295)"),
+                {"period": PERIOD})
+    finally:
+        other.dispose()
+    assert held == 1
