@@ -86,8 +86,9 @@ def job_status(job_id):
     job = _job_or_404(job_id)
     return jsonify({"id": job.id, "status": job.status.value, "progress": job.progress, "message": job.message,
                     "done": job.done, "has_file": bool(job.result and job.result.get("file")),
-                    "parts": [{"id": part.id, "status": part.status.value, "progress": part.progress,
-                               "done": (part.result or {}).get("done"), "message": part.message}
+                    "parts": [{"id": part.id, "status": part.status.value, "status_label": _(part.status.value),
+                               "progress": part.progress, "done": (part.result or {}).get("done"),
+                               "message": part.message}
                               for part in fanout.parts_of(job.id)]})
 
 

@@ -155,6 +155,10 @@ def test_the_job_page_shows_each_region_with_its_status_and_the_retry_button(cli
     assert "Letters of the month" in listed and "Region UZ-TK" not in listed, "parts are listed on their job's page"
     status = client.get(f"/jobs/{parent_id}.json").get_json()
     assert sorted(part["status"] for part in status["parts"]) == ["failed", "finished", "finished"]
+    # What job.js needs to keep each row current without a reload: the row's cells and the status in words.
+    for part in status["parts"]:
+        row = page.split(f'id="part-{part["id"]}"', 1)[1].split("</tr>", 1)[0]
+        assert f'>{part["status_label"]}</span>' in row and 'class="part-percent"' in row and "part-done" in row
 
 
 def test_the_retry_button_runs_the_failed_region_again(client, app):
