@@ -1,5 +1,5 @@
 """A payroll line always points at a payroll and an enrolment that exist, and neither can go while lines point at
-them. SQLite keeps this with its foreign keys; PostgreSQL with statement triggers (migration 0034), which must
+them. SQLite keeps this with its foreign keys; PostgreSQL with statement triggers (migration 0030), which must
 refuse exactly what the foreign keys refused: the attacks below are plain SQL, as a database user or a bug would
 write them, and each is refused by the database with an integrity error."""
 

@@ -16,7 +16,7 @@ from webapp.areas import load_areas
 from webapp.extensions import db
 from webapp.programmes import load_programmes
 
-# On PostgreSQL these two foreign keys of the models are enforced by statement triggers instead (migration 0034,
+# On PostgreSQL these two foreign keys of the models are enforced by statement triggers instead (migration 0030,
 # tested in tests/payments/test_line_references.py); the same names as in webapp/migrations/env.py.
 TRIGGER_ENFORCED_FOREIGN_KEYS = frozenset({"fk_payroll_line_payroll_id_payroll",
                                            "fk_payroll_line_enrolment_id_enrolment"})

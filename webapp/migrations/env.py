@@ -46,7 +46,7 @@ def get_metadata():
     return target_db.metadata
 
 
-# On PostgreSQL these two foreign keys of payroll_line are enforced by statement triggers (migration 0034: one
+# On PostgreSQL these two foreign keys of payroll_line are enforced by statement triggers (migration 0030: one
 # check per INSERT instead of one query per line); the models keep them for relationships, joins and SQLite's real
 # foreign keys. Keep in step with TRIGGER_ENFORCED_FOREIGN_KEYS in tests/webapp/test_migrations.py.
 TRIGGER_ENFORCED_FOREIGN_KEYS = frozenset({"fk_payroll_line_payroll_id_payroll",

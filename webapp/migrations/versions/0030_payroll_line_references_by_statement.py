@@ -1,6 +1,6 @@
 """PostgreSQL: a payroll line's payroll and enrolment are checked once per statement instead of once per line
 
-Revision ID: 0034
+Revision ID: 0030
 Revises: 0029
 Create Date: 2026-12-05 17:10:00
 
@@ -38,7 +38,7 @@ these two out of the PostgreSQL comparison. Downgrade puts the foreign keys back
 """
 from alembic import op
 
-revision = '0034'
+revision = '0030'
 down_revision = '0029'
 branch_labels = None
 depends_on = None
