@@ -153,7 +153,7 @@ def _back() -> str:
             return path
     from flask_login import current_user
 
-    from webapp.core import home_url
+    from webapp.home import home_url
 
     return home_url(current_user) if current_user.is_authenticated else "/login"
 

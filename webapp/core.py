@@ -11,22 +11,10 @@ from sqlalchemy import select, text
 from webapp import fanout
 from webapp.auth.permissions import has_permission
 from webapp.extensions import db
+from webapp.home import home_url
 from webapp.models import Job
 
 bp = Blueprint("core", __name__)
-
-
-# Each role's first page: the first of these its permissions open (a finance officer lands on the payrolls, not
-# on a list of applications it may not see).
-HOMES = (("application.view", "registration.application_list"), ("payroll.view", "payments.payroll_list"),
-         ("policy.simulate", "means_test.policy_simulate"), ("audit.view", "admin.audit_list"))
-
-
-def home_url(user) -> str:
-    for permission, endpoint in HOMES:
-        if has_permission(user, permission):
-            return url_for(endpoint)
-    return url_for("core.job_list")
 
 
 @bp.route("/")

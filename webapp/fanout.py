@@ -32,6 +32,7 @@ from webapp.extensions import db
 from webapp.jobs import Task, Waiting, enqueue, requeue, resolve, task
 from webapp.jobs import _pending as pending_dispatch
 from webapp.models import Area, AreaLevel, Job, JobStatus
+from webapp.signals import job_settled
 from webapp.timeutil import utcnow
 
 _PARENT = "job:"
@@ -190,6 +191,13 @@ def _waiting(job: Job) -> bool:
 
 
 # --- counting the parts' outcomes ---------------------------------------------------------------------------------
+
+
+@job_settled.connect
+def _a_job_settled(_sender, subject: str | None = None, **_kwargs) -> None:
+    parent_id = parent_of(subject)
+    if parent_id is not None:
+        part_settled(parent_id)
 
 
 def part_settled(parent_id: str) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from webapp.boundary import unit_of_work
 from webapp.extensions import db
 from webapp.models import Job, JobStatus
+from webapp.signals import job_settled
 from webapp.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -261,12 +262,8 @@ def _outcome(result) -> dict:
 
 
 def _settled(subject: str | None) -> None:
-    """A job has its final outcome: when it is a part of another job, that job counts it (same transaction)."""
-    from webapp import fanout  # fanout builds on this module
-
-    parent_id = fanout.parent_of(subject)
-    if parent_id is not None:
-        fanout.part_settled(parent_id)
+    """A job has its final outcome: whoever waits for it (a job it is a part of) counts it, in this transaction."""
+    job_settled.send(None, subject=subject)
 
 
 def _claim(job_id: str):

@@ -35,3 +35,7 @@ payment_lines_settled = _signals.signal("payment-lines-settled")
 
 #: sender: the Household; kwargs: person_ids (those who joined), on (date), actor. Sent when people join a household.
 household_members_joined = _signals.signal("household-members-joined")
+
+#: sender: None; kwargs: subject (the job's subject, or None). Sent when a job has its final outcome (finished, or
+#: failed for good), in the transaction that records it.
+job_settled = _signals.signal("job-settled")

@@ -20,7 +20,7 @@ def _safe_next(target: str | None) -> str:
     # Only same-site paths: an attacker's link must not bounce a fresh sign-in to another site.
     if path := local_path(target):
         return path
-    from webapp.core import home_url
+    from webapp.home import home_url
 
     return home_url(current_user)
 
