@@ -18,24 +18,18 @@ from connectors.catalog import BY_NAME, CLIENT_ID, SOURCES
 from connectors.registry import build, connectors_for, fetch_all
 from connectors.transport.dci import Keyring
 from connectors.transport.xroad import ServiceId
-from tests.connectors.test_sources import family_pins  # noqa: F401
-from tests.means_test.conftest import AS_OF, simulator, simulator_store, sources_at  # noqa: F401
+from tests.means_test.conftest import (  # noqa: F401 - fixtures
+    AS_OF,
+    calls,
+    family_pins,
+    requests_during,
+    simulator,
+    simulator_store,
+    sources_at,
+)
 
 UNKNOWN = "30101010010016"  # a valid PIN no registry knows
 WINDOW = income_window(AS_OF)
-
-
-def calls(base_url: str) -> dict[str, int]:
-    health = httpx.get(f"{base_url}/_control/health", timeout=5).json()
-    return {source: counts.get("calls", 0) for source, counts in health["calls"].items()}
-
-
-def requests_during(base_url: str, action) -> tuple[dict[str, int], object]:
-    """What `action()` returns, and how many requests each registry got meanwhile."""
-    before = calls(base_url)
-    result = action()
-    after = calls(base_url)
-    return {source: after.get(source, 0) - before.get(source, 0) for source in BY_NAME}, result
 
 
 def test_every_registry_is_asked_once_for_the_whole_family(app, sources_at, family_pins):  # noqa: F811

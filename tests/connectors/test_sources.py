@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from connectors.base import income_window
 from connectors.catalog import SOURCES
 from connectors.registry import connectors_for
-from connectors.simulator import store
-from tests.means_test.conftest import AS_OF, simulator, simulator_store, sources_at  # noqa: F401
-
-
-@pytest.fixture
-def family_pins(simulator_store):  # noqa: F811
-    engine, _url = simulator_store
-    with engine.connect() as conn:
-        household = conn.scalar(select(store.family_link.c.household_id).group_by(store.family_link.c.household_id)
-                                .order_by(store.family_link.c.household_id).limit(1))
-        return list(conn.scalars(select(store.family_link.c.pin).where(store.family_link.c.household_id == household)))
+from tests.means_test.conftest import AS_OF, family_pins, simulator, simulator_store, sources_at  # noqa: F401
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda source: source.name)

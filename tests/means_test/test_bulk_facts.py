@@ -15,7 +15,7 @@ from modules.registration.models import Application, ApplicationStatus, Channel
 from rules import frames as facts_frames
 from rules.pack import get_pack
 from rules.vectorised import evaluate_frames
-from tests.means_test.test_simulation import _household
+from tests.means_test.conftest import _household
 from webapp.extensions import db
 
 

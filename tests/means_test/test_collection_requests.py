@@ -8,8 +8,7 @@ from sqlalchemy import select
 from connectors.catalog import SOURCES
 from modules.means_test.models import DataPull
 from modules.registration.models import ApplicationStatus
-from tests.connectors.test_bulk import requests_during
-from tests.means_test.conftest import copy_family, register, set_faults
+from tests.means_test.conftest import copy_family, register, requests_during, set_faults
 from webapp.extensions import db
 
 

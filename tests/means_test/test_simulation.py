@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -29,11 +28,6 @@ from modules.means_test.assessment import store_assessment
 from modules.means_test.models import Assessment
 from modules.means_test.simulation import CSV_COLUMNS, simulate
 from modules.registration.models import (
-    Application,
-    ApplicationStatus,
-    Channel,
-    Household,
-    HouseholdMember,
     Person,
     Relation,
 )
@@ -41,83 +35,11 @@ from rules.engines import evaluate
 from rules.pack import PACK_DIR, PackError, get_pack
 from tests import factories
 from tests.conftest import sign_in
+from tests.means_test.conftest import RAISED, _facts
 from webapp.extensions import db
 from webapp.models import AuditEvent
 
 UZ_TEXT = (PACK_DIR / "uz.yaml").read_text(encoding="utf-8")
-RAISED = {"income_threshold": 750000}
-
-
-def _months(application_date: str) -> list[str]:
-    year, month = int(application_date[:4]), int(application_date[5:7])
-    index = year * 12 + month - 1
-    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - 3, index)]
-
-
-def _facts(persons: list, application_date: str, per_capita: float, household_id: int) -> dict:
-    """Head (the only earner: per_capita × members every month of the window), spouse registered with the
-    employment service (so never an idle adult), children."""
-    months = _months(application_date)
-    monthly = per_capita * len(persons)
-    members = []
-    for person, relation in persons:
-        member = {"pin": person.pin, "relation": relation.value, "birth_date": person.birth_date.isoformat(),
-                  "sex": person.sex.value, "income": [], "statuses": []}
-        if relation is Relation.head:
-            member["income"] = [{"source": "salary", "month": m, "amount": monthly} for m in months]
-        if relation is Relation.spouse:
-            member["statuses"] = ["employment_registered"]
-        members.append(member)
-    return {"household_id": household_id, "application_date": application_date, "members": members}
-
-
-def _household(region: str, children: int, spouse: bool = True) -> tuple[Household, list]:
-    head = factories.make_person(region, date(1985, 4, 2), "M")
-    persons = [(head, Relation.head)]
-    if spouse:
-        persons.append((factories.make_person(region, date(1988, 9, 15), "F", last_name="Karimova"), Relation.spouse))
-    persons += [(factories.make_person(region, date(2012 + i, 1 + i, 10), "M"), Relation.child)
-                for i in range(children)]
-    home = Household(area_id=head.area_id, address="Test street 1")
-    db.session.add(home)
-    db.session.flush()
-    for person, relation in persons:
-        db.session.add(HouseholdMember(household_id=home.id, person_id=person.id, relation=relation))
-    db.session.flush()
-    return home, persons
-
-
-def _assess(home: Household, persons: list, application_date: str, per_capita: float) -> Assessment:
-    application = Application(household_id=home.id, applicant_id=persons[0][0].id, area_id=home.area_id,
-                              phone="+998901234567", channel=Channel.office, status=ApplicationStatus.decided,
-                              is_open=False, period=application_date[:7])
-    db.session.add(application)
-    db.session.flush()
-    facts = _facts(persons, application_date, per_capita, home.id)
-    result = evaluate(facts, "uz", engine="pandas")
-    return store_assessment(application, facts, result, "pandas")
-
-
-@pytest.fixture
-def households(app):
-    made = {}
-    home, persons = _household("UZ-TK", children=2)
-    older = _assess(home, persons, "2026-05-12", 100000)  # eligible then; a later assessment replaces it
-    made["H1"] = _assess(home, persons, "2026-11-10", 700000)
-    made["H2"] = _assess(*_household("UZ-SA", children=1), "2026-11-10", 720000)
-    made["H3"] = _assess(*_household("UZ-TK", children=0), "2026-11-10", 500000)
-    made["H4"] = _assess(*_household("UZ-TK", children=1), "2026-11-10", 900000)
-    made["H5"] = _assess(*_household("UZ-SA", children=0, spouse=False), "2026-11-10", 600000)
-    made["H6"] = _assess(*_household("UZ-AN", children=1), "2022-05-10", 600000)
-    # The fixture is what the tests below assume (so that a wrong expectation is the simulation's fault).
-    assert older.decision.value == "eligible" and older.id < made["H1"].id
-    assert {k: a.decision.value for k, a in made.items()} == {
-        "H1": "ineligible", "H2": "ineligible", "H3": "eligible", "H4": "ineligible", "H5": "eligible",
-        "H6": "ineligible"}
-    assert made["H6"].pack_version == "2022.04" and made["H1"].pack_version == "2024.06"
-    return made
-
-
 def _costs(rows) -> dict:
     return {row.code: (row.before, row.after, row.change) for row in rows}
 

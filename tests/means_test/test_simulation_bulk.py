@@ -9,7 +9,7 @@ from modules.means_test import bulk_facts
 from modules.means_test.simulation import simulate
 from rules.pack import get_pack
 from rules.vectorised import evaluate_documents
-from tests.means_test.test_simulation import RAISED, households  # noqa: F401 - the fixture
+from tests.means_test.conftest import RAISED
 
 
 def test_the_report_is_the_same_as_over_the_documents_one_by_one(households, monkeypatch):  # noqa: F811
