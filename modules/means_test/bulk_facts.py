@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import false, func, or_, select
 
 from modules.means_test.models import Assessment
 from modules.registration.models import Application
@@ -23,6 +23,9 @@ from rules import frames as facts_frames
 from rules.features import RELATIONS, STATUS_FLAGS
 from webapp.auth.scope import area_clause
 from webapp.extensions import db
+from webapp.models import Area, AreaLevel
+
+NO_REGION = "-"  # the households whose application's area lies in no region (or that have no area)
 
 
 @dataclass
@@ -55,9 +58,10 @@ class AssessedFacts:
         return self.frames if len(rows) == len(self) else facts_frames.take(self.frames, rows)
 
 
-def latest_selection(pack_id: str, user=None):
+def latest_selection(pack_id: str, user=None, region: str | None = None):
     """Latest assessment of `pack_id` per household (the highest id), with its application's area, by household;
-    only the households of `user`'s areas when a user is given."""
+    only the households of `user`'s areas when a user is given, and of the region with code `region` when one is
+    (NO_REGION: the households outside every region)."""
     latest = (select(func.max(Assessment.id)).where(Assessment.pack_id == pack_id)
               .group_by(Assessment.household_id).scalar_subquery())
     query = (select(Assessment.id, Assessment.household_id, Assessment.application_id,
@@ -66,12 +70,25 @@ def latest_selection(pack_id: str, user=None):
              .where(Assessment.id.in_(latest)).order_by(Assessment.household_id))
     if user is not None:
         query = query.where(area_clause(user, Application.area_id))
+    if region is not None:
+        query = query.where(_region_clause(region))
     return query
 
 
-def latest_facts(pack_id: str, user=None) -> AssessedFacts:
+def _region_clause(region: str):
+    """WHERE clause: applications whose area lies inside the region `region` (NO_REGION: inside none)."""
+    paths = db.session.scalars(select(Area.path).where(Area.level == AreaLevel.region)
+                               .where(True if region == NO_REGION else Area.code == region)).all()
+    inside = Application.area_id.in_(select(Area.id).where(or_(false(), *(Area.path.startswith(path)
+                                                                           for path in paths))))
+    if region == NO_REGION:
+        return or_(Application.area_id.is_(None), ~inside)
+    return inside
+
+
+def latest_facts(pack_id: str, user=None, region: str | None = None) -> AssessedFacts:
     """The facts of the latest assessment of every household assessed under `pack_id` (see `latest_selection`)."""
-    query = latest_selection(pack_id, user)
+    query = latest_selection(pack_id, user, region)
     if db.engine.dialect.name == "postgresql":
         return _from_postgresql(query)
     return _from_documents(query)

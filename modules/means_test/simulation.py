@@ -33,7 +33,7 @@ from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 
 DRAFT_FILE = "draft.yaml"
-NO_REGION = "-"
+NO_REGION = bulk_facts.NO_REGION
 CSV_COLUMNS = ["household_id", "application_id", "region", "members", "decision_before", "decision_after",
                "per_capita_income", "monthly_amount_before", "monthly_amount_after", "monthly_change",
                "main_reason_rule", "main_reason"]
@@ -136,6 +136,48 @@ class SimulationReport:
         }
 
 
+# --- a simulation in parts (one per region) merged into one report ------------------------------------------------
+
+_COUNTS = ("households", "people", "skipped", "eligible_before", "eligible_after", "newly_eligible_households",
+           "newly_eligible_people", "newly_ineligible_households", "newly_ineligible_people")
+
+
+def partial(report: SimulationReport) -> dict:
+    """A report of some households as plain values, the sums unrounded, for `merge` to add up with the others."""
+    return {"pack": report.pack_id, "changes": report.changes, "draft": report.draft,
+            "as_of": report.as_of.isoformat() if report.as_of else None,
+            **{name: getattr(report, name) for name in _COUNTS},
+            "programmes": [asdict(row) for row in report.programmes],
+            "regions": [asdict(row) for row in report.regions],
+            "changed": [asdict(change) for change in report.changed]}
+
+
+def merge(parts: list[dict]) -> SimulationReport:
+    """One report from the partial reports of disjoint sets of households (see `partial`): the same as the
+    simulation of all of them at once. Needs at least one part (the header comes from the first)."""
+    head = parts[0]
+    report = SimulationReport(pack_id=head["pack"], changes=dict(head["changes"]), draft=head["draft"],
+                              as_of=date.fromisoformat(head["as_of"]) if head["as_of"] else None)
+    for name in _COUNTS:
+        setattr(report, name, sum(part[name] for part in parts))
+    report.programmes = _added_up(row for part in parts for row in part["programmes"])
+    report.regions = sorted(_added_up(row for part in parts for row in part["regions"]),
+                            key=lambda row: (row.code == NO_REGION, row.code))
+    report.changed = sorted((HouseholdChange(**change) for part in parts for change in part["changed"]),
+                            key=lambda change: change.household_id)
+    return report
+
+
+def _added_up(rows) -> list[CostRow]:
+    """Cost rows of the same code added up, in the order their codes first appear."""
+    total: dict[str, CostRow] = {}
+    for row in rows:
+        into = total.setdefault(row["code"], CostRow(row["code"], row["name"]))
+        into.before += row["before"]
+        into.after += row["after"]
+    return list(total.values())
+
+
 def parse_number(pack: Pack, name: str, value) -> float:
     """A parameter value as a finite float; anything else is a PackError naming the parameter."""
     if isinstance(value, bool):
@@ -177,13 +219,22 @@ def check_changes(version: Version, changes: dict) -> dict[str, float]:
     return numbers
 
 
+def check_inputs(pack_id: str, changes: dict, pack_text: str | None = None) -> dict[str, float]:
+    """The checks `simulate` makes before reading any household (PackError naming the problem): the changes as
+    numbers. A simulation queued as a job is checked first, so that its problem shows on the form."""
+    pack = get_pack(pack_id)
+    target = load_draft(pack, pack_text) if pack_text is not None else pack
+    return check_changes(target.versions[-1], dict(changes or {}))
+
+
 def simulate(pack_id: str, changes: dict[str, float], pack_text: str | None = None, as_of: date | None = None,
-             language: str = "en", user=None) -> SimulationReport:
+             language: str = "en", user=None, region: str | None = None) -> SimulationReport:
     """Run a draft policy over the latest facts of every household assessed under `pack_id`.
 
     `changes` are parameter values (numbers); `pack_text` a whole draft pack in YAML; `as_of` (optional) picks
     the version for every household instead of its application date; `user` (optional) keeps the households
-    of that user's areas only (staff see only their areas; the CLI sees all). Raises PackError naming the problem.
+    of that user's areas only (staff see only their areas; the CLI sees all); `region` (optional, a region's
+    code or NO_REGION) the households of that region only. Raises PackError naming the problem.
     """
     pack = get_pack(pack_id)
     draft_pack = load_draft(pack, pack_text) if pack_text is not None else None
@@ -194,7 +245,7 @@ def simulate(pack_id: str, changes: dict[str, float], pack_text: str | None = No
     report = SimulationReport(pack_id=pack.id, changes=changes, draft="parameters" if draft_pack is None
                               else DRAFT_FILE, as_of=as_of)
 
-    facts = _load(pack.id, user)
+    facts = _load(pack.id, user, region)
     report.skipped = facts.skipped
     days = facts.application_days()
     if as_of is not None:
@@ -215,8 +266,8 @@ def simulate(pack_id: str, changes: dict[str, float], pack_text: str | None = No
     return report
 
 
-def _load(pack_id: str, user=None) -> bulk_facts.AssessedFacts:
-    return bulk_facts.latest_facts(pack_id, user)
+def _load(pack_id: str, user=None, region: str | None = None) -> bulk_facts.AssessedFacts:
+    return bulk_facts.latest_facts(pack_id, user, region)
 
 
 def _versions(days: np.ndarray, version_for) -> dict[int, tuple[Version, np.ndarray]]:

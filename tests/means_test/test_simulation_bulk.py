@@ -14,8 +14,8 @@ from tests.means_test.conftest import RAISED
 
 def test_the_report_is_the_same_as_over_the_documents_one_by_one(households, monkeypatch):  # noqa: F811
     bulk = simulate("uz", RAISED).to_dict()
-    def one_by_one(pack_id, user=None):
-        return bulk_facts._from_documents(bulk_facts.latest_selection(pack_id, user))
+    def one_by_one(pack_id, user=None, region=None):
+        return bulk_facts._from_documents(bulk_facts.latest_selection(pack_id, user, region))
 
     monkeypatch.setattr(bulk_facts, "latest_facts", one_by_one)
     assert simulate("uz", RAISED).to_dict() == bulk
