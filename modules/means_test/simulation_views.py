@@ -7,18 +7,22 @@ stored state to expire or leak between users.
 
 from __future__ import annotations
 
+import csv
 import io
 
-from flask import Response, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from modules.means_test.simulation import parse_number, simulate
+from modules.means_test.simulation import CSV_COLUMNS, HouseholdChange, parse_number, simulate
+from modules.means_test.simulation_tasks import simulate_national
 from modules.registration.operations import today
 from rules.pack import Pack, PackError, Version, get_pack, pack_ids
 from webapp import audit
 from webapp.auth.permissions import require
+from webapp.extensions import db
+from webapp.models import Job, JobStatus
 
 MAX_DRAFT_BYTES = 512 * 1024
 PARAM_PREFIX = "param-"
@@ -171,6 +175,8 @@ def simulate_page():
 
 @require("policy.simulate")
 def simulate_csv():
+    if request.values.get("job"):
+        return _job_csv(request.values["job"])
     inputs = _Inputs(request.values, request.files)
     report = inputs.run()
     if report is None:
@@ -181,5 +187,25 @@ def simulate_csv():
     audit.record("policy.simulation_exported", "rule_pack", report.pack_id,
                  {"changes": report.changes, "draft": report.draft, "households": rows}, actor=current_user)
     name = f"simulation-{report.pack_id}-{today().isoformat()}.csv"
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _job_csv(job_id: str) -> Response:
+    """The changed households of a finished simulation job, for the user who ran it."""
+    job = db.session.get(Job, job_id)
+    if (job is None or job.kind != simulate_national.name or job.status is not JobStatus.finished
+            or job.created_by_id != current_user.id or not job.result):
+        abort(404)
+    result = job.result
+    fields = set(CSV_COLUMNS) - {"monthly_change"}
+    rows = [list(CSV_COLUMNS), *(HouseholdChange(**{key: change[key] for key in fields}).row()
+                                 for change in result["changed"])]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    audit.record("policy.simulation_exported", "rule_pack", result["pack"],
+                 {"changes": result["changes"], "draft": result["draft"], "households": len(rows) - 1,
+                  "job": job.id}, actor=current_user)
+    name = f"simulation-{result['pack']}-{today().isoformat()}.csv"
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
