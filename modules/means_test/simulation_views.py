@@ -1,8 +1,8 @@
 """The policy simulation page for analysts: edit parameters (or upload a draft pack), see what it would change.
 
-The simulation is vectorised, so it runs in the request. The CSV of the changed households re-runs it with the
-same inputs (the results page carries them in a hidden form, the draft pack's text included), so there is no
-stored state to expire or leak between users.
+The form is checked here; the simulation itself runs as a job split by region (the whole country takes longer
+than a request), and the job's page shows the report. The CSV of the changed households is read from that
+finished job, by the user who ran it.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from modules.means_test.simulation import CSV_COLUMNS, HouseholdChange, parse_number, simulate
-from modules.means_test.simulation_tasks import simulate_national
+from modules.means_test.simulation import CSV_COLUMNS, HouseholdChange, check_inputs, parse_number
+from modules.means_test.simulation_tasks import simulate_national, start_simulation
 from modules.registration.operations import today
 from rules.pack import Pack, PackError, Version, get_pack, pack_ids
 from webapp import audit
@@ -26,18 +26,6 @@ from webapp.models import Job, JobStatus
 
 MAX_DRAFT_BYTES = 512 * 1024
 PARAM_PREFIX = "param-"
-CHART_WIDTH, CHART_BAR_HEIGHT, CHART_LABEL, CHART_VALUE = 720, 22, 200, 110
-
-
-def format_number(value) -> str:
-    """Thousands separated by spaces, as amounts are written in the region; decimals only when there are any."""
-    value = float(value)
-    text = f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
-    return text.replace(",", "\u00a0")
-
-
-def format_change(value) -> str:
-    return ("+" if value > 0 else "") + format_number(value)
 
 
 def _reference_version(pack: Pack) -> Version:
@@ -104,16 +92,19 @@ class _Inputs:
         text = values.get("draft_text") or ""
         return text if text.strip() else None
 
-    def run(self):
-        """The report, or None with the problem recorded against the field it concerns."""
+    def start(self) -> str | None:
+        """Queue the simulation and return its job's id, or None with the problem recorded against the field it
+        concerns (the draft is checked before anything is queued)."""
         if self.errors:
             return None
         try:
-            return simulate(self.pack.id, self.changes, self.draft_text, language=_language(), user=current_user)
+            changes = check_inputs(self.pack.id, self.changes, self.draft_text)
         except PackError as error:
             field = "draft_file" if self.draft_text is not None else "_form"
             self.errors.setdefault(field, []).append(_pack_problem(self.pack, error))
             return None
+        return start_simulation(current_user, self.pack.id, changes, self.draft_text, language=_language(),
+                                labels={name: _parameter_label(self.pack, name) for name in changes})
 
 
 def _pack_problem(pack: Pack, error: PackError) -> str:
@@ -132,29 +123,6 @@ def format_plain(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _chart(report) -> dict:
-    """Horizontal bars of the monthly cost change by region, laid out here so the page needs no script.
-
-    Three columns: the region's name, the bars (growing right from the zero line for an increase, left for a
-    decrease) and the value.
-    """
-    rows = report.regions
-    largest = max([abs(row.change) for row in rows] + [0.0])
-    left, right = CHART_LABEL + 10, CHART_WIDTH - CHART_VALUE
-    span = right - left
-    negative, positive = any(row.change < 0 for row in rows), any(row.change > 0 for row in rows)
-    zero = left + span / 2 if negative and positive else right if negative else left
-    scale = (span / 2 if negative and positive else span) / largest if largest else 0
-    bars = []
-    for index, row in enumerate(rows):
-        length = abs(row.change) * scale
-        bars.append({"label": row.name, "code": row.code, "value": format_change(row.change),
-                     "x": round(zero - length if row.change < 0 else zero, 1), "width": round(length, 1),
-                     "y": index * CHART_BAR_HEIGHT, "negative": row.change < 0})
-    return {"bars": bars, "zero": round(zero, 1), "width": CHART_WIDTH, "value_x": CHART_WIDTH - 4,
-            "height": max(len(rows), 1) * CHART_BAR_HEIGHT + 4, "bar_height": CHART_BAR_HEIGHT - 6}
-
-
 def _parameter_label(pack: Pack, name: str) -> str:
     return pack.label(name, _language())
 
@@ -162,38 +130,18 @@ def _parameter_label(pack: Pack, name: str) -> str:
 @require("policy.simulate")
 def simulate_page():
     inputs = _Inputs(request.values if request.method == "POST" else request.args, request.files)
-    # A GET with parameters (a bookmarked simulation) runs too; a bare GET shows the form.
-    ran = request.method == "POST" or any(key.startswith(PARAM_PREFIX) for key in request.args)
-    report = inputs.run() if ran else None
-    status = 422 if inputs.errors else 200
-    return render_template("means_test/simulate.html", inputs=inputs, report=report, packs=pack_ids(),
-                           chart=_chart(report) if report else None, label=_parameter_label,
-                           number=format_number, change=format_change, prefix=PARAM_PREFIX,
-                           reference_date=today(), shown=report.changed[:100] if report else [],
-                           scoped=not current_user.national_scope), status
+    # Only a POST starts a job; a GET (a bookmarked simulation too) shows the form filled in.
+    job_id = inputs.start() if request.method == "POST" else None
+    if job_id is not None:
+        return redirect(url_for("core.job_detail", job_id=job_id))
+    return render_template("means_test/simulate.html", inputs=inputs, packs=pack_ids(), prefix=PARAM_PREFIX,
+                           reference_date=today()), 422 if inputs.errors else 200
 
 
 @require("policy.simulate")
 def simulate_csv():
-    if request.values.get("job"):
-        return _job_csv(request.values["job"])
-    inputs = _Inputs(request.values, request.files)
-    report = inputs.run()
-    if report is None:
-        problems = "; ".join(message for messages in inputs.errors.values() for message in messages)
-        return Response(problems + "\n", status=422, mimetype="text/plain")
-    buffer = io.StringIO()
-    rows = report.write_csv(buffer)
-    audit.record("policy.simulation_exported", "rule_pack", report.pack_id,
-                 {"changes": report.changes, "draft": report.draft, "households": rows}, actor=current_user)
-    name = f"simulation-{report.pack_id}-{today().isoformat()}.csv"
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-def _job_csv(job_id: str) -> Response:
     """The changed households of a finished simulation job, for the user who ran it."""
-    job = db.session.get(Job, job_id)
+    job = db.session.get(Job, request.values.get("job") or "")
     if (job is None or job.kind != simulate_national.name or job.status is not JobStatus.finished
             or job.created_by_id != current_user.id or not job.result):
         abort(404)

@@ -418,7 +418,8 @@ def _simulate(client) -> str:
     html = client.get("/policy/simulate").get_data(as_text=True)
     value = re.search(r'name="param-income_threshold" value="([^"]+)"', html).group(1)
     response = client.post("/policy/simulate", data={"csrf_token": csrf_token(client, "/policy/simulate"),
-                                                     "pack": "uz", "param-income_threshold": float(value) * 1.1})
+                                                     "pack": "uz", "param-income_threshold": float(value) * 1.1},
+                           follow_redirects=True)  # to the job's page, which shows the report
     return response.get_data(as_text=True)
 
 
