@@ -6,6 +6,11 @@ PostgreSQL COPY of as many rows of the payroll_line shape (on SQLite: an execute
     .venv/bin/python -m bench.payroll --enrolments 100000
     .venv/bin/python -m bench.payroll --database-url postgresql://user@host/scratch   # or BENCH_DATABASE_URL
     .venv/bin/python -m bench.payroll --sqlite --enrolments 20000      # an SQLite file in a temporary folder
+    .venv/bin/python -m bench.payroll --no-workers                     # without the month split over workers
+
+On PostgreSQL the run ends with the month's generation and checks split by region over 1 and then 2 real
+`srsp worker` processes (bench/payroll_workers.py, in its own scratch database filled the same way), under
+`workers` in the output.
 
 The database is emptied and migrated (the app's Alembic migrations), then filled set-based (INSERT … SELECT over
 a series, no per-row ORM) with N active child-allowance enrolments spread over the mahallas of the 14 regions:
@@ -28,6 +33,7 @@ import hashlib
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -374,6 +380,9 @@ def main(argv=None) -> None:
     parser.add_argument("--database-url", help="an existing scratch database (emptied!); or BENCH_DATABASE_URL")
     parser.add_argument("--sqlite", action="store_true", help="an SQLite file in a temporary folder instead")
     parser.add_argument("--profile", help="write a cProfile of the timed run to this file")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/9",
+                        help="PostgreSQL only: the Redis database of the month split over 1 and then 2 workers")
+    parser.add_argument("--no-workers", action="store_true", help="skip the month split over 1 and 2 workers")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         args.folder = folder
@@ -413,9 +422,24 @@ def main(argv=None) -> None:
         "baseline": "COPY FROM STDIN" if dialect == "postgresql" else "executemany INSERT",
         "baseline_s": round(base, 2), "ratio": round(total / base, 1),
         "target_seconds": TARGET_SECONDS, "target_met": total < TARGET_SECONDS,
+        "workers": None if args.no_workers or dialect != "postgresql" else split_over_workers(args),
     }
     json.dump(output, sys.stdout)
     print()
+
+
+def split_over_workers(args) -> dict:
+    """The month's generation and checks as one job per region on 1 and then 2 `srsp worker` processes
+    (bench/payroll_workers.py, in its own process and scratch database: its set-up is this one's)."""
+    command = [sys.executable, "-m", "bench.payroll_workers", "--enrolments", str(args.enrolments),
+               "--redis", args.redis]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]}
+    found = json.loads(done.stdout)
+    return {key: found[key] for key in ("lines", "one_worker_s", "two_workers_s", "speedup", "same_counts")} | {
+        "load_average": {count: [run["load_average_before"], run["load_average_after"]]
+                         for count, run in found["runs"].items()}}
 
 
 if __name__ == "__main__":
