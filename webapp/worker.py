@@ -15,8 +15,8 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False, schedule: boo
     """Work the queues until stopped (or, with `burst`, until they are empty).
 
     By default each job runs in a fork of this process (rq's work horse), so a job that crashes or leaks takes only
-    itself down. Without `fork`, jobs run in this process one after another: the registry connectors built for one
-    job (open connections, key sets, compiled schemas, circuit breakers) serve the next, which is what a collection
+    itself down. Without `fork`, jobs run in this process one after another: the registry connectors built once
+    (open connections, key sets, compiled schemas, circuit breakers) serve every job, which is what a collection
     queue wants."""
     from redis import Redis
     from rq import Queue, SimpleWorker, Worker
@@ -24,7 +24,10 @@ def run_worker(app: Flask, queues: list[str], burst: bool = False, schedule: boo
     from connectors.registry import connectors_for
 
     jobs.WORKER_APP = app  # the app the jobs run in, in this process or in its forks
-    connectors_for(app)  # built once here: forks share the parsed schemas and keys instead of building their own
+    if not fork:
+        # Built before the first job, once. Not for forks: the connectors hold connection pools and may start
+        # threads, and a fork must never inherit a lock another thread of its parent held.
+        connectors_for(app)
     gc.freeze()  # what start-up allocated stays out of the collector's passes in every job
     connection = Redis.from_url(app.config["REDIS_URL"])
     stop = start_schedule(app) if schedule else None
