@@ -145,6 +145,17 @@ class Payment:
         return True
 
 
+def _check_file_header(batch) -> None:
+    """The fields a `Batch` and a `Header` share: what a file says about its whole batch."""
+    _check_pattern(batch.message_id, ID_PATTERN, "message_id", "1-35 characters A-Z a-z 0-9 -")
+    object.__setattr__(batch, "created_at", _utc_second(batch.created_at))
+    if isinstance(batch.requested_execution_date, datetime) or not isinstance(batch.requested_execution_date, date):
+        _fail("requested_execution_date", f"must be a date, got {batch.requested_execution_date!r}")
+    if not isinstance(batch.debtor, Debtor):
+        _fail("debtor", f"must be a Debtor, got {batch.debtor!r}")
+    _clean_text(batch, "initiating_party")
+
+
 @dataclass(frozen=True)
 class Batch:
     """One payment batch (one file, one debtor account, one currency); payments kept in end-to-end id order."""
@@ -158,13 +169,7 @@ class Batch:
     control_sum: Decimal = field(init=False)
 
     def __post_init__(self) -> None:
-        _check_pattern(self.message_id, ID_PATTERN, "message_id", "1-35 characters A-Z a-z 0-9 -")
-        object.__setattr__(self, "created_at", _utc_second(self.created_at))
-        if isinstance(self.requested_execution_date, datetime) or not isinstance(self.requested_execution_date, date):
-            _fail("requested_execution_date", f"must be a date, got {self.requested_execution_date!r}")
-        if not isinstance(self.debtor, Debtor):
-            _fail("debtor", f"must be a Debtor, got {self.debtor!r}")
-        _clean_text(self, "initiating_party")
+        _check_file_header(self)
         object.__setattr__(self, "payments", _checked_payments(self.payments))
         object.__setattr__(self, "control_sum", sum((p.amount for p in self.payments), Decimal("0.00")))
         if self.control_sum >= MAX_AMOUNT:
@@ -193,13 +198,7 @@ class Header:
     currency: str = "UZS"
 
     def __post_init__(self) -> None:
-        _check_pattern(self.message_id, ID_PATTERN, "message_id", "1-35 characters A-Z a-z 0-9 -")
-        object.__setattr__(self, "created_at", _utc_second(self.created_at))
-        if isinstance(self.requested_execution_date, datetime) or not isinstance(self.requested_execution_date, date):
-            _fail("requested_execution_date", f"must be a date, got {self.requested_execution_date!r}")
-        if not isinstance(self.debtor, Debtor):
-            _fail("debtor", f"must be a Debtor, got {self.debtor!r}")
-        _clean_text(self, "initiating_party")
+        _check_file_header(self)
         if isinstance(self.number_of_payments, bool) or not isinstance(self.number_of_payments, int) \
                 or self.number_of_payments < 1:
             _fail("payments", "a batch needs at least one payment")
