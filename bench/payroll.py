@@ -76,10 +76,10 @@ ACCOUNT_NOT_OPEN = (333, 17)  # 0.3 % of households: account requested, no numbe
 TWO_HOUSEHOLDS = (2000, 1)  # 0.05 %: the first child is the mother of the next household -> two_households
 
 
-def database_url(args) -> str:
+def database_url(args, default: str = DEFAULT_DATABASE) -> str:
     if args.sqlite:
         return f"sqlite:///{args.folder}/bench.db"
-    return args.database_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE
+    return args.database_url or os.environ.get("BENCH_DATABASE_URL") or default
 
 
 def recreate_postgres(url: str) -> None:
@@ -94,8 +94,10 @@ def recreate_postgres(url: str) -> None:
     admin.dispose()
 
 
-def make_app(args):
-    url = database_url(args)
+def make_app(args, default_database: str = DEFAULT_DATABASE, programmes: bool = True):
+    """The bench's app on an emptied, migrated database with the areas (and the programmes) loaded; its own
+    database (`default_database`, when none is given) is dropped and made again first."""
+    url = database_url(args, default_database)
     if url.startswith("postgresql") and not (args.database_url or os.environ.get("BENCH_DATABASE_URL")):
         recreate_postgres(url)
     app = create_app({"INSTANCE_DIR": args.folder, "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None,
@@ -106,7 +108,8 @@ def make_app(args):
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
         load_areas(mahallas_per_district=MAHALLAS_PER_DISTRICT)
-        load_programmes()
+        if programmes:
+            load_programmes()
         db.session.commit()
     return app
 

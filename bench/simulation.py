@@ -31,47 +31,26 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-from flask_migrate import upgrade
 from sqlalchemy import select, text
 
-from bench.payroll import Clock, recreate_postgres
+from bench import payroll as payroll_bench
+from bench.payroll import Clock
 from modules.means_test import bulk_facts, simulation
 from rules.pack import get_pack
 from rules.vectorised import evaluate_frames
-from webapp import create_app
-from webapp.areas import load_areas
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 
 TARGET_SECONDS = 60
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1/srsp_bench_simulation"
-MAHALLAS_PER_DISTRICT = 3
 CHANGES = {"income_threshold": 700000}
 # Application dates and their share (per household i, by i % 20): most under the version in force, some older.
 DATES = (("2026-11-10", 16), ("2023-01-15", 2), ("2022-05-10", 2))
 OLDER_EVERY = 10  # every tenth household has an older assessment besides its latest
 
 
-def database_url(args) -> str:
-    if args.sqlite:
-        return f"sqlite:///{args.folder}/bench.db"
-    return args.database_url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE
-
-
 def make_app(args):
-    url = database_url(args)
-    if url.startswith("postgresql") and not (args.database_url or os.environ.get("BENCH_DATABASE_URL")):
-        recreate_postgres(url)
-    app = create_app({"INSTANCE_DIR": args.folder, "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None,
-                      "JOBS_INLINE": True, "COLLECT_ON_SUBMIT": False})
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade()
-        load_areas(mahallas_per_district=MAHALLAS_PER_DISTRICT)
-        db.session.commit()
-    return app
+    return payroll_bench.make_app(args, DEFAULT_DATABASE, programmes=False)
 
 
 # --- set-up: set-based inserts -------------------------------------------------------------------------------------
