@@ -10,7 +10,6 @@ on-search, on-subscribe) are left out: their requests are signed envelopes, test
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 
 import pytest
@@ -19,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
-from werkzeug.serving import make_server
 
 from modules.grievances import operations as cases
 from tests import factories
+from tests.connectors.transport import live_server
 
 EXAMPLES = 30
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -30,12 +29,8 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 @pytest.fixture
 def live_api(app):
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with live_server(app, threaded=False) as url:
+        yield url
 
 
 @pytest.fixture

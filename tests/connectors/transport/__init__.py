@@ -10,9 +10,10 @@ from werkzeug.serving import make_server
 
 
 @contextmanager
-def live_server(app) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1:<free port> in a thread (threaded: one thread per request); yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def live_server(app, threaded: bool = True) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1:<free port> in a thread (threaded: one thread per request, else one request at a
+    time in that thread); yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=threaded)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
